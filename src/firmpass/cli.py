@@ -1,0 +1,201 @@
+"""The `firmpass` command: a thin layer over the library (firmpass.pipeline and the stage packages).
+
+Stage packages add their own commands by providing `firmpass.<stage>.cli.register(app)`; the
+modules listed in COMMAND_MODULES are loaded here, so adding a command never edits this file's
+logic.  Every error a user sees is one bilingual line on stderr and exit code 2; a traceback
+never reaches the terminal.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+
+from firmpass import __version__
+from firmpass.context import Limits, ScanOptions
+from firmpass.errors import FirmpassError
+from firmpass.i18n import both, msg
+
+app = typer.Typer(
+    name="firmpass",
+    help="Firmware security evidence for export markets (EU, UK, US, CN). 固件出口合规安全证据工具。",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+MARKETS = ("eu", "uk", "us", "cn")
+COMMAND_MODULES = [
+    "firmpass.sbom.cli",
+    "firmpass.vulns.cli",
+    "firmpass.checks.cli",
+    "firmpass.profile.cli",
+    "firmpass.assess.cli",
+    "firmpass.report.cli",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"firmpass {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """firmpass: firmware -> SBOM, vulnerabilities, findings, per-market verdicts, bilingual report."""
+
+
+def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: Optional[int],
+                max_files: Optional[int], timeout: Optional[float]) -> Limits:
+    lim = Limits()
+    if max_size:
+        lim.max_total_bytes = parse_size(max_size)
+    if max_ratio:
+        lim.max_ratio = max_ratio
+    if max_depth is not None:
+        lim.max_depth = max_depth
+    if max_files:
+        lim.max_files = max_files
+    if timeout:
+        lim.max_seconds = timeout
+    return lim
+
+
+def parse_size(text: str) -> int:
+    t = text.strip().upper().removesuffix("B")
+    mult = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    try:
+        if t and t[-1] in mult:
+            return int(float(t[:-1]) * mult[t[-1]])
+        return int(t)
+    except ValueError:
+        raise FirmpassError("err.bad_option", detail=f"size {text!r}") from None
+
+
+def parse_markets(text: str) -> list[str]:
+    ms = [m.strip().lower() for m in text.split(",") if m.strip()]
+    bad = [m for m in ms if m not in MARKETS]
+    if bad or not ms:
+        raise FirmpassError("err.bad_option", detail=f"--market {text!r}: choose from {','.join(MARKETS)}")
+    return ms
+
+
+# Options shared by unpack and scan
+OPT_MAX_SIZE = typer.Option(None, "--max-size", help="Stop when the unpacked data exceeds this (e.g. 4G).")
+OPT_MAX_RATIO = typer.Option(None, "--max-ratio", help="Largest expansion ratio of one compressed stream (default 250).")
+OPT_MAX_DEPTH = typer.Option(None, "--max-depth", help="Deepest container nesting (default 12).")
+OPT_MAX_FILES = typer.Option(None, "--max-files", help="Most files over the whole image (default 250000).")
+OPT_TIMEOUT = typer.Option(None, "--timeout", help="Seconds allowed for unpacking (default 900).")
+
+
+@app.command()
+def unpack(
+    image: Path = typer.Argument(..., help="Firmware image to open."),
+    out: Path = typer.Option(..., "-o", "--out", help="Directory to unpack into (created)."),
+    max_size: Optional[str] = OPT_MAX_SIZE,
+    max_ratio: Optional[float] = OPT_MAX_RATIO,
+    max_depth: Optional[int] = OPT_MAX_DEPTH,
+    max_files: Optional[int] = OPT_MAX_FILES,
+    timeout: Optional[float] = OPT_TIMEOUT,
+) -> None:
+    """Unpack an image, nested to any depth, keeping the image's true file metadata."""
+    from firmpass.pipeline import scan
+
+    opts = ScanOptions(limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout))
+    with err_console.status(both(msg("stage.unpack"))):
+        ctx = scan(image, out, opts, stages=["unpack", "inventory"])
+    for w in ctx.result.warnings:
+        err_console.print(f"warning: {both(w.message)}", markup=False)
+    out_console.print(both(msg("info.unpack_done", containers=len(ctx.result.image.container_chain),
+                               files=len(ctx.result.files), out=str(out))), markup=False)
+
+
+@app.command()
+def scan(
+    image: Path = typer.Argument(..., help="Firmware image to scan."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output directory (created)."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML)."),
+    market: str = typer.Option("eu,uk,us,cn", "--market", help="Target markets: eu,uk,us,cn."),
+    lang: str = typer.Option("both", "--lang", help="Report language: en, zh or both."),
+    no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Vulnerability store (SQLite file)."),
+    vex: list[Path] = typer.Option([], "--vex", help="Triage to apply (CycloneDX VEX, OpenVEX, CSAF VEX)."),
+    max_size: Optional[str] = OPT_MAX_SIZE,
+    max_ratio: Optional[float] = OPT_MAX_RATIO,
+    max_depth: Optional[int] = OPT_MAX_DEPTH,
+    max_files: Optional[int] = OPT_MAX_FILES,
+    timeout: Optional[float] = OPT_TIMEOUT,
+) -> None:
+    """Scan an image: unpack, inventory, SBOM, vulnerabilities, checks, assessment, report."""
+    from firmpass.pipeline import scan as run_scan
+
+    if lang not in ("en", "zh", "both"):
+        raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
+    if profile is not None and not profile.is_file():
+        raise FirmpassError("err.no_such_file", path=str(profile))
+    for v in vex:
+        if not v.is_file():
+            raise FirmpassError("err.no_such_file", path=str(v))
+    opts = ScanOptions(markets=parse_markets(market), profile_path=profile, lang=lang, pdf=not no_pdf,
+                       limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout),
+                       db_path=db, vex_files=list(vex))
+    with err_console.status(both(msg("stage.unpack"))) as status:
+        ctx = run_scan(image, out, opts, on_stage=lambda s: status.update(both(msg(f"stage.{s}"))))
+    for w in ctx.result.warnings:
+        err_console.print(f"warning: {both(w.message)}", markup=False)
+    r = ctx.result
+    out_console.print(both(msg("info.scan_done", files=len(r.files), components=len(r.components),
+                               vulns=len(r.vulnerabilities), findings=len(r.findings), out=str(out))), markup=False)
+
+
+def _load_command_modules() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and name.startswith(e.name):
+                continue  # stage not built yet
+            raise
+        mod.register(app)
+
+
+_load_command_modules()
+
+
+def fail(text: str, code: int = 2) -> None:
+    err_console.print(f"firmpass: {text}", markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except FirmpassError as e:
+        fail(both(e.text), e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        fail(both(msg("err.bad_option", detail="aborted")), 130)
+    except click.exceptions.ClickException as e:
+        fail(both(msg("err.bad_option", detail=e.format_message().replace("\n", " "))), 2)
+    except KeyboardInterrupt:
+        fail(both(msg("err.bad_option", detail="interrupted")), 130)
+    except Exception as e:  # noqa: BLE001 - never a traceback on the terminal
+        fail(both(msg("err.internal", stage="cli", detail=f"{type(e).__name__}: {e}", out="-")), 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""What a pipeline stage receives: the image, the output dir, the options and the result so far."""
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from firmpass.model import FileEntry, ScanResult, Text, Warning_
+
+
+@dataclass
+class Limits:
+    """Safety bounds for hostile images; every one can be changed from the CLI."""
+
+    max_total_bytes: int = 4 * 1024**3  # everything written under the output dir
+    max_file_bytes: int = 1024**3  # one extracted file / decompressed stream
+    max_ratio: float = 250.0  # decompressed / compressed size of one stream
+    max_depth: int = 12  # nesting of containers
+    max_files: int = 250_000  # entries over the whole image
+    max_seconds: float = 900.0  # wall time for unpacking
+
+
+@dataclass
+class ScanOptions:
+    markets: list[str] = field(default_factory=lambda: ["eu", "uk", "us", "cn"])
+    profile_path: Path | None = None
+    lang: str = "both"  # en | zh | both
+    pdf: bool = True
+    limits: Limits = field(default_factory=Limits)
+    db_path: Path | None = None  # vulnerability store; None = the user's data dir
+    vex_files: list[Path] = field(default_factory=list)
+    progress: bool = True
+
+
+class ScanContext:
+    def __init__(self, image: Path, out: Path, result: ScanResult, options: ScanOptions | None = None):
+        self.image = image
+        self.out = out
+        self.result = result
+        self.options = options or ScanOptions()
+        self.profile: dict[str, Any] | None = None  # loaded product profile (assess stage validates it)
+        self.assessment: dict[str, Any] | None = None  # assessment.json content
+        self.scratch: dict[str, Any] = {}  # stage-to-stage data not serialised (caches)
+        self._by_path: dict[tuple[str, str], FileEntry] | None = None
+
+    # ------------------------------------------------------------------ warnings
+    def warn(self, stage: str, code: str, message: Text, part: str | None = None) -> None:
+        self.result.warnings.append(Warning_(stage=stage, code=code, message=message, part=part))
+
+    # ------------------------------------------------------------------ file access
+    def index(self) -> dict[tuple[str, str], FileEntry]:
+        if self._by_path is None or len(self._by_path) != len(self.result.files):
+            self._by_path = {(f.container, f.path): f for f in self.result.files}
+        return self._by_path
+
+    def filesystems(self) -> list[str]:
+        """Container ids that hold files, in image order."""
+        seen: dict[str, None] = {}
+        for f in self.result.files:
+            seen.setdefault(f.container, None)
+        return list(seen)
+
+    def iter_files(self, types: tuple[str, ...] = ("file",)) -> Iterator[FileEntry]:
+        for f in self.result.files:
+            if f.type in types:
+                yield f
+
+    def lookup(self, path: str, container: str, follow: bool = True, _depth: int = 0) -> FileEntry | None:
+        """Find `path` in one filesystem, resolving symlinks inside that filesystem only."""
+        idx = self.index()
+        path = posixpath.normpath("/" + path.lstrip("/"))
+        ent = idx.get((container, path))
+        if ent is None:
+            # resolve symlinked parent directories (e.g. /var/run -> /tmp)
+            parent, name = posixpath.split(path)
+            if parent != path and _depth < 40:
+                p = self.lookup(parent, container, True, _depth + 1)
+                if p is not None and p.path != parent:
+                    return self.lookup(posixpath.join(p.path, name), container, follow, _depth + 1)
+            return None
+        if follow and ent.type == "symlink" and ent.link_target and _depth < 40:
+            tgt = ent.link_target
+            if not tgt.startswith("/"):
+                tgt = posixpath.join(posixpath.dirname(path), tgt)
+            return self.lookup(tgt, container, True, _depth + 1)
+        return ent
+
+    def disk(self, entry: FileEntry) -> Path | None:
+        """Where the content of a regular file was extracted (inside the output dir), or None."""
+        if entry.disk_path is None:
+            return None
+        p = self.out / entry.disk_path
+        return p
+
+    def read(self, entry: FileEntry, limit: int | None = 64 * 1024 * 1024) -> bytes:
+        p = self.disk(entry)
+        if p is None:
+            return b""
+        # O_NOFOLLOW: content paths are regular files the unpacker wrote; never follow a link.
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read() if limit is None else fh.read(limit)
+
+    def read_text(self, entry: FileEntry, limit: int | None = 4 * 1024 * 1024) -> str:
+        return self.read(entry, limit).decode("utf-8", "replace")

@@ -1,0 +1,190 @@
+"""The one result model every pipeline stage adds to.
+
+Serialised as OUT/findings.json with the sections ``image``, ``files``, ``components``,
+``vulnerabilities`` and ``findings`` (the public contract; names are stable), plus
+``warnings`` and ``tool``.  Each stage appends to its own section and never rewrites
+another stage's data.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+FRAMEWORKS = ("en303645", "cra", "en18031", "psti", "nistir8425", "mlps")
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Text(_M):
+    """A user-visible string in English and Chinese."""
+
+    en: str
+    zh: str
+
+
+class Warning_(_M):
+    """A problem met while scanning that did not stop the scan (a corrupt part, a limit hit)."""
+
+    stage: str
+    code: str
+    message: Text
+    part: str | None = None  # the container / file concerned
+
+
+class ContainerNode(_M):
+    """One container found in the image: the image itself, a carved part, a filesystem."""
+
+    id: str  # "0" is the image; children "0.1", "0.1.2", ...
+    parent: str | None = None
+    format: str  # e.g. "vendor-header", "uimage", "fit", "squashfs", "jffs2", "gzip", ...
+    offset: int = 0  # offset within the parent blob (carved parts) or 0
+    size: int = 0
+    source_path: str | None = None  # path inside the parent filesystem when the blob was a file in it
+    extracted_to: str | None = None  # directory relative to the output dir
+    status: Literal["ok", "partial", "failed", "skipped"] = "ok"
+    meta: dict[str, Any] = Field(default_factory=dict)  # format-specific header fields (uImage name, FIT nodes ...)
+
+
+class ElfInfo(_M):
+    elf_class: int  # 32 or 64
+    machine: str
+    endian: Literal["little", "big"]
+    type: str | None = None  # EXEC, DYN, REL ...
+
+
+class FileEntry(_M):
+    """One file as stored in the image: true metadata from the filesystem, not from the extractor."""
+
+    path: str  # absolute path inside its filesystem, e.g. "/etc/shadow"
+    container: str  # ContainerNode.id of the filesystem holding it
+    chain: list[str] = Field(default_factory=list)  # formats from the image down, e.g. ["vendor-header", "squashfs"]
+    type: Literal["file", "dir", "symlink", "hardlink", "chardev", "blockdev", "fifo", "socket"]
+    size: int = 0
+    mode: int = 0  # full permission bits incl. setuid/setgid/sticky (st_mode & 0o7777)
+    uid: int = 0
+    gid: int = 0
+    link_target: str | None = None
+    device: tuple[int, int] | None = None  # (major, minor)
+    sha256: str | None = None
+    sha512: str | None = None
+    elf: ElfInfo | None = None
+    disk_path: str | None = None  # extracted content, relative to the output dir (regular files only)
+
+    @property
+    def mode_str(self) -> str:
+        return format(self.mode, "04o")
+
+
+class ComponentEvidence(_M):
+    path: str | None = None
+    method: str  # "dpkg-status", "opkg-status", "binary-signature", "soname", "kernel-banner", ...
+    match: str | None = None  # the matched text
+    rule: str | None = None  # rule id for signature matches
+    container: str | None = None
+
+
+class Component(_M):
+    bom_ref: str
+    name: str
+    version: str | None = None
+    type: Literal["application", "library", "operating-system", "firmware", "file", "framework"] = "application"
+    supplier: str | None = None
+    cpe: str | None = None
+    purl: str | None = None
+    licenses: list[str] = Field(default_factory=list)
+    confidence: float = 1.0  # 0..1; weak signals are kept and marked, not dropped
+    evidence: list[ComponentEvidence] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    hashes: dict[str, str] = Field(default_factory=dict)  # sha256 / sha512 of the main file
+    dependencies: list[str] = Field(default_factory=list)  # bom_refs
+    properties: dict[str, Any] = Field(default_factory=dict)  # e.g. busybox applets, distro revision
+
+
+class CvssScore(_M):
+    version: str  # "2.0", "3.0", "3.1", "4.0"
+    vector: str
+    base_score: float
+    severity: str | None = None
+    source: str | None = None
+
+
+class VexStatement(_M):
+    state: Literal["affected", "not_affected", "fixed", "under_investigation"] = "affected"
+    justification: str | None = None  # CycloneDX / CSAF justification code
+    detail: Text | None = None
+    source: str = "firmpass"  # "firmpass" (automatic) or the imported triage file
+
+
+class Vulnerability(_M):
+    id: str  # CVE-YYYY-NNNN (or GHSA / OSV id)
+    aliases: list[str] = Field(default_factory=list)
+    component: str  # bom_ref
+    component_name: str
+    component_version: str | None = None
+    description: str | None = None
+    published: str | None = None
+    cvss: list[CvssScore] = Field(default_factory=list)
+    severity: Severity | None = None
+    kev: dict[str, Any] | None = None  # {"date_added": ..., "due_date": ..., "ransomware": ...}
+    epss: dict[str, float] | None = None  # {"score": ..., "percentile": ...}
+    match: dict[str, Any] = Field(default_factory=dict)  # why it matched: criteria, range, source
+    vex: VexStatement = Field(default_factory=VexStatement)
+    references: list[str] = Field(default_factory=list)
+
+
+class Evidence(_M):
+    path: str  # path inside the image's filesystem (or the image/container for boot checks)
+    container: str | None = None
+    line: int | None = None
+    excerpt: str | None = None  # secrets masked
+    sha256: str | None = None
+    detail: str | None = None
+
+
+class Finding(_M):
+    id: str  # unique within the scan, e.g. "CRED-002-1"
+    check: str  # the check id in the registry, e.g. "CRED-002"
+    severity: Severity
+    title: Text
+    description: Text
+    remediation: Text
+    evidence: list[Evidence] = Field(default_factory=list)
+    provisions: list[str] = Field(default_factory=list)  # "framework:id"
+    data: dict[str, Any] = Field(default_factory=dict)  # machine-readable details
+
+
+class ImageInfo(_M):
+    path: str
+    name: str
+    sha256: str
+    sha512: str | None = None
+    size: int
+    container_chain: list[ContainerNode] = Field(default_factory=list)
+
+
+class ToolInfo(_M):
+    name: str = "firmpass"
+    version: str
+    started: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    finished: str | None = None
+    stages: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-stage timing / status / data dates
+
+
+class ScanResult(_M):
+    tool: ToolInfo
+    image: ImageInfo
+    files: list[FileEntry] = Field(default_factory=list)
+    components: list[Component] = Field(default_factory=list)
+    vulnerabilities: list[Vulnerability] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    warnings: list[Warning_] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)  # stage summaries (hardening summary, busybox applets ...)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=False)

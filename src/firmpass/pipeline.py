@@ -1,0 +1,126 @@
+"""The scan pipeline: stages in a fixed order, each a package with `run(ctx)`.
+
+image -> unpack -> inventory -> identify -> sbom -> vulns -> checks -> assess -> report / evidence
+
+findings.json is rewritten after every stage so a failure or a limit later on never loses what
+was already computed.  `unpack` failing on unusable input ends the scan with exit 2; any other
+stage failing is recorded as a warning and the scan goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from firmpass import __version__
+from firmpass.context import ScanContext, ScanOptions
+from firmpass.errors import FirmpassError, UnusableInput
+from firmpass.i18n import msg
+from firmpass.model import ImageInfo, ScanResult, ToolInfo
+
+STAGES = ["unpack", "inventory", "identify", "sbom", "vulns", "checks", "assess", "report", "evidence"]
+# stages whose failure means there is nothing to scan
+FATAL = {"unpack"}
+
+
+def hash_file(path: Path) -> tuple[str, str, int]:
+    h256, h512, n = hashlib.sha256(), hashlib.sha512(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h256.update(chunk)
+            h512.update(chunk)
+            n += len(chunk)
+    return h256.hexdigest(), h512.hexdigest(), n
+
+
+def check_image(image: Path) -> None:
+    if not image.exists():
+        raise UnusableInput("err.no_such_file", path=str(image))
+    if not image.is_file():
+        raise UnusableInput("err.not_a_file", path=str(image))
+    if image.stat().st_size == 0:
+        raise UnusableInput("err.empty_file", path=str(image))
+
+
+def prepare_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".firmpass-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UnusableInput("err.out_dir", path=str(out), detail=e.strerror or str(e)) from None
+
+
+def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> ScanContext:
+    check_image(image)
+    prepare_out(out)
+    sha256, sha512, size = hash_file(image)
+    result = ScanResult(
+        tool=ToolInfo(version=__version__),
+        image=ImageInfo(path=str(image), name=image.name, sha256=sha256, sha512=sha512, size=size),
+    )
+    return ScanContext(image=image.resolve(), out=out.resolve(), result=result, options=options)
+
+
+def write_findings(ctx: ScanContext) -> Path:
+    p = ctx.out / "findings.json"
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(ctx.result.to_json(), encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+def stage_runner(name: str) -> Callable[[ScanContext], None] | None:
+    try:
+        mod = importlib.import_module(f"firmpass.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"firmpass.{name}":
+            return None
+        raise
+    return getattr(mod, "run", None)
+
+
+def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None) -> ScanContext:
+    for name in stages:
+        runner = stage_runner(name)
+        info = ctx.result.tool.stages.setdefault(name, {})
+        if runner is None:
+            info["status"] = "absent"
+            continue
+        if on_stage:
+            on_stage(name)
+        t0 = time.perf_counter()
+        try:
+            runner(ctx)
+            info["status"] = "ok"
+        except FirmpassError as e:
+            info["status"] = "failed"
+            if name in FATAL:
+                info["seconds"] = round(time.perf_counter() - t0, 3)
+                write_findings(ctx)
+                raise
+            info["error"] = e.text.en
+            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=e.text.en))
+        except Exception as e:  # noqa: BLE001 - one stage's bug must not lose the others' results
+            if name in FATAL:
+                raise
+            info["status"] = "failed"
+            info["error"] = f"{type(e).__name__}: {e}"
+            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=f"{type(e).__name__}: {e}"))
+        info["seconds"] = round(time.perf_counter() - t0, 3)
+        write_findings(ctx)
+    ctx.result.tool.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_findings(ctx)
+    return ctx
+
+
+def scan(image: Path, out: Path, options: ScanOptions | None = None,
+         on_stage: Callable[[str], None] | None = None, stages: list[str] | None = None) -> ScanContext:
+    """Library entry point (the CLI and a future web app call this)."""
+    ctx = new_context(image, out, options)
+    return run_stages(ctx, stages or STAGES, on_stage)

@@ -1,0 +1,54 @@
+"""The test corpus: realistic firmware images built from real Debian binaries (build.sh).
+
+Built once and cached under tests/corpus/.cache, keyed by the hash of build.sh, so the tests stay
+fast.  `python -m tests.corpus build` builds it by hand.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+OUT = CACHE / "out"
+SCRIPTS = sorted(HERE.glob("*.sh"))
+
+
+def _key() -> str:
+    h = hashlib.sha256()
+    for s in SCRIPTS:
+        h.update(s.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build(force: bool = False) -> Path:
+    """Build (or reuse) the corpus; returns the directory with the images and ground_truth.json."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    stamp = CACHE / "stamp"
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers build it once
+        if not force and stamp.exists() and stamp.read_text() == _key() and (OUT / "ground_truth.json").exists():
+            return OUT
+        env = dict(os.environ, W=str(CACHE / "work"), OUT=str(OUT))
+        log = CACHE / "build.log"
+        with open(log, "w") as fh:
+            r = subprocess.run(["bash", str(HERE / "build.sh")], env=env, stdout=fh, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise RuntimeError(f"corpus build failed, see {log}")
+        stamp.write_text(_key())
+    return OUT
+
+
+def ground_truth() -> dict:
+    return json.loads((build() / "ground_truth.json").read_text())
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["build"]:
+        print(build(force="--force" in sys.argv))
