@@ -12,8 +12,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+
+try:  # recent Typer vendors its own copy of Click
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click
 from rich.console import Console
 
 from firmpass import __version__
@@ -185,9 +189,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(rv)
     except FirmpassError as e:
         fail(both(e.text), e.exit_code)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail(both(msg("err.bad_option", detail="aborted")), 130)
     except click.exceptions.ClickException as e:
         fail(both(msg("err.bad_option", detail=e.format_message().replace("\n", " "))), 2)

@@ -47,6 +47,7 @@ class ContainerNode(_M):
     size: int = 0
     source_path: str | None = None  # path inside the parent filesystem when the blob was a file in it
     extracted_to: str | None = None  # directory relative to the output dir
+    blob: str | None = None  # the container's raw bytes on disk: relative to the output dir (absolute for the input image)
     status: Literal["ok", "partial", "failed", "skipped"] = "ok"
     meta: dict[str, Any] = Field(default_factory=dict)  # format-specific header fields (uImage name, FIT nodes ...)
 

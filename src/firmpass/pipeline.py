@@ -22,7 +22,8 @@ from firmpass.errors import FirmpassError, UnusableInput
 from firmpass.i18n import msg
 from firmpass.model import ImageInfo, ScanResult, ToolInfo
 
-STAGES = ["unpack", "inventory", "identify", "sbom", "vulns", "checks", "assess", "report", "evidence"]
+# vulns runs before sbom so the CycloneDX SBOM carries the vulnerabilities too
+STAGES = ["unpack", "inventory", "identify", "vulns", "sbom", "checks", "assess", "report", "evidence"]
 # stages whose failure means there is nothing to scan
 FATAL = {"unpack"}
 

@@ -15,7 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 OUT = CACHE / "out"
-SCRIPTS = sorted(HERE.glob("*.sh"))
+# build.sh makes the base corpus; build-*.sh add more images to the same OUT, in name order
+SCRIPTS = [HERE / "build.sh"] + sorted(HERE.glob("build-*.sh"))
 
 
 def _key() -> str:
@@ -36,9 +37,10 @@ def build(force: bool = False) -> Path:
         env = dict(os.environ, W=str(CACHE / "work"), OUT=str(OUT))
         log = CACHE / "build.log"
         with open(log, "w") as fh:
-            r = subprocess.run(["bash", str(HERE / "build.sh")], env=env, stdout=fh, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise RuntimeError(f"corpus build failed, see {log}")
+            for script in SCRIPTS:
+                r = subprocess.run(["bash", str(script)], env=env, stdout=fh, stderr=subprocess.STDOUT)
+                if r.returncode != 0:
+                    raise RuntimeError(f"corpus build failed in {script.name}, see {log}")
         stamp.write_text(_key())
     return OUT
 
