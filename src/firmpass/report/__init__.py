@@ -100,10 +100,24 @@ def write_report(out: Path, result: ScanResult, assessment: dict | None, profile
     return written
 
 
+def inputs(ctx: ScanContext) -> tuple[dict | None, dict | None]:
+    """The assessment and profile from the context; if an earlier stage did not hand them over,
+    from OUT/assessment.json and the --profile file."""
+    from firmpass.report.load import load_assessment, load_profile_file
+
+    assessment = ctx.assessment if ctx.assessment is not None else load_assessment(ctx.out)
+    profile = ctx.profile
+    path = getattr(ctx.options, "profile_path", None)
+    if profile is None and path is not None and Path(path).is_file():
+        profile = load_profile_file(Path(path))
+    return assessment, profile
+
+
 def run(ctx: ScanContext) -> None:
     lang = getattr(ctx.options, "lang", "both") or "both"
     pdf = bool(getattr(ctx.options, "pdf", True))
-    written = write_report(ctx.out, ctx.result, ctx.assessment, ctx.profile, lang, pdf)
+    assessment, profile = inputs(ctx)
+    written = write_report(ctx.out, ctx.result, assessment, profile, lang, pdf)
     ctx.result.tool.stages.setdefault("report", {})["files"] = sorted(p.name for p in written.values())
 
 
