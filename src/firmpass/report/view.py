@@ -30,11 +30,12 @@ class Caps:
     vulns: int = 100_000
     containers: int = 200
     warnings: int = 200
+    compact_verdicts: bool = False  # PDF: met / not applicable listed by id, details only for open ones
 
     @classmethod
     def for_pdf(cls) -> "Caps":
-        return cls(verdicts=400, findings=150, evidence_per_finding=5, components=150, vulns=150,
-                   containers=60, warnings=40)
+        return cls(verdicts=60, findings=60, evidence_per_finding=4, components=120, vulns=120,
+                   containers=60, warnings=40, compact_verdicts=True)
 
 
 def human_size(n: int | None) -> str:
@@ -134,6 +135,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
 
     # ----------------------------------------------------------------- assessment
     markets, frameworks, provisions, questions, divergences = [], [], [], [], []
+    closed: dict[str, dict[str, list[str]]] = {}
     verdict_counts = {k: 0 for k in VERDICTS}
     if assessment:
         summ = assessment.get("summary") or {}
@@ -156,6 +158,16 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                     key=lambda v: (fw_order.get(v.get("framework"), 99), VERDICT_ORDER.get(v.get("verdict"), 9), str(v.get("ref"))))
         for v in vs:
             verdict_counts[v.get("verdict")] = verdict_counts.get(v.get("verdict"), 0) + 1
+        if caps.compact_verdicts:
+            # details for the most pressing open verdicts (not met first, mandatory first), the rest by id
+            open_vs = [v for v in vs if v.get("verdict") not in ("met", "not_applicable")]
+            open_vs.sort(key=lambda v: (VERDICT_ORDER.get(v.get("verdict"), 9), 0 if v.get("status") == "mandatory" else 1))
+            detailed = {id(v) for v in open_vs[: caps.verdicts]}
+            for v in vs:
+                if id(v) not in detailed:
+                    closed.setdefault(str(v.get("framework", "")), {}).setdefault(str(v.get("verdict")), []).append(
+                        str(v.get("id", "")) + ("?" if v.get("uncertain") else ""))
+            vs = [v for v in vs if id(v) in detailed]
         for v in vs[: caps.verdicts]:
             provisions.append({
                 "ref": str(v.get("ref", "")), "framework": str(v.get("framework", "")), "id": str(v.get("id", "")),
@@ -196,6 +208,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "vex_counts": vex_counts, "kev_count": kev_count,
         "assessment": assessment is not None,
         "markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
+        "closed": closed, "compact": caps.compact_verdicts,
         "verdict_counts": verdict_counts, "questions": questions, "divergences": divergences,
         "hardening": hardening, "elf_count": elf_count,
         "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
