@@ -59,8 +59,9 @@ def test_pdf_caps_long_tables(result, assessment, profile):
     base = result.vulnerabilities[0]
     result.vulnerabilities = [base.model_copy(update={"id": f"CVE-2099-{i:05d}"}) for i in range(200)]
     html = render_html(result, assessment, profile, caps=Caps.for_pdf())
-    assert html.count("CVE-2099-") == 150
-    assert "另有 50 行未在此显示" in html and "50 more rows are not shown here" in html
+    cap = Caps.for_pdf().vulns
+    assert html.count("CVE-2099-") == cap
+    assert f"另有 {200 - cap} 行未在此显示" in html and f"{200 - cap} more rows are not shown here" in html
 
 
 @needs_poppler
