@@ -122,8 +122,8 @@ def test_corpus_tree_long_real_paths_wrap(corpus, tmp_path):
     stages run through ScanContext; the PDF keeps every word on the page and the paths in full."""
     import hashlib
 
-    from firmpass.evidence import run as evidence_run
     from firmpass.model import Finding, Text
+    from firmpass.pipeline import run_stages
     from tests.treectx import context_from_tree
 
     ctx = context_from_tree(corpus / "rootfs", tmp_path / "out")
@@ -137,8 +137,10 @@ def test_corpus_tree_long_real_paths_wrap(corpus, tmp_path):
             remediation=Text(en="r", zh="修复"),
             evidence=[Evidence(path=fe.path + "/" + "x" * 90, container=fe.container, line=1,
                                excerpt=data[:60].hex(), sha256=hashlib.sha256(data).hexdigest())]))
-    report_run(ctx)
-    evidence_run(ctx)
+    run_stages(ctx, ["report", "evidence"])  # through the pipeline: both stage packages are found and run
+    assert ctx.result.tool.stages["report"]["status"] == "ok", ctx.result.tool.stages
+    assert ctx.result.tool.stages["evidence"]["status"] == "ok", ctx.result.tool.stages
+    assert (ctx.out / "findings.json").is_file() and (ctx.out / "evidence.zip").is_file()
     pdf = ctx.out / "report.pdf"
     assert words_off_page(pdf) == []
     # pdftotext drops a hyphen that ends a line (it dehyphenates), so compare without hyphens
