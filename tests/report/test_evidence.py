@@ -77,7 +77,7 @@ def test_package_files_manifest_zip(tmp_path, result, assessment, profile):
     ev = tmp_path / "evidence"
     names = {p.name for p in ev.iterdir()}
     assert {"sbom.cdx.json", "security.txt", "cvd-policy.md", "support-period.md", "remediation-plan.csv",
-            "cra-annex-vii-technical-documentation.md", "eu-declaration-of-conformity.md", "validation.json",
+            "cra-annex-vii-technical-documentation.md", "eu-declaration-of-conformity.md", "validation.json", "README.md",
             "MANIFEST.sha256"} <= names
     man = _manifest(ev)
     assert set(man) == names - {"MANIFEST.sha256"}

@@ -152,3 +152,16 @@ def test_corpus_tree_long_real_paths_wrap(corpus, tmp_path):
     other = next(f.path for f in ctx.result.files if f.type == "file" and f not in files and len(f.path) > 30)
     assert other.replace("-", "") not in flat
     assert "The assessment is absent" in (ctx.out / "report.html").read_text(encoding="utf-8")
+
+
+def test_malformed_assessment_does_not_crash(result, profile):
+    junk = {"summary": {"eu": "x", "uk": {"score": "abc", "counts": {"met": "many"}}}, "verdicts": ["x", 3, {"ref": "cra:X",
+            "framework": "cra", "verdict": "weird", "title": 5}], "frameworks": [None, {"id": "cra"}], "questions": "no"}
+    html = render_html(result, junk, profile)
+    assert "cra:X" in html or "X" in html
+    from firmpass.evidence import write_evidence
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        from pathlib import Path as P
+        write_evidence(P(d), result, junk, profile)
+        assert (P(d) / "evidence.zip").is_file()

@@ -29,7 +29,7 @@ from firmpass.context import ScanContext
 from firmpass.evidence.securitytxt import build_security_txt, validate_security_txt
 from firmpass.model import SEVERITY_ORDER, ScanResult
 from firmpass.report.i18n import as_text, t
-from firmpass.report.view import get, human_size
+from firmpass.report.view import _dicts, get, human_size
 
 CSV_COLUMNS = ["ref", "verdict", "title_en", "title_zh", "next_step_en", "next_step_zh", "findings", "owner", "status", "due"]
 OPEN_VERDICTS = ("not_met", "partly_met", "needs_evidence")
@@ -94,6 +94,16 @@ def _yes_no(v: Any) -> Any:
     return v
 
 
+def _secure_boot_label(v: str) -> str:
+    if not v:
+        return ""
+    try:
+        x = t(f"secure_boot.{v}")
+    except KeyError:
+        return v
+    return f"{x.en} / {x.zh} ({v})"
+
+
 def _verdict_label(v: str) -> tuple[str, str]:
     try:
         x = t(f"verdict.{v}")
@@ -112,13 +122,13 @@ def doc_context(result: ScanResult, assessment: dict | None, profile: dict | Non
     cra_verdicts = []
     frameworks = []
     if assessment:
-        for v in assessment.get("verdicts") or []:
+        for v in _dicts(assessment.get("verdicts")):
             if v.get("framework") == "cra":
                 en, zh = _verdict_label(str(v.get("verdict")))
                 title = as_text(v.get("title"))
                 cra_verdicts.append({"id": v.get("id"), "title_en": title.en, "title_zh": title.zh, "verdict_en": en,
                                      "verdict_zh": zh, "uncertain": bool(v.get("uncertain"))})
-        for f in assessment.get("frameworks") or []:
+        for f in _dicts(assessment.get("frameworks")):
             title = as_text(f.get("title"))
             frameworks.append({"title_en": title.en, "title_zh": title.zh, "version": f.get("version", "")})
     chain = result.image.container_chain
@@ -137,7 +147,7 @@ def doc_context(result: ScanResult, assessment: dict | None, profile: dict | Non
         "image": {"name": result.image.name, "sha256": result.image.sha256, "size": human_size(result.image.size),
                   "chain": [{"id": n.id, "format": n.format, "size": human_size(n.size), "status": n.status} for n in chain[:40]],
                   "chain_more": max(0, len(chain) - 40)},
-        "secure_boot": str(sb.get("verdict") or ""),
+        "secure_boot": _secure_boot_label(str(sb.get("verdict") or "")),
         "counts": {"components": len(result.components), "vulns": len(result.vulnerabilities),
                    "affected": sum(1 for v in result.vulnerabilities if v.vex.state == "affected"),
                    "kev": sum(1 for v in result.vulnerabilities if v.kev),
@@ -168,7 +178,7 @@ def remediation_plan(assessment: dict | None) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     order = {"not_met": 0, "partly_met": 1, "needs_evidence": 2}
-    rows = [v for v in (assessment or {}).get("verdicts") or [] if v.get("verdict") in OPEN_VERDICTS]
+    rows = [v for v in _dicts((assessment or {}).get("verdicts")) if v.get("verdict") in OPEN_VERDICTS]
     rows.sort(key=lambda v: (order[v["verdict"]], 0 if v.get("status") == "mandatory" else 1, str(v.get("ref"))))
     for v in rows:
         title, nxt = as_text(v.get("title")), as_text(v.get("next_step"))
@@ -178,6 +188,42 @@ def remediation_plan(assessment: dict | None) -> str:
         w.writerow([_csv_cell(x) for x in (v.get("ref"), v.get("verdict"), title.en, title.zh, nxt.en, nxt.zh,
                                             ";".join(str(f) for f in v.get("findings") or []), "", "open", due)])
     return buf.getvalue()
+
+
+def _file_descriptions() -> dict[str, Any]:
+    return {
+        "sbom.cdx.json": t("evidence.file.sbom_cdx"), "sbom.spdx.json": t("evidence.file.sbom_spdx"),
+        "vex.csaf.json": t("evidence.file.vex_csaf"), "vex.cdx.json": t("evidence.file.vex_cdx"),
+        "security.txt": t("evidence.file.security_txt"), "cvd-policy.md": t("evidence.file.cvd"),
+        "support-period.md": t("evidence.file.support"),
+        "cra-annex-vii-technical-documentation.md": t("evidence.file.annex_vii"),
+        "eu-declaration-of-conformity.md": t("evidence.file.doc"), "remediation-plan.csv": t("evidence.file.plan"),
+        "validation.json": t("evidence.file.validation"), "MANIFEST.sha256": t("evidence.file.manifest"),
+    }
+
+
+def index_md(ev: Path, validation: dict[str, Any], notes: list[dict[str, str]], now: datetime) -> str:
+    title = t("evidence.index.title")
+    lines = [f"# {title.en} / {title.zh}", "", f"firmpass {__version__} · {now.isoformat(timespec='seconds')}", "",
+             "| File / 文件 | Content / 内容 | Validation / 校验 |", "|---|---|---|"]
+    present = {p.name for p in ev.iterdir()} | {"README.md", "validation.json", "MANIFEST.sha256"}
+    for name, desc in _file_descriptions().items():
+        if name not in present:
+            continue
+        val = validation.get(name)
+        if val is None:
+            mark = ""
+        elif val.get("valid") is True:
+            mark = f"{t('evidence.valid').en} / {t('evidence.valid').zh}"
+        elif val.get("valid") is False:
+            mark = f"{t('evidence.invalid').en} / {t('evidence.invalid').zh}"
+        else:
+            mark = "validation.json"
+        lines.append(f"| {name} | {md(desc.en)} / {md(desc.zh)} | {mark} |")
+    if notes:
+        nt = t("evidence.index.notes")
+        lines += ["", f"## {nt.en} / {nt.zh}", ""] + [f"- {md(n['en'])} / {md(n['zh'])}" for n in notes]
+    return "\n".join(lines) + "\n"
 
 
 def _sha256(path: Path) -> str:
@@ -269,7 +315,8 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
         _note(notes, "evidence.note.no_assessment")
     (ev / "remediation-plan.csv").write_text(remediation_plan(assessment), encoding="utf-8-sig")
 
-    # ---- validation summary, manifest, zip
+    # ---- index, validation summary, manifest, zip
+    (ev / "README.md").write_text(index_md(ev, validation, notes, now), encoding="utf-8")
     summary = {"tool": {"name": "firmpass", "version": __version__}, "generated": now.isoformat(timespec="seconds"),
                "image": {"name": result.image.name, "sha256": result.image.sha256},
                "validation": validation, "notes": notes}

@@ -138,26 +138,27 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     closed: dict[str, dict[str, list[str]]] = {}
     verdict_counts = {k: 0 for k in VERDICTS}
     if assessment:
-        summ = assessment.get("summary") or {}
+        summ = assessment.get("summary") if isinstance(assessment.get("summary"), dict) else {}
         order = [m for m in MARKET_ORDER if m in summ] + sorted(m for m in summ if m not in MARKET_ORDER)
         for m in order:
-            s = summ.get(m) or {}
+            s = summ.get(m) if isinstance(summ.get(m), dict) else {}
             try:
                 score = float(s.get("score") or 0.0)
             except (TypeError, ValueError):
                 score = 0.0
-            counts = {k: int((s.get("counts") or {}).get(k, 0) or 0) for k in VERDICTS}
+            raw = s.get("counts") if isinstance(s.get("counts"), dict) else {}
+            counts = {k: _int(raw.get(k)) for k in VERDICTS}
             label = as_text(s.get("label")) if s.get("label") else (t(f"market.{m}") if f"market.{m}" in _market_keys() else as_text(m))
             markets.append({"id": m, "label": label, "score": max(0.0, min(1.0, score)), "counts": counts,
                             "frameworks": [str(x) for x in s.get("frameworks") or []]})
-        for fw in assessment.get("frameworks") or []:
+        for fw in _dicts(assessment.get("frameworks")):
             frameworks.append({"id": str(fw.get("id", "")), "version": str(fw.get("version", "")),
                                "title": as_text(fw.get("title")), "markets": [str(x) for x in fw.get("markets") or []]})
         fw_order = {f["id"]: i for i, f in enumerate(frameworks)}
-        vs = sorted(assessment.get("verdicts") or [],
-                    key=lambda v: (fw_order.get(v.get("framework"), 99), VERDICT_ORDER.get(v.get("verdict"), 9), str(v.get("ref"))))
+        vs = sorted(_dicts(assessment.get("verdicts")),
+                    key=lambda v: (fw_order.get(str(v.get("framework")), 99), VERDICT_ORDER.get(str(v.get("verdict")), 9), str(v.get("ref"))))
         for v in vs:
-            verdict_counts[v.get("verdict")] = verdict_counts.get(v.get("verdict"), 0) + 1
+            verdict_counts[str(v.get("verdict"))] = verdict_counts.get(str(v.get("verdict")), 0) + 1
         if caps.compact_verdicts:
             # details for the most pressing open verdicts (not met first, mandatory first), the rest by id
             open_vs = [v for v in vs if v.get("verdict") not in ("met", "not_applicable")]
@@ -179,9 +180,9 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                 "markets": [str(x) for x in v.get("markets") or []],
             })
         provisions_more = max(0, len(vs) - caps.verdicts)
-        for q in assessment.get("questions") or []:
+        for q in _dicts(assessment.get("questions")):
             questions.append({"field": str(q.get("field", "")), "question": as_text(q.get("question"))})
-        for d in assessment.get("divergences") or []:
+        for d in _dicts(assessment.get("divergences")):
             divergences.append({"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
                                 "detail": as_text(d.get("detail"))})
     else:
@@ -222,6 +223,18 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         },
         "profile": profile is not None,
     }
+
+
+def _int(x: Any) -> int:
+    try:
+        return int(x or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dicts(x: Any) -> list[dict]:
+    """Entries of a list that are mappings (assessment.json read back from disk may be anything)."""
+    return [e for e in x if isinstance(e, dict)] if isinstance(x, list) else []
 
 
 def _market_keys() -> set[str]:
