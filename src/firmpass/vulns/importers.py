@@ -82,8 +82,15 @@ def sniff(obj: Any) -> str | None:
         return None
     if not isinstance(obj, dict):
         return None
+    if obj.get("bomFormat") == "CycloneDX":
+        return "cyclonedx-vex"
+    if str(obj.get("@context", "")).startswith("https://openvex.dev"):
+        return "openvex"
+    if isinstance(obj.get("document"), dict) and "csaf_version" in obj["document"]:
+        return "csaf-vex"
     if obj.get("format") == "NVD_CVE" or (isinstance(obj.get("vulnerabilities"), list) and obj["vulnerabilities"]
-                                          and isinstance(obj["vulnerabilities"][0], dict) and "cve" in obj["vulnerabilities"][0]):
+                                          and isinstance(obj["vulnerabilities"][0], dict)
+                                          and isinstance(obj["vulnerabilities"][0].get("cve"), dict)):
         return "nvd"
     if "catalogVersion" in obj or (isinstance(obj.get("vulnerabilities"), list) and obj["vulnerabilities"]
                                    and "cveID" in obj["vulnerabilities"][0]):

@@ -41,9 +41,18 @@ def distro_fixed(comp: Component, fixes: dict[str, list]) -> dict | None:
         return None
     rel = debian_release(props)
     cands = [f for f in fixes if f.status == "resolved" and f.fixed_version]
-    if rel:
-        same = [f for f in cands if f.release == rel]
-        cands = same or cands
+    if rel and any(f.release == rel for f in fixes):
+        cands = [f for f in cands if f.release == rel]  # the release's own verdict only (open = not fixed)
+    else:
+        # release unknown: a release's fix counts only on the same upstream line (a backport to
+        # 2.72 says nothing about 2.76), or when the installed revision is past every fix
+        from firmpass.vulns.versions import debian_upstream
+        real = [f for f in cands if f.fixed_version != "0"]
+        if real and all(compare(installed, f.fixed_version, "deb") >= 0 for f in real):
+            top = max(real, key=lambda f: __import__("functools").cmp_to_key(lambda a, b: compare(a, b, "deb"))(f.fixed_version))
+            return {"fixed_version": top.fixed_version, "release": top.release, "installed": installed}
+        up = debian_upstream(installed)
+        cands = [f for f in real if debian_upstream(f.fixed_version) == up]
     for f in cands:
         if f.fixed_version == "0":  # the tracker's "never affected in this release"
             if rel and f.release == rel:
