@@ -334,11 +334,13 @@ class Store:
         pairs = list(dict.fromkeys(pairs))
         if not pairs:
             return []
-        return list(s.scalars(select(AffectedRow).where(AffectedRow.kind == "cpe",
-                                                        tuple_(AffectedRow.vendor, AffectedRow.product).in_(pairs))))
+        # plain rows (attribute access like the ORM class, without the identity-map cost)
+        t = AffectedRow.__table__
+        return list(s.execute(select(t).where(t.c.kind == "cpe", tuple_(t.c.vendor, t.c.product).in_(pairs))))
 
     def affected_for_package(self, s: Session, ecosystem: str, name: str) -> list[AffectedRow]:
-        return list(s.scalars(select(AffectedRow).where(AffectedRow.ecosystem == ecosystem, AffectedRow.name == name)))
+        t = AffectedRow.__table__
+        return list(s.execute(select(t).where(t.c.ecosystem == ecosystem, t.c.name == name)))
 
     def vulns(self, s: Session, ids: Iterable[str]) -> dict[str, VulnRow]:
         ids = list(set(ids))
