@@ -273,7 +273,7 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         else:
             covering = sorted(c for c, provs in ctx["checks"].items() if refs & set(provs))
             if covering:
-                aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6]))))
+                aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True))
 
     if applies is False and not fw_bad:
         return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx)
@@ -309,7 +309,8 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         if qfield:
             questions.insert(0, qfield)
     elif BAD in states:
-        verdict = "partly_met" if states & {OK, PARTIAL} else "not_met"
+        strong = {a.state for a in aspects if not a.weak}
+        verdict = "partly_met" if strong & {OK, PARTIAL} else "not_met"
     elif PARTIAL in states:
         verdict = "partly_met"
     elif not aspects or UNKNOWN in states:

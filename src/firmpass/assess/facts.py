@@ -24,6 +24,7 @@ class Aspect:
     findings: list[str] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     question: str | None = None  # profile field to ask about when unknown
+    weak: bool = False  # firmware-clean evidence: supports 'met', never turns a bad answer into 'partly met'
 
 
 def _affected(result: ScanResult):
