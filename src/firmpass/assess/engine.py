@@ -230,7 +230,7 @@ def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tup
     pred = rule.get("applies")
     if pred:
         val = F.PREDICATES[pred](profile)
-        if pred == "declared" and get(profile, f"declarations.{item['ref']}") is not None:
+        if pred == "declared" and (get(profile, "declarations") or {}).get(item["ref"]) is not None:
             val = True
         if val is False:
             return False, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred)
@@ -284,7 +284,7 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         aspects.append(_eval_answer(expr, profile))
     for d in rule.get("docs", []):
         aspects.append(_eval_doc(d, profile))
-    decl = get(profile, f"declarations.{ref}")
+    decl = (get(profile, "declarations") or {}).get(ref)
     if isinstance(decl, dict):
         v = decl["verdict"]
         ev = decl.get("evidence") or decl.get("justification") or ""
