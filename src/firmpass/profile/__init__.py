@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-
 from firmpass.errors import UnusableInput
 
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -41,6 +39,8 @@ def _plain(obj: Any) -> Any:
 
 def validate(data: Any) -> list[str]:
     """Schema errors as short lines `where: what` (empty when the profile is valid)."""
+    from jsonschema import Draft202012Validator  # lazy: importing jsonschema costs ~1 s (format checkers)
+
     v = Draft202012Validator(schema())
     out = []
     for e in sorted(v.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))):
