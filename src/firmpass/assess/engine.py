@@ -58,7 +58,8 @@ BAD_SEVERITIES = {"critical", "high", "medium"}
 
 @lru_cache(maxsize=None)
 def rules() -> dict[str, dict[str, Any]]:
-    data = yaml.safe_load(resources.files(__package__).joinpath("rules.yaml").read_text(encoding="utf-8"))
+    data = yaml.load(resources.files(__package__).joinpath("rules.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data["rules"]
 
 

@@ -15,13 +15,15 @@ from typing import Any
 
 import yaml
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses the catalogues ~10x faster
+
 FRAMEWORK_IDS = ("en303645", "cra", "en18031", "psti", "nistir8425", "mlps")
 ETSI_VERSIONS = ("V2.1.1", "V3.1.3")
 
 
 def _load(name: str) -> dict[str, Any]:
     text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader (C version when built)
 
 
 @lru_cache(maxsize=None)
