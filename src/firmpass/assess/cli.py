@@ -32,19 +32,38 @@ def register(app: typer.Typer) -> None:
         summary = ", ".join(f"{m} {s['score']:.0%}" if s["score"] is not None else f"{m} -"
                             for m, s in data["summary"].items())
         out_console.print(both(msg("assess.cli.done", path=str(out / "assessment.json"), summary=summary)), markup=False)
-        _rerender_report(out, data)
+        _rerender_report(out, data, profile, markets)
 
 
-def _rerender_report(out: Path, data: dict) -> None:
-    """Re-render the report when the report stage is installed (firmpass.report.rerender(out, assessment))."""
+def _rerender_report(out: Path, data: dict, profile: Optional[Path], markets: Optional[list[str]]) -> None:
+    """Re-render the report when the report stage is installed: `firmpass.report.rerender(out, assessment)`
+    if it exists, else the stage's own `run(ctx)` on a context rebuilt from the saved scan.  A report
+    failure is one warning line; the new assessment.json is kept either way."""
     try:
         from firmpass import report  # type: ignore
     except ImportError:
         return
-    fn = getattr(report, "rerender", None)
-    if callable(fn):
-        from firmpass.cli import out_console
-        from firmpass.i18n import both, msg
+    from firmpass.cli import err_console, out_console
+    from firmpass.context import ScanContext, ScanOptions
+    from firmpass.i18n import both, msg
+    from firmpass.model import ScanResult
+    from firmpass.profile import load_profile
 
-        fn(out, data)
-        out_console.print(both(msg("assess.cli.report", out=str(out))), markup=False)
+    try:
+        fn = getattr(report, "rerender", None)
+        if callable(fn):
+            fn(out, data)
+        elif callable(getattr(report, "run", None)):
+            result = ScanResult.model_validate_json((out / "findings.json").read_bytes())
+            opts = ScanOptions(markets=data["markets"], profile_path=profile)
+            ctx = ScanContext(image=Path(result.image.path), out=out.resolve(), result=result, options=opts)
+            ctx.profile = load_profile(profile) if profile else None
+            ctx.assessment = data
+            report.run(ctx)
+        else:
+            return
+    except Exception as e:  # noqa: BLE001 - the assessment is written; the report is a bonus here
+        err_console.print(f"warning: {both(msg('warn.stage_failed', stage='report', detail=f'{type(e).__name__}: {e}'))}",
+                          markup=False)
+        return
+    out_console.print(both(msg("assess.cli.report", out=str(out))), markup=False)

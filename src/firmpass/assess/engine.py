@@ -271,7 +271,7 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         elif low:
             aspects.append(Aspect(PARTIAL, _join(msg("assess.fw.finding", id=f.id, severity=f.severity, title_en=f.title.en,
                                                      title_zh=f.title.zh) for f in low[:5]), findings=[f.id for f in low]))
-        else:
+        elif not hits:  # info-only findings are cited (findings list) but prove neither way
             covering = sorted(c for c, provs in ctx["checks"].items() if refs & set(provs))
             if covering:
                 aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True))
