@@ -146,8 +146,12 @@ def scan(
 
     if lang not in ("en", "zh", "both"):
         raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
-    if profile is not None and not profile.is_file():
-        raise FirmpassError("err.no_such_file", path=str(profile))
+    if profile is not None:
+        if not profile.is_file():
+            raise FirmpassError("err.no_such_file", path=str(profile))
+        from firmpass.profile import load_profile
+
+        load_profile(profile)  # a bad profile stops here with one line, before any scanning
     for v in vex:
         if not v.is_file():
             raise FirmpassError("err.no_such_file", path=str(v))
