@@ -21,6 +21,7 @@ DYNAMIC_VALUES = {
     "verdict": VERDICTS, "severity": SEVERITIES, "vex": VEX_STATES, "hardening": HARDENING_KEYS,
     "secure_boot": ["verified", "signed_no_key", "signature_invalid", "unsigned", "unknown"],
     "market": ["eu", "uk", "us", "cn"],
+    "status": ["mandatory", "recommended", "conditional", "informational"],
 }
 
 

@@ -31,7 +31,7 @@ def test_html_sections_and_order(result, assessment, profile):
     # findings ordered by severity
     sec = html.split("按严重程度排列的发现", 1)[1]
     assert sec.index("CRED-001-1") < sec.index("SECRET-001-1") < sec.index("SVC-001-1") < sec.index("INFO-001-1")
-    for needle in ("European Union", "欧盟", "38%", "0%", "Not met", "不符合", "需补充证据", "不适用",
+    for needle in ("European Union", "欧盟", "38%", "0%", "Not ready: 4 provisions not met", "未就绪：4 条不符合", "Not met", "不符合", "需补充证据", "不适用",
                    "部分符合", "class=\"unc\"", "<svg", "pkg:deb/debian/curl@7.88.1-10+deb12u15?arch=amd64",
                    "2026-11-20T02:00:00Z", result.image.sha256, "0x2d00000", "firmpass 0.1.0",
                    "AWS 访问密钥与 MQTT 密码以明文保存", "Remove telnetd"):
@@ -165,3 +165,51 @@ def test_malformed_assessment_does_not_crash(result, profile):
         from pathlib import Path as P
         write_evidence(P(d), result, junk, profile)
         assert (P(d) / "evidence.zip").is_file()
+
+
+def test_rerender_from_saved_scan(tmp_path, profile):
+    """firmpass.report.rerender(out, assessment): what `firmpass assess OUT` calls after a new assessment."""
+    import json
+    import shutil
+
+    import yaml
+
+    from firmpass.report import rerender
+    from tests.report.conftest import FX
+
+    shutil.copy(FX / "findings.json", tmp_path)
+    a = json.loads((FX / "assessment.json").read_text(encoding="utf-8"))
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+    a["profile"]["path"] = str(tmp_path / "p.yaml")
+    written = rerender(tmp_path, a, pdf=False)
+    assert set(written) == {"html"}
+    assert "ACME Home Router" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "ACME Networks" in (tmp_path / "evidence" / "eu-declaration-of-conformity.md").read_text(encoding="utf-8")
+    assert len((tmp_path / "evidence" / "remediation-plan.csv").read_text(encoding="utf-8-sig").splitlines()) == 10
+
+
+def test_with_the_real_assessment_engine(tmp_path):
+    """The assess stage's own assessment.json (all verdict kinds, ~250 verdicts) renders, and the PDF
+    details only the most pressing open verdicts while listing every other one by id."""
+    import json
+    import shutil
+
+    assess = pytest.importorskip("firmpass.assess")
+    from tests.report.conftest import FX
+
+    shutil.copy(FX / "findings.json", tmp_path)
+    data = assess.assess_dir(tmp_path, FX / "profile.yaml", None)
+    assert len(data["verdicts"]) > 100
+    from firmpass.model import ScanResult
+    from firmpass.report.view import build_view
+
+    result = ScanResult.model_validate_json((FX / "findings.json").read_text(encoding="utf-8"))
+    full = build_view(result, data, None, Caps())
+    assert len(full["provisions"]) == len(data["verdicts"])
+    compact = build_view(result, data, None, Caps.for_pdf())
+    listed = sum(len(ids) for fw in compact["closed"].values() for ids in fw.values())
+    assert len(compact["provisions"]) + listed == len(data["verdicts"])
+    assert all(p["verdict"] not in ("met", "not_applicable") for p in compact["provisions"])
+    html = render_html(result, data, None, caps=Caps.for_pdf())
+    for v in data["verdicts"]:
+        assert v["id"] in html

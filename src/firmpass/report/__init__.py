@@ -34,7 +34,8 @@ def _env() -> Environment:
 def _charts(view: dict[str, Any], lang: str) -> dict[str, Any]:
     charts: dict[str, Any] = {}
     if view["markets"]:
-        rows = [(m["label"], m["score"], f"{round(m['score'] * 100)}%", score_colour(m["score"])) for m in view["markets"]]
+        rows = [(m["label"], m["score"], f"{round(m['score'] * 100)}%" if m["scored"] else "–", score_colour(m["score"]))
+                for m in view["markets"]]
         charts["readiness"] = bar_chart(rows, 1.0, lang)
     else:
         charts["readiness"] = ""
@@ -113,6 +114,26 @@ def inputs(ctx: ScanContext) -> tuple[dict | None, dict | None]:
     return assessment, profile
 
 
+def rerender(out: Path, assessment: dict | None = None, lang: str = "both", pdf: bool = True) -> dict[str, Path]:
+    """Re-render report.html/report.pdf and the evidence package from a saved scan directory (the
+    assess CLI calls this after writing a new assessment.json).  The profile is the one the
+    assessment recorded, when that file is still there."""
+    from firmpass.evidence import write_evidence
+    from firmpass.report.load import load_assessment, load_profile_file, load_result
+
+    out = Path(out)
+    result = load_result(out)
+    if assessment is None:
+        assessment = load_assessment(out)
+    profile = None
+    recorded = ((assessment or {}).get("profile") or {}).get("path") if isinstance((assessment or {}).get("profile"), dict) else None
+    if recorded and Path(recorded).is_file():
+        profile = load_profile_file(Path(recorded))
+    written = write_report(out, result, assessment, profile, lang, pdf)
+    write_evidence(out, result, assessment, profile)
+    return written
+
+
 def run(ctx: ScanContext) -> None:
     lang = getattr(ctx.options, "lang", "both") or "both"
     pdf = bool(getattr(ctx.options, "pdf", True))
@@ -121,4 +142,4 @@ def run(ctx: ScanContext) -> None:
     ctx.result.tool.stages.setdefault("report", {})["files"] = sorted(p.name for p in written.values())
 
 
-__all__ = ["run", "render_html", "write_report", "html_to_pdf", "Text"]
+__all__ = ["run", "rerender", "render_html", "write_report", "html_to_pdf", "Text"]

@@ -148,8 +148,10 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                 score = 0.0
             raw = s.get("counts") if isinstance(s.get("counts"), dict) else {}
             counts = {k: _int(raw.get(k)) for k in VERDICTS}
-            label = as_text(s.get("label")) if s.get("label") else (t(f"market.{m}") if f"market.{m}" in _market_keys() else as_text(m))
-            markets.append({"id": m, "label": label, "score": max(0.0, min(1.0, score)), "counts": counts,
+            label = t(f"market.{m}") if f"market.{m}" in _market_keys() else as_text(m)
+            status = as_text(s.get("label")) if s.get("label") else None
+            markets.append({"id": m, "label": label, "status": status, "scored": s.get("score") is not None,
+                            "score": max(0.0, min(1.0, score)), "counts": counts,
                             "frameworks": [str(x) for x in s.get("frameworks") or []]})
         for fw in _dicts(assessment.get("frameworks")):
             frameworks.append({"id": str(fw.get("id", "")), "version": str(fw.get("version", "")),
