@@ -30,12 +30,14 @@ class Caps:
     vulns: int = 100_000
     containers: int = 200
     warnings: int = 200
+    findings_per_verdict: int = 100_000
+    questions: int = 100_000
     compact_verdicts: bool = False  # PDF: met / not applicable listed by id, details only for open ones
 
     @classmethod
     def for_pdf(cls) -> "Caps":
-        return cls(verdicts=60, findings=60, evidence_per_finding=4, components=120, vulns=120,
-                   containers=60, warnings=40, compact_verdicts=True)
+        return cls(verdicts=40, findings=60, evidence_per_finding=4, components=120, vulns=120,
+                   containers=60, warnings=40, findings_per_verdict=8, questions=40, compact_verdicts=True)
 
 
 def human_size(n: int | None) -> str:
@@ -136,6 +138,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     # ----------------------------------------------------------------- assessment
     markets, frameworks, provisions, questions, divergences = [], [], [], [], []
     closed: dict[str, dict[str, list[str]]] = {}
+    questions_more = 0
     verdict_counts = {k: 0 for k in VERDICTS}
     if assessment:
         summ = assessment.get("summary") if isinstance(assessment.get("summary"), dict) else {}
@@ -176,13 +179,16 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                 "ref": str(v.get("ref", "")), "framework": str(v.get("framework", "")), "id": str(v.get("id", "")),
                 "title": as_text(v.get("title")), "status": str(v.get("status", "")), "verdict": str(v.get("verdict", "")),
                 "reason": as_text(v.get("reason")), "next_step": as_text(v.get("next_step")),
-                "findings": [str(x) for x in v.get("findings") or []],
+                "findings": [str(x) for x in (v.get("findings") or [])[: caps.findings_per_verdict]],
+                "findings_more": max(0, len(v.get("findings") or []) - caps.findings_per_verdict),
                 "answers": [{"field": str(a.get("field", "")), "value": str(a.get("value", ""))} for a in v.get("profile_answers") or [] if isinstance(a, dict)],
                 "uncertain": bool(v.get("uncertain")), "uncertainty": as_text(v.get("uncertainty")),
                 "markets": [str(x) for x in v.get("markets") or []],
             })
         provisions_more = max(0, len(vs) - caps.verdicts)
-        for q in _dicts(assessment.get("questions")):
+        qs = _dicts(assessment.get("questions"))
+        questions_more = max(0, len(qs) - caps.questions)
+        for q in qs[: caps.questions]:
             questions.append({"field": str(q.get("field", "")), "question": as_text(q.get("question"))})
         for d in _dicts(assessment.get("divergences")):
             divergences.append({"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
@@ -212,7 +218,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "assessment": assessment is not None,
         "markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
         "closed": closed, "compact": caps.compact_verdicts,
-        "verdict_counts": verdict_counts, "questions": questions, "divergences": divergences,
+        "verdict_counts": verdict_counts, "questions": questions, "questions_more": questions_more, "divergences": divergences,
         "hardening": hardening, "elf_count": elf_count,
         "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
         "warnings": [{"stage": w.stage, "code": w.code, "message": as_text(w.message), "part": w.part or ""}
