@@ -75,4 +75,9 @@ def no_local(run: CheckRun):
     d = log_destinations(run)
     if run.regular and not d["local"]:
         detail = "syslog daemons: " + ("; ".join(x["command"][:80] for x in d["daemons"]) or "none")
-        yield Hit(key=("nolocal",), evidence=[], params={"detail": detail}, data={"daemons": d["daemons"]})
+        from firmpass.model import Evidence
+
+        evs = [Evidence(path=x["path"], line=x["line"], excerpt=x["command"][:200], detail="syslog daemon started "
+                        "without local file target") for x in d["daemons"]] or [
+            Evidence(path="/etc", container=c, detail="no syslog daemon or configuration found") for c in run.containers]
+        yield Hit(key=("nolocal",), evidence=evs, params={"detail": detail}, data={"daemons": d["daemons"]})
