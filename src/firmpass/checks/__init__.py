@@ -36,10 +36,9 @@ def run(ctx: ScanContext) -> None:
                 ctx.result.findings.append(f)
         ran.append(chk.id)
     ctx.result.extra["checks_run"] = ran
-    ctx.result.extra.setdefault("hardening", cr.memo.get("hardening_summary", {}))
-    ctx.result.extra.setdefault("secure_boot", cr.memo.get("secure_boot", {"verdict": "unknown"}))
-    if "updates" in cr.memo:
-        ctx.result.extra.setdefault("updates", cr.memo["updates"])
-    if "logging" in cr.memo:
-        ctx.result.extra.setdefault("logging", cr.memo["logging"])
+    ctx.result.extra["hardening"] = {k: v for k, v in cr.memo.get("hardening_summary", {}).items()}
+    ctx.result.extra["secure_boot"] = cr.memo.get("secure_boot", {"verdict": "unknown"})
+    for key in ("updates", "logging", "services"):
+        if key in cr.memo:
+            ctx.result.extra[f"checks_{key}"] = cr.memo[key]
     ctx.result.tool.stages.setdefault("checks", {})["check_seconds"] = timings

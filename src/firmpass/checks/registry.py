@@ -23,7 +23,7 @@ import yaml
 from firmpass.model import FRAMEWORKS, SEVERITY_ORDER, Text
 
 # check families, in the order they run; each is a module and a catalogue file of the same name
-FAMILIES = ["credentials", "keys", "services", "hardening", "secureboot", "logging", "filesystem"]
+FAMILIES = ["credentials", "keys", "services", "hardening", "secureboot", "updates", "logging", "filesystem", "eol"]
 
 
 @dataclass
