@@ -182,7 +182,7 @@ def to_findings(check, hits: Iterable[Hit], start: int = 1) -> list[Finding]:
         data["check_version"] = check.version
         out.append(Finding(
             id=f"{check.id}-{n}", check=check.id, severity=h.severity or check.severity,
-            title=Text(en=_fmt(check.title.en, h.params, "en"), zh=_fmt(check.title.zh, h.params, "zh")),
+            title=Text(en=_fmt(check.finding_title.en, h.params, "en"), zh=_fmt(check.finding_title.zh, h.params, "zh")),
             description=Text(en=_fmt(check.description.en, h.params, "en"),
                              zh=_fmt(check.description.zh, h.params, "zh")),
             remediation=Text(en=_fmt(check.remediation.en, h.params, "en"),

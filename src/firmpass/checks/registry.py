@@ -32,7 +32,8 @@ class Check:
     family: str
     version: int
     severity: str
-    title: Text
+    title: Text  # generic name of the check (catalogue, assessment)
+    finding_title: Text  # template for a finding's title ({placeholders} filled from the details)
     description: Text
     remediation: Text
     provisions: list[str]
@@ -63,7 +64,7 @@ def _load_family(family: str) -> list[Check]:
                          .read_text(encoding="utf-8"))
     out = []
     for cid, e in raw.items():
-        for k in ("title", "description", "remediation"):
+        for k in ("title", "finding_title", "description", "remediation"):
             if not (isinstance(e.get(k), dict) and e[k].get("en") and e[k].get("zh")):
                 raise ValueError(f"catalogue {family}.yaml: {cid}.{k} lacks en or zh")
         if e.get("severity") not in SEVERITY_ORDER:
@@ -73,7 +74,7 @@ def _load_family(family: str) -> list[Check]:
             if fw not in FRAMEWORKS or not pid:
                 raise ValueError(f"catalogue {family}.yaml: {cid} bad provision ref {p!r}")
         out.append(Check(id=cid, family=family, version=int(e.get("version", 1)), severity=e["severity"],
-                         title=Text(**e["title"]), description=Text(**e["description"]),
+                         title=Text(**e["title"]), finding_title=Text(**e["finding_title"]), description=Text(**e["description"]),
                          remediation=Text(**e["remediation"]), provisions=list(e.get("provisions", [])),
                          tags=list(e.get("tags", []))))
     return out
