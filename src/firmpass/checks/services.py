@@ -87,7 +87,7 @@ def startups(run: CheckRun) -> list[dict]:
                 add(e, n, m.group(1), "xinetd")
     enabled_units = {posixpath.basename(f.path) for f in run.ctx.result.files
                      if re.match(r"^/etc/systemd/system/.*\.wants/", f.path)}
-    for e in run.glob(r"/systemd/system/[^/]+\.service$"):
+    for e in run.glob(r"/systemd/system/(?:[^/]+\.wants/)?[^/]+\.service$"):
         base = posixpath.basename(e.path)
         if not (e.path.startswith("/etc/systemd/system/") or base in enabled_units):
             continue
