@@ -191,3 +191,17 @@ def test_eol_components(tmp_path):
     assert hits["b"].severity == "medium" and hits["b"].data["distribution_revision"]
     assert "kernel.org" in hits["d"].data["source"]
     assert {h.data["component"] for h in end_of_life(run, today=date(2026, 1, 1))} == {"a", "d"}
+
+
+def test_command_line_secrets_masked(tmp_path):
+    r = tree(tmp_path, {"/etc/init.d/S70ftp": "#!/bin/sh\n/usr/sbin/vsftpd --password=Sup3rS3cret -p 21\n"})
+    f = by_check(r, "SVC-001")[0]
+    assert "Sup3rS3cret" not in r.model_dump_json() and "Su***(11 chars)" in f.evidence[0].excerpt
+
+
+def test_eol_kernel_lts_not_flagged():
+    from firmpass.checks.eol import lookup
+
+    assert lookup("linux", "6.1.0-28")["eol"].isoformat() == "2026-12-31"  # Debian 12's LTS branch
+    assert lookup("linux", "6.8.12")["eol"] is None  # a non-longterm branch, unmaintained
+    assert lookup("linux", "6.20.1") is None

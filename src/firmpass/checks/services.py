@@ -33,8 +33,15 @@ SERIAL_TTY = re.compile(r"^(tty(S|AMA|USB|O|mxc|HS|MSM|PS|MFD|SAC|LP)\d+|console
 SHELLS = re.compile(r"(^|/)-?(sh|ash|bash|hush|msh)$")
 
 
-def _strip_cmd(line: str) -> str:
-    return line.strip()
+SECRET_ARG = re.compile(r"((?:pass(?:word|wd)?|pwd|secret|token|key|psk)[\w-]*(?:=|\s+))([^\s'\";]{3,})", re.I)
+
+
+def sanitize(cmd: str) -> str:
+    """Command lines go into the report: mask values given to password/secret/token options."""
+    from firmpass.checks.base import mask
+
+    return SECRET_ARG.sub(lambda m: m.group(1) + mask(m.group(2)) if not m.group(2).startswith(("/", "$"))
+                          else m.group(0), cmd)
 
 
 def startups(run: CheckRun) -> list[dict]:
@@ -44,7 +51,7 @@ def startups(run: CheckRun) -> list[dict]:
     out: list[dict] = []
 
     def add(e, n, cmd, via):
-        cmd = cmd.strip()
+        cmd = sanitize(cmd.strip())
         if not cmd or SKIP_LINE.match(cmd):
             return
         m = DAEMON_RX.search(cmd)
