@@ -137,3 +137,18 @@ def test_find_regions_covers_signed_nodes(corpus):
     hv = f.off_struct + f.node("/images/kernel-1/hash-1").prop("value").offset
     assert any(o <= hv < o + s for o, s in regions)
     assert sum(s for _, s in regions) < 4096
+
+
+def test_hostile_boot_blobs(corpus, tmp_path):
+    """Truncated FIT, garbage with an FDT magic, a uImage header alone: verdicts, never a crash."""
+    fit = (corpus / "fit-signed.itb").read_bytes()
+    (tmp_path / "trunc.itb").write_bytes(fit[:5000])
+    (tmp_path / "junk.dtb").write_bytes(b"\xd0\x0d\xfe\xed" + b"\xff" * 200)
+    (tmp_path / "hdr.uimg").write_bytes((corpus / "uImage-kernel").read_bytes()[:64])
+    ctx = empty_ctx(tmp_path / "out")
+    ctx.result.files = [file_entry(f"/boot/{n}", tmp_path / n) for n in ("trunc.itb", "junk.dtb", "hdr.uimg")]
+    run_checks(ctx)
+    assert not ctx.result.warnings
+    sb = ctx.result.extra["secure_boot"]
+    assert sb["verdict"] == "unsigned"  # the uImage header: legacy format
+    assert sb["images"][0]["uimage"]["data_crc_ok"] is False

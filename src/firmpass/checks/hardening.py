@@ -73,7 +73,7 @@ def analyse(data: bytes) -> dict | None:
         info["executable"] = etype == "ET_EXEC" or (etype == "ET_DYN" and (info["interp"] or info["pie_flag"]))
         info["pie"] = etype == "ET_DYN" and info["executable"]
         return info
-    except (ELFError, ValueError, KeyError, IndexError, OSError, AttributeError, TypeError):
+    except (ELFError, Exception):  # noqa: BLE001 - hostile/truncated ELF (construct errors included): skip it
         return None
 
 

@@ -114,9 +114,9 @@ def analyse(run: CheckRun) -> dict:
                                     bootargs.append((rec, ch.prop("bootargs").as_str()))
                             except fdtmod.FdtError:
                                 pass
-            except fdtmod.FdtError as e:
+            except Exception as e:  # noqa: BLE001 - a malformed FIT fails verification, it does not stop the scan
                 rec["verdict"] = "signature_invalid"
-                rec["report"] = {"reasons": [f"malformed FIT: {e}"]}
+                rec["report"] = {"reasons": [f"malformed FIT: {type(e).__name__}: {e}"], "configs": {}}
             fits.append(rec)
         elif data[:4] == UIMG_MAGIC:
             hdr = uboot.parse_uimage(data)

@@ -87,21 +87,30 @@ def keys_from_dtb(ctl: fdtmod.Fdt) -> dict[str, dict]:
     for k in (sig.children if sig else []):
         d = {"name": k.name.removeprefix("key-"), "algo": k.prop("algo").as_str() if k.prop("algo") else None,
              "required": k.prop("required").as_str() if k.prop("required") else None}
-        if k.prop("rsa,modulus") is not None:
-            n = int.from_bytes(k.prop("rsa,modulus").value, "big")
-            e_raw = k.prop("rsa,exponent").value if k.prop("rsa,exponent") else b"\0\0\0\0\0\x01\0\x01"
-            d.update(kind="rsa", key=rsa.RSAPublicNumbers(int.from_bytes(e_raw, "big"), n).public_key(),
-                     bits=k.prop("rsa,num-bits").as_u32() if k.prop("rsa,num-bits") else n.bit_length())
-        elif k.prop("ecdsa,x-point") is not None:
-            curve = {"prime256v1": ec.SECP256R1(), "secp384r1": ec.SECP384R1(), "secp521r1": ec.SECP521R1()}.get(
-                k.prop("ecdsa,curve").as_str() if k.prop("ecdsa,curve") else "prime256v1", ec.SECP256R1())
-            x = int.from_bytes(k.prop("ecdsa,x-point").value, "big")
-            y = int.from_bytes(k.prop("ecdsa,y-point").value, "big")
-            d.update(kind="ecdsa", key=ec.EllipticCurvePublicNumbers(x, y, curve).public_key(), bits=curve.key_size)
-        else:
+        try:
+            d.update(_key_of(k))
+        except (ValueError, fdtmod.FdtError):  # a malformed key node is no key
+            continue
+        if "key" not in d:
             continue
         out[d["name"]] = d
     return out
+
+
+def _key_of(k: fdtmod.FdtNode) -> dict:
+    d: dict = {}
+    if k.prop("rsa,modulus") is not None:
+        n = int.from_bytes(k.prop("rsa,modulus").value, "big")
+        e_raw = k.prop("rsa,exponent").value if k.prop("rsa,exponent") else b"\0\0\0\0\0\x01\0\x01"
+        d.update(kind="rsa", key=rsa.RSAPublicNumbers(int.from_bytes(e_raw, "big"), n).public_key(),
+                 bits=k.prop("rsa,num-bits").as_u32() if k.prop("rsa,num-bits") else n.bit_length())
+    elif k.prop("ecdsa,x-point") is not None:
+        curve = {"prime256v1": ec.SECP256R1(), "secp384r1": ec.SECP384R1(), "secp521r1": ec.SECP521R1()}.get(
+            k.prop("ecdsa,curve").as_str() if k.prop("ecdsa,curve") else "prime256v1", ec.SECP256R1())
+        x = int.from_bytes(k.prop("ecdsa,x-point").value, "big")
+        y = int.from_bytes(k.prop("ecdsa,y-point").value, "big")
+        d.update(kind="ecdsa", key=ec.EllipticCurvePublicNumbers(x, y, curve).public_key(), bits=curve.key_size)
+    return d
 
 
 def _verify_sig(key: dict, algo: str, pad: str | None, sig: bytes, msg: bytes) -> bool:
