@@ -28,6 +28,14 @@ def mask(secret: str) -> str:
     return f"{secret[:keep]}***({len(secret)} chars)"
 
 
+def mask_text(secret: str) -> Text:
+    """The masked secret for a user-facing sentence, in both languages."""
+    if not secret:
+        return Text(en="<empty>", zh="<空>")
+    keep = 2 if len(secret) >= 6 else 1
+    return Text(en=f"{secret[:keep]}*** ({len(secret)} characters)", zh=f"{secret[:keep]}***（共 {len(secret)} 个字符）")
+
+
 def mask_line(line: str, secret: str) -> str:
     return line.replace(secret, mask(secret)) if secret else line
 

@@ -12,7 +12,7 @@ import time
 from functools import lru_cache
 from importlib import resources
 
-from firmpass.checks.base import CheckRun, Hit, mask
+from firmpass.checks.base import CheckRun, Hit, mask, mask_text
 from firmpass.checks.registry import check
 from firmpass.model import Text
 
@@ -149,16 +149,17 @@ def default_password(run: CheckRun):
         yield Hit(key=("user", a["user"], a["src"].path),
                   evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], h),
                                    f"cracked {SCHEME_LABEL.get(scheme, scheme)} hash")],
-                  params={"user": a["user"], "path": a["src"].path, "masked": mask(pw),
-                          "scheme": SCHEME_LABEL.get(scheme, scheme),
+                  params={"user": a["user"], "path": a["src"].path, "masked": mask_text(pw),
+                          "how": Text(en=f"cracked from its {SCHEME_LABEL.get(scheme, scheme)} hash",
+                                      zh=f"由其 {SCHEME_LABEL.get(scheme, scheme)} 哈希破解得到"),
                           "where": Text(en="system account", zh="系统账户")},
                   data={"user": a["user"], "scheme": scheme, "password_masked": mask(pw), "uid": a["uid"]})
     for u in web_users(run):
         if u["plaintext"] and u["password"] in default_passwords() or (u["plaintext"] and u["password"] == u["user"]):
             yield Hit(key=("user", u["user"], u["entry"].path),
                       evidence=[run.ev(u["entry"], u["line"], f'{u["user"]}:{mask(u["password"])}', "plaintext")],
-                      params={"user": u["user"], "path": u["entry"].path, "masked": mask(u["password"]),
-                              "scheme": Text(en="plaintext", zh="明文"),
+                      params={"user": u["user"], "path": u["entry"].path, "masked": mask_text(u["password"]),
+                              "how": Text(en="stored in plain text", zh="以明文保存"),
                               "where": Text(en="web login", zh="Web 登录")},
                       data={"user": u["user"], "scheme": "plaintext", "password_masked": mask(u["password"])})
 

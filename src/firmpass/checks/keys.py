@@ -128,15 +128,17 @@ def _load_pem(label: str, block: bytes):
         return None, False
 
 
-def _use_of(path: str) -> tuple[str, str]:
+def _use_of(path: str):
+    from firmpass.model import Text
+
     p = path.lower()
     if "dropbear" in p or "ssh_host" in p:
-        return "ssh-host", "SSH host key"
+        return "ssh-host", Text(en="SSH host key", zh="SSH 主机密钥")
     if "/.ssh/" in p:
-        return "ssh-user", "SSH user/identity key"
+        return "ssh-user", Text(en="SSH user identity key", zh="SSH 用户身份密钥")
     if "ssl" in p or "tls" in p or "https" in p or "lighttpd" in p or p.endswith((".key", ".pem")):
-        return "tls", "TLS / device key"
-    return "other", "private key"
+        return "tls", Text(en="TLS / device key", zh="TLS / 设备密钥")
+    return "other", Text(en="private key", zh="私钥")
 
 
 def find_keys(run: CheckRun) -> list[dict]:
