@@ -205,3 +205,21 @@ def test_eol_kernel_lts_not_flagged():
     assert lookup("linux", "6.1.0-28")["eol"].isoformat() == "2026-12-31"  # Debian 12's LTS branch
     assert lookup("linux", "6.8.12")["eol"] is None  # a non-longterm branch, unmaintained
     assert lookup("linux", "6.20.1") is None
+
+
+def test_fast_elf_reader_agrees_with_pyelftools(rootfs):
+    from firmpass.checks.hardening import _fast, analyse_pyelftools
+
+    n = 0
+    for p in sorted(rootfs.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            continue
+        data = p.read_bytes()
+        if data[:4] != b"\x7fELF":
+            continue
+        assert _fast(data) == analyse_pyelftools(data), p
+        n += 1
+    assert n > 100
+    from firmpass.checks.hardening import analyse
+
+    assert analyse(b"\x7fELF\x02\x01\x01" + b"\0" * 20) is None  # truncated: rejected, no exception
