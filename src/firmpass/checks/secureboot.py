@@ -45,7 +45,11 @@ def _candidates(run: CheckRun):
         except OSError:
             continue
         if known or head in (FDT_MAGIC, UIMG_MAGIC) or "env" in fmt:
-            label = node.source_path or (ctx.result.image.name if node.id == "0" else f"{fmt}@{node.offset:#x}")
+            parent = next((n for n in ctx.result.image.container_chain if n.id == node.parent), None)
+            where = (parent.source_path if parent is not None and parent.source_path else
+                     ctx.result.image.name if node.parent == "0" else f"container {node.parent}")
+            label = node.source_path or (ctx.result.image.name if node.id == "0"
+                                         else f"{where}@{node.offset:#x} ({fmt or 'blob'})")
             yield label, node.id, (lambda p=p: _read_path(p)), fmt
     for e in run.regular:
         if e.size < 64 or e.size > BLOB_MAX:
@@ -146,7 +150,7 @@ def analyse(run: CheckRun) -> dict:
                     "sha256": r["evidence"][0].sha256,
                     **({"fit": r["report"]} if "report" in r else {}),
                     **({"uimage": r["header"]} if "header" in r else {})} for r in images],
-        "control_dtb_keys": sorted(ctl_keys), "bootargs": [a for _r, a in bootargs],
+        "control_dtb_keys": sorted(ctl_keys), "bootargs": list(dict.fromkeys(a for _r, a in bootargs)),
         "uboot_env": [{"name": r["name"], "vars": {k: v for k, v in r["env"]["vars"].items()
                                                    if k in ("bootdelay", "bootargs", "bootcmd", "stdin", "stdout",
                                                             "console", "silent", "bootstopkey", "preboot")}}
