@@ -567,7 +567,7 @@ class ExtHandler(Handler):
         while stack:
             d, drel = stack.pop()
             for c in d.iterdir():
-                if c.filename in (".", "..") or (drel == "" and c.filename == "lost+found"):
+                if c.filename in (".", ".."):
                     continue
                 rel = clean_path(f"{drel}/{c.filename}")
                 if not rel:
