@@ -54,6 +54,10 @@ def run(ctx) -> None:
         if not ctx.result.files and len(u.nodes) <= 1:
             raise
         ctx.warn("unpack", "limit", e.text)
+    # formats of carving parents are only known after their parts: set the chains last
+    chains = {n.id: u.chain(n) for n in u.nodes}
+    for f in ctx.result.files:
+        f.chain = chains.get(f.container, f.chain)
     ctx.scratch["unpack"] = {"bytes_written": u.written, "files": u.nfiles}
     usable = [n for n in u.nodes if n.status != "failed" and n.format not in ("data", "empty")]
     if root.format == "data" and len(u.nodes) == 1:

@@ -223,6 +223,35 @@ class SparseHandler(Handler):
 SQ_COMP = {1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
 
 
+def _native_squashfs_codecs() -> None:
+    """dissect.squashfs wants backports.zstd for zstd and falls back to pure-Python LZO/LZ4; point it at
+    the C bindings we depend on anyway (zstandard, lz4, python-lzo): same output, far faster."""
+    from dissect.squashfs import compression as c
+
+    class Zstd(c.Compression):
+        module = "zstandard"
+
+        def decompress(self, data, expected):
+            return self._module.ZstdDecompressor().decompress(data, max_output_size=max(expected, 1))
+
+    class Lz4(c.Compression):
+        module = "lz4.block"
+
+        def decompress(self, data, expected):
+            return self._module.decompress(data, uncompressed_size=expected)
+
+    class Lzo(c.Compression):
+        module = "lzo"
+
+        def decompress(self, data, expected):
+            return self._module.decompress(data, False, expected)
+
+    c.NativeZSTD, c.AvailableLZ4, c.AvailableLZO = Zstd, Lz4, Lzo
+
+
+_native_squashfs_codecs()
+
+
 @register
 class SquashfsHandler(Handler):
     name = "squashfs"
