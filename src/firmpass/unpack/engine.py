@@ -491,18 +491,25 @@ class Unpacker:
         bp = self.blob_file(child, fmt)
         if fmt == "data":  # named after its format once identified (see _rename_blob)
             bp = bp.with_name(f"{child.id}.bin")
-        with open(bp, "wb") as fh:
-            if isinstance(data_writer, (bytes, bytearray, memoryview)):
-                self.account(len(data_writer))
-                fh.write(data_writer)
-            else:
-                data_writer(fh)
+        try:
+            with open(bp, "wb") as fh:
+                if isinstance(data_writer, (bytes, bytearray, memoryview)):
+                    self.account(len(data_writer))
+                    fh.write(data_writer)
+                else:
+                    data_writer(fh)
+        except StreamLimit:  # a bomb: drop its partial output, the parent records the limit
+            bp.unlink(missing_ok=True)
+            self.nodes.remove(child)
+            del self.by_id[child.id]
+            raise
         child.blob = os.path.relpath(bp, self.out)
         child.size = bp.stat().st_size
         self.open_file(child, bp, depth + 1, carve=carve)
         return child
 
-    def add_fs(self, node: ContainerNode, tree: SafeTree, entries: list[FileEntry], depth: int) -> None:
+    def add_fs(self, node: ContainerNode, tree: SafeTree, entries: list[FileEntry], depth: int,
+               nested: bool = True) -> None:
         """Publish a filesystem's entries, then open the container files found inside it."""
         tree.finish()
         chain = self.chain(node)
@@ -511,7 +518,8 @@ class Unpacker:
             e.chain = chain
         self.ctx.result.files.extend(entries)
         node.meta["files"] = len(entries)
-        self.nested(node, entries, depth)
+        if nested:
+            self.nested(node, entries, depth)
 
     def nested(self, node: ContainerNode, entries: list[FileEntry], depth: int) -> None:
         for e in entries:

@@ -18,6 +18,7 @@ import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+from firmpass.errors import LimitExceeded
 from firmpass.formats import fdt, jffs2, sparse, trx, uimage
 from firmpass.model import ContainerNode, FileEntry
 from firmpass.unpack.engine import Handler, PartError, Src, StreamLimit, clean_path, register
@@ -307,8 +308,11 @@ class SquashfsHandler(Handler):
                         stack.append((c, rel))
                 elif t == "file":
                     files.append((e, rel, c.block, c.offset))
-        self._content(u, node, src, tree, files)
-        fs_guard(u, node, src, sum(e.size for e, *_ in files))
+        try:
+            self._content(u, node, src, tree, files)
+        except LimitExceeded:  # keep what was read: metadata of every entry, content so far
+            u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
+            raise
         u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
         return min(src.size, (sb.bytes_used + 4095) & ~4095)
 
