@@ -162,3 +162,17 @@ def test_directory_input_cli(tmp_path):
     r = cli("scan", str(tmp_path), "-o", str(tmp_path / "out"))
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert r.returncode == 2 and len(lines) == 1 and "not a regular file" in lines[0], r.stderr
+
+
+def test_depth_and_file_count_limits(corpus, tmp_path):
+    opts = ScanOptions()
+    opts.limits.max_depth = 1
+    ctx = unpack(corpus / "uImage-kernel", tmp_path / "a", opts)
+    nodes = {n.id: n for n in ctx.result.image.container_chain}
+    assert nodes["0.1"].format == "gzip" and nodes["0.1.1"].status == "skipped"
+    assert any(w.code == "depth" and "--max-depth" in w.message.en for w in ctx.result.warnings)
+    opts = ScanOptions()
+    opts.limits.max_files = 5
+    ctx = unpack(corpus / "etc.tar", tmp_path / "b", opts)
+    assert len(ctx.result.files) <= 5
+    assert any(w.code == "limit" and "--max-files" in w.message.en for w in ctx.result.warnings)

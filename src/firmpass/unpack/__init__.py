@@ -49,7 +49,7 @@ def run(ctx) -> None:
     root = u.new_node(None, "data", size=ctx.result.image.size, blob=str(ctx.image))
     try:
         u.open_file(root, ctx.image, 0, carve=True)
-    except LimitExceeded as e:
+    except LimitExceeded as e:  # a global limit: keep what was unpacked, say where it stopped
         root.status = "partial"
         if not ctx.result.files and len(u.nodes) <= 1:
             raise
@@ -59,17 +59,13 @@ def run(ctx) -> None:
     for f in ctx.result.files:
         f.chain = chains.get(f.container, f.chain)
     ctx.scratch["unpack"] = {"bytes_written": u.written, "files": u.nfiles}
-    usable = [n for n in u.nodes if n.status != "failed" and n.format not in ("data", "empty")]
-    if root.format == "data" and len(u.nodes) == 1:
+    if len(u.nodes) == 1 and root.format == "data":
         raise UnusableInput("err.not_firmware", path=str(ctx.image))
-    if not ctx.result.files and not [n for n in usable if n.id != "0"] and root.id in u.failures:
-        if u.failures[root.id] == "limit":
-            raise LimitExceeded("err.limit", detail=root.meta.get("limit", ""), option="--max-ratio")
-        raise UnusableInput("err.corrupt", path=str(ctx.image), detail=u.failures[root.id])
-    if not ctx.result.files and all(n.status == "failed" or n.format == "data" for n in u.nodes if n.id != "0") \
-            and u.failures:
-        first = next(iter(u.failures.values()))
-        if first == "limit":
-            lim = next((n.meta.get("limit") for n in u.nodes if n.meta.get("limit")), "")
-            raise LimitExceeded("err.limit", detail=lim, option="--max-ratio")
-        raise UnusableInput("err.corrupt", path=str(ctx.image), detail=first)
+    if not ctx.result.files and u.failures:
+        useful = [n for n in u.nodes if n.status == "ok" and n.format not in ("data", "empty")]
+        if not useful:  # every container found was corrupt or a bomb: nothing to scan
+            nid, why = next(iter(u.failures.items()))
+            if why == "limit":
+                meta = u.by_id[nid].meta
+                raise LimitExceeded("err.limit", detail=meta.get("limit", ""), option=meta.get("limit_option", "--max-ratio"))
+            raise UnusableInput("err.corrupt", path=str(ctx.image), detail=why)

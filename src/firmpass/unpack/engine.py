@@ -420,6 +420,7 @@ class Unpacker:
         except StreamLimit as e:
             node.status = "failed"
             node.meta["limit"] = e.detail
+            node.meta["limit_option"] = e.option
             self.warn("limit", node, part=self.part_name(node), detail=e.detail, option=e.option)
             self.failures[node.id] = "limit"
             return src.size

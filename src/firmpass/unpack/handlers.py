@@ -517,6 +517,15 @@ class Jffs2Handler(Handler):
         kids = fs.children()
         tree = u.tree(node)
         entries: list[FileEntry] = []
+        try:
+            self._walk(u, node, src, fs, kids, tree, entries)
+        except LimitExceeded:
+            u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
+            raise
+        u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
+        return fs.size
+
+    def _walk(self, u, node, src, fs, kids, tree, entries):
         first: dict[int, str] = {}
         produced = 0
         stack, seen = [(1, "")], {1}
@@ -561,8 +570,6 @@ class Jffs2Handler(Handler):
                     fs_guard(u, node, src, produced)
                     e.disk_path = tree.write(rel, data)
                     first[d.ino] = rel
-        u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
-        return fs.size
 
 
 @register
@@ -691,13 +698,14 @@ def _archive(u, node, src, depth, fmt: str) -> None:
                         nonlocal produced
                         for b in ae.get_blocks(OUT_CHUNK):
                             produced += len(b)
-                            if produced > u.lim.max_file_bytes or len(b) > 0 and e.size and 0:
-                                pass
                             fs_guard(u, node, src, produced)
                             yield b
                     e.disk_path = tree.write(rel, blocks())
                     if e.size == 0 and e.disk_path:
                         e.size = os.path.getsize(u.out / e.disk_path)
+    except LimitExceeded:  # keep what was unpacked so far
+        u.add_fs(node, tree, entries, depth, nested=False)
+        raise
     except libarchive.ArchiveError as ex:
         if not entries:
             raise PartError(f"libarchive: {ex}") from None
