@@ -8,6 +8,8 @@
 #   www.zip                      zip of /www and /etc (modes in the external attributes, symlinks kept)
 #   router.trx                   Broadcom TRX v1: gzip kernel + lz4 squashfs (header written here in Python)
 #   vendor-blob.bin              unknown vendor header + zstd squashfs + odc cpio.xz, carved by signature
+#   fit-external.itb             FIT with external data (mkimage -E: images after the FDT, data-offset/data-size)
+#   uImage-ramdisk               legacy uImage of type ramdisk holding the gzip cpio initramfs
 #   formats.json                 what each image must unpack to (tests/unpack reads it)
 set -euo pipefail
 OUT=${OUT:?}
@@ -26,6 +28,8 @@ xz -9c etc.tar > etc.tar.xz
 bzip2 -9c etc.tar > etc.tar.bz2
 zstd -q -19 -c etc.tar > etc.tar.zst
 xz --format=lzma -9c etc.tar > etc.tar.lzma
+mkimage -E -f fit-unsigned.its fit-external.itb >/dev/null
+mkimage -A x86_64 -O linux -T ramdisk -C gzip -n "acme initramfs" -d initramfs.cpio.gz uImage-ramdisk >/dev/null
 rm -f www.zip; (cd "$R" && zip -q -r -y -X ../www.zip www etc)
 python3 - <<'PY'
 import struct, zlib, os, json
@@ -59,6 +63,8 @@ fs = {
   "etc.tar.zst": {"chain": ["zstd", "tar"], "owners": True, "subset": "/etc"},
   "etc.tar.lzma": {"chain": ["lzma", "tar"], "owners": True, "subset": "/etc"},
   "www.zip": {"chain": ["zip"], "owners": False, "subset": ["/www", "/etc"]},
+  "fit-external.itb": {"chain": ["fit", "squashfs"], "owners": False},
+  "uImage-ramdisk": {"chain": ["uimage", "gzip", "cpio"], "owners": False},
   "router.trx": {"chain": ["trx", "squashfs"], "owners": False},
   "vendor-blob.bin": {"chain": ["vendor-header", "squashfs"], "owners": False,
                       "also": [["vendor-header", "xz", "cpio"]]},

@@ -158,6 +158,26 @@ def test_not_firmware_cli(tmp_path):
         unpack(f, tmp_path / "out3")
 
 
+def test_random_bytes_are_not_firmware(tmp_path):
+    import random
+
+    f = tmp_path / "noise.bin"
+    f.write_bytes(random.Random(7).randbytes(4 << 20))  # no signature may survive its header check
+    with pytest.raises(UnusableInput) as e:
+        unpack(f, tmp_path / "out")
+    assert "not a firmware image" in e.value.text.en
+
+
+def test_hard_link_inside_archive(tmp_path):
+    t = tmp_path / "links.tar"
+    _tar(t, [_ti("bin/real", data=b"ELFish", mode=0o755), _ti("bin/alias", tarfile.LNKTYPE, link="bin/real")])
+    ctx = unpack(t, tmp_path / "out")
+    files = {f.path: f for f in ctx.result.files}
+    alias = files["/bin/alias"]
+    assert alias.type == "hardlink" and alias.link_target == "/bin/real"
+    assert (tmp_path / "out" / alias.disk_path).read_bytes() == b"ELFish"
+
+
 def test_directory_input_cli(tmp_path):
     r = cli("scan", str(tmp_path), "-o", str(tmp_path / "out"))
     lines = [l for l in r.stderr.splitlines() if l.strip()]
