@@ -8,6 +8,7 @@
 #   www.zip                      zip of /www and /etc (modes in the external attributes, symlinks kept)
 #   router.trx                   Broadcom TRX v1: gzip kernel + lz4 squashfs (header written here in Python)
 #   vendor-blob.bin              unknown vendor header + zstd squashfs + odc cpio.xz, carved by signature
+#   rootfs-be-lzo.jffs2          JFFS2 big-endian, LZO-compressed nodes, owners kept (no --squash-uids)
 #   fit-external.itb             FIT with external data (mkimage -E: images after the FDT, data-offset/data-size)
 #   uImage-ramdisk               legacy uImage of type ramdisk holding the gzip cpio initramfs
 #   formats.json                 what each image must unpack to (tests/unpack reads it)
@@ -28,6 +29,7 @@ xz -9c etc.tar > etc.tar.xz
 bzip2 -9c etc.tar > etc.tar.bz2
 zstd -q -19 -c etc.tar > etc.tar.zst
 xz --format=lzma -9c etc.tar > etc.tar.lzma
+mkfs.jffs2 -r "$R" -o rootfs-be-lzo.jffs2 -e 0x20000 -b -n -X lzo -x zlib -x rtime 2>/dev/null
 mkimage -E -f fit-unsigned.its fit-external.itb >/dev/null
 mkimage -A x86_64 -O linux -T ramdisk -C gzip -n "acme initramfs" -d initramfs.cpio.gz uImage-ramdisk >/dev/null
 rm -f www.zip; (cd "$R" && zip -q -r -y -X ../www.zip www etc)
@@ -63,6 +65,7 @@ fs = {
   "etc.tar.zst": {"chain": ["zstd", "tar"], "owners": True, "subset": "/etc"},
   "etc.tar.lzma": {"chain": ["lzma", "tar"], "owners": True, "subset": "/etc"},
   "www.zip": {"chain": ["zip"], "owners": False, "subset": ["/www", "/etc"]},
+  "rootfs-be-lzo.jffs2": {"chain": ["jffs2"], "owners": True},
   "fit-external.itb": {"chain": ["fit", "squashfs"], "owners": False},
   "uImage-ramdisk": {"chain": ["uimage", "gzip", "cpio"], "owners": False},
   "router.trx": {"chain": ["trx", "squashfs"], "owners": False},
