@@ -3,6 +3,7 @@
 #   rootfs-{lzo,lz4,zstd}.sqfs   squashfs 4 with the other compressors (-all-root, like the base ones)
 #   rootfs.ext4 / rootfs.ext4.simg   ext4 made by mke2fs -d (owners and modes from the tree), and the
 #                                    same as an Android sparse image (img2simg)
+#   etc.ext2                     ext2 (indirect blocks) of /etc only
 #   rootfs-odc.cpio              cpio, old portable (odc) format
 #   etc.tar etc.tar.{gz,xz,bz2,zst,lzma}   tar of /etc (plain, and as standalone compressed streams)
 #   www.zip                      zip of /www and /etc (modes in the external attributes, symlinks kept)
@@ -22,6 +23,7 @@ done
 rm -f rootfs.ext4 rootfs.ext4.simg
 mke2fs -q -t ext4 -b 4096 -L acme-rootfs -E root_owner=0:0 -d "$R" rootfs.ext4 96M
 img2simg rootfs.ext4 rootfs.ext4.simg
+rm -f etc.ext2; mke2fs -q -t ext2 -b 1024 -d "$R/etc" etc.ext2 4M
 (cd "$R" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H odc --quiet) > rootfs-odc.cpio
 tar --sort=name --numeric-owner -C "$R" -cf etc.tar ./etc
 gzip -9nc etc.tar > etc.tar.gz
@@ -57,6 +59,7 @@ fs = {
   "rootfs-zstd.sqfs": {"chain": ["squashfs"], "owners": False},
   "rootfs.ext4": {"chain": ["ext4"], "owners": True, "ignore": ["/lost+found"]},
   "rootfs.ext4.simg": {"chain": ["android-sparse", "ext4"], "owners": True, "ignore": ["/lost+found"]},
+  "etc.ext2": {"chain": ["ext2"], "owners": True, "root": "/etc", "ignore": ["/lost+found"]},
   "rootfs-odc.cpio": {"chain": ["cpio"], "owners": True},
   "etc.tar": {"chain": ["tar"], "owners": True, "subset": "/etc"},
   "etc.tar.gz": {"chain": ["gzip", "tar"], "owners": True, "subset": "/etc"},
