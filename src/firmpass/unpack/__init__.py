@@ -34,7 +34,6 @@ LimitExceeded("err.limit").  The CLI turns those into one line and exit code 2.
 """
 from __future__ import annotations
 
-import os
 
 from firmpass.errors import LimitExceeded, UnusableInput
 from firmpass.unpack import handlers  # noqa: F401 - registers the handlers
