@@ -28,7 +28,7 @@ rm -f etc.ext2; mke2fs -q -t ext2 -b 1024 -d "$R/etc" etc.ext2 4M
 tar --sort=name --numeric-owner -C "$R" -cf etc.tar ./etc
 gzip -9nc etc.tar > etc.tar.gz
 xz -9c etc.tar > etc.tar.xz
-bzip2 -9c etc.tar > etc.tar.bz2
+python3 -c 'import bz2,sys; sys.stdout.buffer.write(bz2.compress(open("etc.tar","rb").read(), 9))' > etc.tar.bz2  # no bzip2 binary needed
 zstd -q -19 -c etc.tar > etc.tar.zst
 xz --format=lzma -9c etc.tar > etc.tar.lzma
 mkfs.jffs2 -r "$R" -o rootfs-be-lzo.jffs2 -e 0x20000 -b -n -X lzo -x zlib -x rtime 2>/dev/null

@@ -196,3 +196,14 @@ def test_depth_and_file_count_limits(corpus, tmp_path):
     ctx = unpack(corpus / "etc.tar", tmp_path / "b", opts)
     assert len(ctx.result.files) <= 5
     assert any(w.code == "limit" and "--max-files" in w.message.en for w in ctx.result.warnings)
+
+
+def test_absurd_names_skip_one_entry_not_the_archive(tmp_path):
+    t = tmp_path / "names.tar"
+    deep = "/".join(["d" * 200] * 30) + "/deep.txt"  # longer than PATH_MAX on disk
+    _tar(t, [_ti(deep, data=b"deep"), _ti("x" * 300, data=b"long"), _ti("nul\0name", data=b"nul"),
+             _ti("etc/ok", data=b"ok")])
+    ctx = unpack(t, tmp_path / "out")
+    files = {f.path: f for f in ctx.result.files}
+    assert (tmp_path / "out" / files["/etc/ok"].disk_path).read_bytes() == b"ok"
+    assert "/" + deep in files  # recorded with its metadata even when it cannot be written

@@ -154,6 +154,8 @@ class SafeTree:
         except FileExistsError:
             if not stat.S_ISDIR(os.lstat(p).st_mode):
                 return False
+        except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
+            return False
         with self.lock:
             self.dirs.add(path)
         return True
