@@ -213,3 +213,11 @@ def test_with_the_real_assessment_engine(tmp_path):
     html = render_html(result, data, None, caps=Caps.for_pdf())
     for v in data["verdicts"]:
         assert v["id"] in html
+
+
+def test_empty_vuln_db_and_pie_denominator(result, assessment, profile):
+    result.extra["vuln_db"] = {"path": "x", "sources": {}, "empty": True}
+    result.extra["hardening"] = {"elf_count": 100, "executables": 20, "pie": 18, "nx": 100}
+    html = render_html(result, assessment, profile)
+    assert html.count("a count of 0 says nothing") == 2  # summary and data-sources section
+    assert "18/20" in html and "100/100" in html

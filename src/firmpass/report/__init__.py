@@ -43,7 +43,7 @@ def _charts(view: dict[str, Any], lang: str) -> dict[str, Any]:
     rows = [(t(f"severity.{s}"), counts.get(s, 0), str(counts.get(s, 0)), SEVERITY_COLOURS[s]) for s in SEVERITIES]
     charts["severity"] = bar_chart(rows, max([1] + list(counts.values())), lang)
     if view["hardening"]:
-        rows = [(t(f"hardening.{h['key']}"), h["ratio"], f"{h['n']}/{view['elf_count']}", "#2563eb") for h in view["hardening"]]
+        rows = [(t(f"hardening.{h['key']}"), h["ratio"], f"{h['n']}/{h['total']}", "#2563eb") for h in view["hardening"]]
         charts["hardening"] = bar_chart(rows, 1.0, lang)
     else:
         charts["hardening"] = ""

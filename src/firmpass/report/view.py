@@ -198,13 +198,16 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
 
     # ----------------------------------------------------------------- hardening, secure boot
     hard = extra.get("hardening") or {}
-    elf_count = int(hard.get("elf_count") or 0)
+    elf_count = _int(hard.get("elf_count"))
     hardening = []
     if elf_count:
+        executables = _int(hard.get("executables")) or elf_count
         for k in HARDENING_KEYS:
             if k in hard:
-                n = int(hard.get(k) or 0)
-                hardening.append({"key": k, "n": n, "ratio": n / elf_count})
+                n = _int(hard.get(k))
+                # PIE is a property of executables; shared libraries are position-independent anyway
+                total = executables if k == "pie" else elf_count
+                hardening.append({"key": k, "n": n, "total": total, "ratio": n / total if total else 0.0})
     sb = extra.get("secure_boot") or {}
 
     prof = profile or {}
