@@ -108,6 +108,7 @@ def test_no_pdf_option_skips_pdf_only(tmp_path, result, assessment, profile):
 
     ctx = ScanContext(image=Path("/nonexistent"), out=tmp_path, result=result, options=ScanOptions(pdf=False, lang="en"))
     ctx.assessment, ctx.profile = assessment, profile
+    (tmp_path / "report.pdf").write_bytes(b"%PDF stale from an earlier run")
     report_run(ctx)
     evidence_run(ctx)
     assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.pdf").exists()

@@ -98,6 +98,8 @@ def write_report(out: Path, result: ScanResult, assessment: dict | None, profile
         html_to_pdf(render_html(result, assessment, profile, lang, Caps.for_pdf()), tmp)
         os.replace(tmp, pdf_path)
         written["pdf"] = pdf_path
+    elif (out / "report.pdf").is_file() and not (out / "report.pdf").is_symlink():
+        (out / "report.pdf").unlink()  # a PDF from an earlier run would no longer match the HTML
     return written
 
 
