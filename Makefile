@@ -29,7 +29,10 @@ venv: $(BIN)/firmpass
 
 demo: $(BIN)/firmpass
 	$(BIN)/python -m tests.corpus build
-	$(BIN)/firmpass scan tests/corpus/.cache/out/firmware.bin -o demo-out --profile tests/fixtures/profile-full.yaml
+	rm -rf demo-out && mkdir -p demo-out
+	# a local vulnerability store: the project's shared data set when it is beside the checkout, else the test fixtures
+	$(BIN)/firmpass db import $$( [ -d ../shared/data/vuln ] && echo ../shared/data/vuln || echo tests/fixtures/vulns ) --db demo-out/vulns.db
+	$(BIN)/firmpass scan tests/corpus/.cache/out/firmware.bin -o demo-out --profile tests/fixtures/profile-full.yaml --db demo-out/vulns.db
 	@echo "results: demo-out/ (report.html, report.pdf, findings.json, assessment.json, sbom.*.json, evidence/)"
 
 test: $(BIN)/firmpass
