@@ -13,7 +13,7 @@ from sqlalchemy import select
 from firmpass.model import Component
 from firmpass.vulns import match_components
 from firmpass.vulns.importers import import_paths
-from firmpass.vulns.store import AffectedRow, Store, VulnRow
+from firmpass.vulns.store import AffectedRow, Store, VulnRow, affected_rows
 
 DATA = Path("/work/shared/data/vuln")
 
@@ -45,7 +45,7 @@ def main() -> None:
                         "vulnerable": True, "authority": False, "config": -1,
                         "criteria": f"cpe:2.3:a:{v}:{p}:*:*:*:*:*:*:*:*"})
         s.execute(VulnRow.__table__.insert(), vulns)
-        s.execute(AffectedRow.__table__.insert(), aff)
+        s.execute(AffectedRow.__table__.insert(), affected_rows(aff))
     print(f"synthetic store: 300000 CVE records in {time.perf_counter() - t:.1f} s")
     comps = [Component(bom_ref=f"c{i}", name=f"product{j}", version=f"{rnd.randint(0, 7)}.{rnd.randint(0, 9)}",
                        cpe=f"cpe:2.3:a:vendor{j}:product{j}:*:*:*:*:*:*:*:*")

@@ -57,28 +57,16 @@ def match_components(store: Store, components: list[Component], extra: dict[str,
         comp_keys = {c.bom_ref: product_keys(c) for c in components}
         triage = store.triage(s, [k for ks in comp_keys.values() for k in ks])
         fixes_cache: dict[tuple[str, str], dict] = {}
+        static: dict[str, dict[str, Any]] = {}  # per CVE, shared by every component it matches
         for v in verdicts:
             ck = v["comp"]
             c: Component = ck.comp
-            row = vrows.get(v["vuln_id"])
-            desc = row.description if row else None
-            vul = Vulnerability(
-                id=v["vuln_id"], aliases=list(row.aliases or []) if row else [], component=c.bom_ref,
-                component_name=c.name, component_version=c.version, description=desc,
-                published=row.published if row else None,
-                cvss=[CvssScore(**{k: x[k] for k in ("version", "vector", "base_score", "severity", "source")})
-                      for x in (row.cvss or [])] if row else [],
-                match=v["match"], references=list(row.references or [])[:20] if row else [])
-            b = best_score(vul.cvss)
-            if b:
-                vul.severity = severity_from_score(b.base_score) if b.version != "2.0" else (b.severity or severity_from_score(b.base_score))
-            k = kev.get(vul.id)
-            if k:
-                vul.kev = {"date_added": k.date_added, "due_date": k.due_date, "ransomware": k.ransomware,
-                           "name": k.name}
-            e = epss.get(vul.id)
-            if e:
-                vul.epss = {"score": e.score, "percentile": e.percentile}
+            vid = v["vuln_id"]
+            st = static.get(vid)
+            if st is None:
+                st = static[vid] = _vuln_fields(vid, vrows.get(vid), kev.get(vid), epss.get(vid))
+            vul = Vulnerability(component=c.bom_ref, component_name=c.name, component_version=c.version,
+                                match=v["match"], **st)
             if not v["affected"]:
                 vr = "; ".join(v["match"].get("vendor_ranges", []))
                 vul.vex = VexStatement(state="not_affected", justification="code_not_present", detail=Text(
@@ -102,6 +90,26 @@ def match_components(store: Store, components: list[Component], extra: dict[str,
             out.append(vul)
     out.sort(key=sort_key)
     return out
+
+
+def _vuln_fields(vid: str, row, k, e) -> dict[str, Any]:
+    """The fields of a Vulnerability that depend on the CVE only (built once per CVE per scan)."""
+    # plain dicts: each Vulnerability validates its own CvssScore objects (nothing shared between them)
+    cvss = [{f: x[f] for f in ("version", "vector", "base_score", "severity", "source")}
+            for x in (row.cvss or [])] if row else []
+    d: dict[str, Any] = {"id": vid, "aliases": list(row.aliases or []) if row else [],
+                         "description": row.description if row else None,
+                         "published": row.published if row else None, "cvss": cvss,
+                         "references": list(row.references or [])[:20] if row else []}
+    b = best_score([CvssScore(**x) for x in cvss])
+    if b:
+        d["severity"] = severity_from_score(b.base_score) if b.version != "2.0" else (
+            b.severity or severity_from_score(b.base_score))
+    if k:
+        d["kev"] = {"date_added": k.date_added, "due_date": k.due_date, "ransomware": k.ransomware, "name": k.name}
+    if e:
+        d["epss"] = {"score": e.score, "percentile": e.percentile}
+    return d
 
 
 def _auto_rule_out(vul, c, ck, extra, store, s, fixes_cache, ruleout) -> None:
