@@ -6,6 +6,8 @@ missing store: one bilingual warning saying how to fill it, and the scan goes on
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from typing import Any
 
 from firmpass.context import ScanContext
@@ -38,9 +40,33 @@ def sort_key(v: Vulnerability):
             -(b.base_score if b else 0.0), v.id, v.component)
 
 
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while a match batch is built.
+
+    A batch allocates tens of thousands of small acyclic objects (rows, dicts, models); each
+    allocation burst triggers collections that walk the whole long-lived heap of the scan (file
+    entries, components), which measured as 30-50 % of the match time.  Reference counting still
+    frees everything; the collector is re-enabled (if it was on) when the batch is done.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def match_components(store: Store, components: list[Component], extra: dict[str, Any] | None = None,
                      triage_files: list[dict] | None = None) -> list[Vulnerability]:
     """The library entry point (the stage and the benchmark use it)."""
+    with _gc_paused():
+        return _match_components(store, components, extra, triage_files)
+
+
+def _match_components(store: Store, components: list[Component], extra: dict[str, Any] | None,
+                      triage_files: list[dict] | None) -> list[Vulnerability]:
     from firmpass.vulns import ruleout
     from firmpass.vulns.matcher import Matcher
     from firmpass.vulns.vex import product_keys
