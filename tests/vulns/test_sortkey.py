@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from firmpass.vulns.matcher import row_matches
-from firmpass.vulns.store import AffectedRow, Store, affected_rows
+from firmpass.vulns.store import AffectedRow, Store, VulnRow, affected_rows
 from firmpass.vulns.versions import compare, in_range, key_in_range, range_keys, sortable_key
 
 VERSIONS = Path(__file__).resolve().parent.parent / "fixtures" / "vulnperf" / "versions.txt"
@@ -145,4 +145,33 @@ def test_rows_inserted_without_keys_fall_back_to_python(tmp_path):
     with st.session() as s:
         assert [(r.vuln_id, bool(r.inrange)) for r in st.affected_for_version(s, [("v", "p")], sortable_key("1.5"))] \
             == [("CVE-1", True)]
+    st.close()
+
+
+def test_batch_results_share_nothing_and_keep_kev_without_record(tmp_path):
+    """Per-CVE fields are built once per batch, but each Vulnerability owns its lists and scores;
+    an applicability row whose CVE record is missing still gets its KEV/EPSS entry."""
+    from firmpass.model import Component
+    from firmpass.vulns import match_components
+
+    st = Store(tmp_path / "s.db")
+    with st.session() as s, s.begin():
+        s.execute(VulnRow.__table__.insert(), [{"id": "CVE-2", "description": "d", "aliases": ["GHSA-x"],
+                                                "cvss": [{"version": "3.1", "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                                                          "base_score": 9.8, "severity": "critical", "source": "nvd"}],
+                                                "references": ["https://example.org/a"], "configs": {}, "sources": ["x"]}])
+        rows = [{"vuln_id": v, "source": "x", "kind": "cpe", "vendor": "v", "product": "p", "end_excl": "2.0",
+                 "criteria": "cpe:2.3:a:v:p:*:*:*:*:*:*:*:*"} for v in ("CVE-1", "CVE-2")]
+        s.execute(AffectedRow.__table__.insert(), affected_rows(rows))
+        st.replace_kev(s, [{"cve": "CVE-1", "date_added": "2024-01-02", "name": "p flaw"}])
+    comps = [Component(bom_ref=f"c{i}", name="p", version="1.5", cpe="cpe:2.3:a:v:p:1.5:*:*:*:*:*:*:*")
+             for i in range(2)]
+    vs = {(v.id, v.component): v for v in match_components(st, comps)}
+    assert set(vs) == {(c, r) for c in ("CVE-1", "CVE-2") for r in ("c0", "c1")}
+    assert vs[("CVE-1", "c0")].kev["date_added"] == "2024-01-02" and vs[("CVE-1", "c1")].kev["name"] == "p flaw"
+    a, b = vs[("CVE-2", "c0")], vs[("CVE-2", "c1")]
+    assert a.cvss == b.cvss and a.cvss[0].base_score == 9.8 and a.severity == "critical"
+    assert a.cvss[0] is not b.cvss[0] and a.aliases is not b.aliases and a.references is not b.references
+    a.aliases.append("mutated")
+    assert b.aliases == ["GHSA-x"]
     st.close()

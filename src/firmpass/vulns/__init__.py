@@ -77,9 +77,10 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
     with store.session() as s:
         verdicts = m.verdicts(s)
         ids = {v["vuln_id"] for v in verdicts}
-        vrows = store.vulns(s, ids)
-        kev = store.kev(s, ids)
-        epss = store.epss(s, ids)
+        vrows = store.vulns(s, ids)  # with KEV and EPSS
+        missing = ids - vrows.keys()  # an applicability row without its record: KEV/EPSS still looked up
+        kev = {k: r._asdict() for k, r in store.kev(s, missing).items()} if missing else {}
+        epss = {k: r._asdict() for k, r in store.epss(s, missing).items()} if missing else {}
         comp_keys = {c.bom_ref: product_keys(c) for c in components}
         triage = store.triage(s, [k for ks in comp_keys.values() for k in ks])
         fixes_cache: dict[tuple[str, str], dict] = {}
@@ -90,7 +91,9 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
             vid = v["vuln_id"]
             st = static.get(vid)
             if st is None:
-                st = static[vid] = _vuln_fields(vid, vrows.get(vid), kev.get(vid), epss.get(vid))
+                row = vrows.get(vid)
+                st = static[vid] = _vuln_fields(vid, row, row.kev if row else kev.get(vid),
+                                                row.epss if row else epss.get(vid))
             vul = Vulnerability(component=c.bom_ref, component_name=c.name, component_version=c.version,
                                 match=v["match"], **st)
             if not v["affected"]:
@@ -132,9 +135,9 @@ def _vuln_fields(vid: str, row, k, e) -> dict[str, Any]:
         d["severity"] = severity_from_score(b.base_score) if b.version != "2.0" else (
             b.severity or severity_from_score(b.base_score))
     if k:
-        d["kev"] = {"date_added": k.date_added, "due_date": k.due_date, "ransomware": k.ransomware, "name": k.name}
+        d["kev"] = {f: k[f] for f in ("date_added", "due_date", "ransomware", "name")}
     if e:
-        d["epss"] = {"score": e.score, "percentile": e.percentile}
+        d["epss"] = {"score": e["score"], "percentile": e["percentile"]}
     return d
 
 

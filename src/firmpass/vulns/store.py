@@ -207,14 +207,26 @@ _VULN_COLS = (VulnRow.__table__.c.id, VulnRow.__table__.c.description, VulnRow._
               *(type_coerce(VulnRow.__table__.c[c], Text).label(c) for c in ("cvss", "references", "aliases")))
 
 
+_KEV_COLS = ("date_added", "due_date", "ransomware", "name")
+_VULN_Q = (select(*_VULN_COLS, KevRow.__table__.c.cve.label("kev_cve"),
+                  *(KevRow.__table__.c[c].label("kev_" + c) for c in _KEV_COLS),
+                  EpssRow.__table__.c.score.label("epss_score"), EpssRow.__table__.c.percentile.label("epss_pct"))
+           .select_from(VulnRow.__table__.outerjoin(KevRow.__table__, KevRow.__table__.c.cve == VulnRow.__table__.c.id)
+                        .outerjoin(EpssRow.__table__, EpssRow.__table__.c.cve == VulnRow.__table__.c.id))
+           .where(VulnRow.__table__.c.id.in_(bindparam("ids", expanding=True))))
+
+
 class VulnView(NamedTuple):
-    """A read-only view of a VulnRow for matching (what a match result needs)."""
+    """A read-only view of a VulnRow for matching (what a match result needs), with its KEV entry
+    ({date_added, due_date, ransomware, name} or None) and EPSS ({score, percentile} or None)."""
     id: str
     description: str | None
     published: str | None
     cvss: list | None
     references: list | None
     aliases: list | None
+    kev: dict | None = None
+    epss: dict | None = None
 
 
 class Store:
@@ -452,7 +464,8 @@ class Store:
         return out
 
     def vulns(self, s: Session, ids: Iterable[str]) -> dict[str, VulnView]:
-        """id -> VulnView (id, description, published, cvss, references, aliases; no configs)."""
+        """id -> VulnView (no configs); one query per 500 ids, KEV and EPSS joined in."""
+
         def dec(v: Any) -> Any:
             if not isinstance(v, str):  # NULL, or a driver that decodes JSON itself
                 return v
@@ -460,8 +473,15 @@ class Store:
                 return []
             return json.loads(v)
 
-        return {k: VulnView(r.id, r.description, r.published, dec(r.cvss), dec(r.references), dec(r.aliases))
-                for k, r in self._by_id(s, _VULN_COLS, VulnRow.__table__.c.id, ids).items()}
+        ids = list(set(ids))
+        out: dict[str, VulnView] = {}
+        for i in range(0, len(ids), 500):
+            for r in s.execute(_VULN_Q, {"ids": ids[i:i + 500]}).all():
+                kev = {c: r._mapping["kev_" + c] for c in _KEV_COLS} if r.kev_cve is not None else None
+                epss = {"score": r.epss_score, "percentile": r.epss_pct} if r.epss_score is not None else None
+                out[r.id] = VulnView(r.id, r.description, r.published, dec(r.cvss), dec(r.references),
+                                     dec(r.aliases), kev, epss)
+        return out
 
     def configs(self, s: Session, ids: Iterable[str]) -> dict[str, dict]:
         """id -> VulnRow.configs ({source: [NVD configurations]})."""
