@@ -23,7 +23,7 @@ from packageurl import PackageURL
 from firmpass.model import Component
 from firmpass.vulns.cpe import NAME_TO_CPE, aliases, parse_cpe
 from firmpass.vulns.store import AffectedRow, Store
-from firmpass.vulns.versions import debian_upstream, describe_range, in_range, scheme_for, strip_epoch
+from firmpass.vulns.versions import debian_upstream, describe_range, in_range, sortable_key, strip_epoch
 
 _PURL_ECO = {"deb": "debian", "pypi": "pypi", "npm": "npm", "maven": "maven", "nuget": "nuget", "gem": "rubygems",
              "composer": "packagist", "golang": "go", "cargo": "crates.io", "apk": "alpine", "rpm": "rpm", "hex": "hex"}
@@ -155,20 +155,17 @@ class Matcher:
     def hits(self, session) -> list[Hit]:
         out: list[Hit] = []
         # one indexed lookup per distinct product group
+        # one indexed lookup per distinct (product group, version); keyed ranges are tested in SQL
         groups: dict[tuple, list[CompKey]] = defaultdict(list)
         for k in self.keys:
-            if k.pairs:
-                groups[tuple(k.pairs)].append(k)
-        for pairs, comps in groups.items():
-            rows = self.store.affected_for_products(session, pairs)
-            for k in comps:
-                if not k.version:
-                    continue
-                for r in rows:
-                    if not r.vulnerable:
-                        continue
-                    ok = row_matches(r, k.version)
-                    if ok or r.authority:  # a vendor's non-matching range is evidence too
+            if k.pairs and k.version:
+                groups[(tuple(k.pairs), k.version)].append(k)
+        for (pairs, version), comps in groups.items():
+            rows = self.store.affected_for_version(session, pairs, sortable_key(version))
+            for r in rows:
+                ok = bool(r.inrange) if r.keyed else row_matches(r, version)
+                if ok or r.authority:  # a vendor's non-matching range is evidence too
+                    for k in comps:
                         out.append(Hit(r.vuln_id, r, k, ok))
         for k in self.keys:
             if k.pkg is None:
@@ -186,7 +183,7 @@ class Matcher:
         for h in hits:
             by[(h.comp.comp.bom_ref, h.vuln_id)].append(h)
         needed_cfg = {h.vuln_id for h in hits if h.matched and h.row.config >= 0}
-        vrows = self.store.vulns(session, needed_cfg) if needed_cfg else {}
+        configs = self.store.configs(session, needed_cfg) if needed_cfg else {}
         out = []
         for (ref, vid), hs in by.items():
             auth = [h for h in hs if h.row.authority]
@@ -197,7 +194,7 @@ class Matcher:
                     continue
                 notes: list[str] = []
                 if h.row.config >= 0:
-                    cfgs = ((vrows.get(vid).configs or {}) if vid in vrows else {}).get(h.row.source) or []
+                    cfgs = configs.get(vid, {}).get(h.row.source) or []
                     if h.row.config < len(cfgs) and not self.config_ok(cfgs[h.row.config], h.row, notes):
                         continue
                 h.extra["notes"] = notes

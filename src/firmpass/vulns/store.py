@@ -12,14 +12,17 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
-from sqlalchemy import (JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, create_engine, delete,
-                        event, func, select, tuple_, update)
+from sqlalchemy import (JSON, Boolean, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint, and_,
+                        bindparam, create_engine, delete, event, func, inspect, literal, or_, select, tuple_,
+                        type_coerce, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-SCHEMA_VERSION = 1
+from firmpass.vulns.versions import SORT_KEY_MAX, range_keys
+
+SCHEMA_VERSION = 2  # 2: affected.keyed/key_lo/lo_incl/key_hi/hi_incl (added to older stores on open)
 
 
 def now_iso() -> str:
@@ -92,6 +95,13 @@ class AffectedRow(Base):
     criteria: Mapped[str | None] = mapped_column(Text)
     config: Mapped[int] = mapped_column(Integer, default=-1)  # index into VulnRow.configs[source]; -1 = single node
     note: Mapped[str | None] = mapped_column(Text)
+    # the range as byte keys (versions.range_keys, computed at import with the project's comparator)
+    # so SQL can drop rows whose range does not hold the version; keyed false/NULL = compare in Python
+    keyed: Mapped[bool | None] = mapped_column(Boolean)
+    key_lo: Mapped[bytes | None] = mapped_column(LargeBinary(SORT_KEY_MAX))
+    lo_incl: Mapped[bool | None] = mapped_column(Boolean)
+    key_hi: Mapped[bytes | None] = mapped_column(LargeBinary(SORT_KEY_MAX))
+    hi_incl: Mapped[bool | None] = mapped_column(Boolean)
     __table_args__ = (Index("ix_affected_cpe", "vendor", "product"), Index("ix_affected_pkg", "ecosystem", "name"),
                       Index("ix_affected_src", "source", "vuln_id"))
 
@@ -158,6 +168,67 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur.close()
 
 
+AFFECTED_COLS = ("vuln_id", "source", "kind", "vendor", "product", "ecosystem", "name", "ecosystem_full", "scheme",
+                 "exact", "start_incl", "start_excl", "end_incl", "end_excl", "vulnerable", "authority", "criteria",
+                 "config", "note")
+_AFFECTED_DEFAULTS = {"vulnerable": True, "authority": False, "config": -1}
+
+
+def affected_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Row dicts ready to insert into `affected`: defaults filled and the range keys computed."""
+    out = []
+    for a in rows:
+        d = {c: a.get(c, _AFFECTED_DEFAULTS.get(c)) for c in AFFECTED_COLS}
+        d.update(range_keys(d["exact"], d["start_incl"], d["start_excl"], d["end_incl"], d["end_excl"], d["scheme"]))
+        out.append(d)
+    return out
+
+
+_T = AffectedRow.__table__
+_K = bindparam("vkey", type_=LargeBinary())
+_KEY_OK = and_(_T.c.keyed.is_(True),
+               or_(_T.c.key_lo.is_(None), _T.c.key_lo < _K, and_(_T.c.lo_incl, _T.c.key_lo == _K)),
+               or_(_T.c.key_hi.is_(None), _T.c.key_hi > _K, and_(_T.c.hi_incl, _T.c.key_hi == _K)))
+_BY_PRODUCT = and_(_T.c.kind == "cpe", tuple_(_T.c.vendor, _T.c.product).in_(bindparam("pairs", expanding=True)),
+                   _T.c.vulnerable.is_(True))
+# rows of these products whose range may hold the version: keyed ranges that hold its key, ranges
+# that need the Python comparator, and the vendor's own ranges (kept as evidence even when out)
+_MATCH_COLS = tuple(_T.c[c] for c in ("vuln_id", "source", "kind", "vendor", "product", "scheme", "exact",
+                                      "start_incl", "start_excl", "end_incl", "end_excl", "vulnerable",
+                                      "authority", "criteria", "config", "note", "keyed"))
+_Q_VERSION = select(*_MATCH_COLS, _KEY_OK.label("inrange")).where(
+    _BY_PRODUCT, or_(_T.c.authority.is_(True), _T.c.keyed.is_not(True), _KEY_OK))
+_Q_ALL = select(*_MATCH_COLS, literal(None).label("inrange")).where(_BY_PRODUCT)
+
+
+# JSON read as its stored text and decoded in Store.vulns (most values are "[]"; PostgreSQL's driver
+# may hand back the decoded value: then it is used as is)
+_VULN_COLS = (VulnRow.__table__.c.id, VulnRow.__table__.c.description, VulnRow.__table__.c.published,
+              *(type_coerce(VulnRow.__table__.c[c], Text).label(c) for c in ("cvss", "references", "aliases")))
+
+
+_KEV_COLS = ("date_added", "due_date", "ransomware", "name")
+_VULN_Q = (select(*_VULN_COLS, KevRow.__table__.c.cve.label("kev_cve"),
+                  *(KevRow.__table__.c[c].label("kev_" + c) for c in _KEV_COLS),
+                  EpssRow.__table__.c.score.label("epss_score"), EpssRow.__table__.c.percentile.label("epss_pct"))
+           .select_from(VulnRow.__table__.outerjoin(KevRow.__table__, KevRow.__table__.c.cve == VulnRow.__table__.c.id)
+                        .outerjoin(EpssRow.__table__, EpssRow.__table__.c.cve == VulnRow.__table__.c.id))
+           .where(VulnRow.__table__.c.id.in_(bindparam("ids", expanding=True))))
+
+
+class VulnView(NamedTuple):
+    """A read-only view of a VulnRow for matching (what a match result needs), with its KEV entry
+    ({date_added, due_date, ransomware, name} or None) and EPSS ({score, percentile} or None)."""
+    id: str
+    description: str | None
+    published: str | None
+    cvss: list | None
+    references: list | None
+    aliases: list | None
+    kev: dict | None = None
+    epss: dict | None = None
+
+
 class Store:
     """A handle on one vulnerability store."""
 
@@ -173,6 +244,38 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
             Base.metadata.create_all(self.engine)
+            self._upgrade()
+
+    _KEY_COLS = ("keyed", "key_lo", "lo_incl", "key_hi", "hi_incl")
+
+    def _upgrade(self) -> None:
+        """Bring a store made by an older firmpass up to SCHEMA_VERSION: add the range key columns
+        (create_all does not add columns to an existing table) and fill them."""
+        have = {c["name"] for c in inspect(self.engine).get_columns("affected")}
+        missing = [c for c in self._KEY_COLS if c not in have]
+        if not missing:
+            return
+        t = AffectedRow.__table__
+        with self.engine.begin() as conn:
+            for name in missing:
+                col = t.c[name]
+                conn.exec_driver_sql(f"ALTER TABLE affected ADD COLUMN {name} "
+                                     f"{col.type.compile(dialect=self.engine.dialect)}")
+        self.fill_range_keys()
+
+    def fill_range_keys(self) -> int:
+        """Compute the range keys of rows that have none (rows written without them)."""
+        t = AffectedRow.__table__
+        n = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(t.c.pk, t.c.exact, t.c.start_incl, t.c.start_excl, t.c.end_incl, t.c.end_excl,
+                                       t.c.scheme).where(t.c.keyed.is_(None))).all()
+            for i in range(0, len(rows), 5000):
+                chunk = [{"b_pk": r.pk, **range_keys(r.exact, r.start_incl, r.start_excl, r.end_incl, r.end_excl,
+                                                     r.scheme)} for r in rows[i:i + 5000]]
+                conn.execute(update(t).where(t.c.pk == bindparam("b_pk")), chunk)
+                n += len(chunk)
+        return n
 
     @classmethod
     def open_existing(cls, path: Path | str | None = None) -> "Store | None":
@@ -267,12 +370,7 @@ class Store:
         if new_rows:
             s.execute(VulnRow.__table__.insert(), new_rows)
         if aff_rows:
-            cols = ("vuln_id", "source", "kind", "vendor", "product", "ecosystem", "name", "ecosystem_full", "scheme",
-                    "exact", "start_incl", "start_excl", "end_incl", "end_excl", "vulnerable", "authority",
-                    "criteria", "config", "note")
-            defaults = {"vulnerable": True, "authority": False, "config": -1}
-            s.execute(AffectedRow.__table__.insert(),
-                      [{c: a.get(c, defaults.get(c)) for c in cols} for a in aff_rows])
+            s.execute(AffectedRow.__table__.insert(), affected_rows(aff_rows))
         return len(by_id)
 
     @staticmethod
@@ -338,27 +436,65 @@ class Store:
         t = AffectedRow.__table__
         return list(s.execute(select(t).where(t.c.kind == "cpe", tuple_(t.c.vendor, t.c.product).in_(pairs))))
 
+    def affected_for_version(self, s: Session, pairs: Iterable[tuple[str, str]], vkey: bytes | None) -> list:
+        """Vulnerable CPE rows of `pairs` that may apply to a version whose `sortable_key` is `vkey`
+        (one indexed lookup; the range test on keyed rows runs in SQL).  Each row has `inrange`:
+        True/False when SQL decided, None when the caller must compare in Python (row not keyed,
+        or `vkey` None = no key for the version: then every row is returned)."""
+        pairs = list(dict.fromkeys(pairs))
+        if not pairs:
+            return []
+        if vkey is None:
+            return s.execute(_Q_ALL, {"pairs": pairs}).all()
+        return s.execute(_Q_VERSION, {"pairs": pairs, "vkey": vkey}).all()
+
     def affected_for_package(self, s: Session, ecosystem: str, name: str) -> list[AffectedRow]:
         t = AffectedRow.__table__
         return list(s.execute(select(t).where(t.c.ecosystem == ecosystem, t.c.name == name)))
 
-    def vulns(self, s: Session, ids: Iterable[str]) -> dict[str, VulnRow]:
+    @staticmethod
+    def _by_id(s: Session, cols: tuple, key, ids: Iterable[str]) -> dict[str, Any]:
+        """Plain rows (read-only, attribute access) by primary key, in chunks of 500 ids."""
         ids = list(set(ids))
-        out: dict[str, VulnRow] = {}
+        q = select(*cols).where(key.in_(bindparam("ids", expanding=True)))
+        out: dict[str, Any] = {}
         for i in range(0, len(ids), 500):
-            for r in s.scalars(select(VulnRow).where(VulnRow.id.in_(ids[i:i + 500]))):
-                out[r.id] = r
+            for r in s.execute(q, {"ids": ids[i:i + 500]}).all():
+                out[r[0]] = r
         return out
 
-    def kev(self, s: Session, ids: Iterable[str]) -> dict[str, KevRow]:
-        ids = list(set(ids))
-        return {r.cve: r for i in range(0, len(ids), 500)
-                for r in s.scalars(select(KevRow).where(KevRow.cve.in_(ids[i:i + 500])))}
+    def vulns(self, s: Session, ids: Iterable[str]) -> dict[str, VulnView]:
+        """id -> VulnView (no configs); one query per 500 ids, KEV and EPSS joined in."""
 
-    def epss(self, s: Session, ids: Iterable[str]) -> dict[str, EpssRow]:
+        def dec(v: Any) -> Any:
+            if not isinstance(v, str):  # NULL, or a driver that decodes JSON itself
+                return v
+            if v == "[]":  # the common case, without a JSON parse
+                return []
+            return json.loads(v)
+
         ids = list(set(ids))
-        return {r.cve: r for i in range(0, len(ids), 500)
-                for r in s.scalars(select(EpssRow).where(EpssRow.cve.in_(ids[i:i + 500])))}
+        out: dict[str, VulnView] = {}
+        for i in range(0, len(ids), 500):
+            for r in s.execute(_VULN_Q, {"ids": ids[i:i + 500]}).all():
+                kev = {c: r._mapping["kev_" + c] for c in _KEV_COLS} if r.kev_cve is not None else None
+                epss = {"score": r.epss_score, "percentile": r.epss_pct} if r.epss_score is not None else None
+                out[r.id] = VulnView(r.id, r.description, r.published, dec(r.cvss), dec(r.references),
+                                     dec(r.aliases), kev, epss)
+        return out
+
+    def configs(self, s: Session, ids: Iterable[str]) -> dict[str, dict]:
+        """id -> VulnRow.configs ({source: [NVD configurations]})."""
+        t = VulnRow.__table__
+        return {k: r.configs or {} for k, r in self._by_id(s, (t.c.id, t.c.configs), t.c.id, ids).items()}
+
+    def kev(self, s: Session, ids: Iterable[str]) -> dict[str, Any]:
+        t = KevRow.__table__
+        return self._by_id(s, (t.c.cve, *[c for c in t.c if c.name != "cve"]), t.c.cve, ids)
+
+    def epss(self, s: Session, ids: Iterable[str]) -> dict[str, Any]:
+        t = EpssRow.__table__
+        return self._by_id(s, (t.c.cve, *[c for c in t.c if c.name != "cve"]), t.c.cve, ids)
 
     def distro_fixes(self, s: Session, distro: str, package: str) -> dict[str, list[DistroFixRow]]:
         out: dict[str, list[DistroFixRow]] = {}

@@ -75,6 +75,36 @@ def generic_key(v: str) -> GenericKey:
     return GenericKey(v)
 
 
+_KEY_PRE, _KEY_END, _KEY_ALPHA, _KEY_NUM = b"\x01", b"\x02", b"\x03", b"\x04"
+SORT_KEY_MAX = 255  # bytes; longer keys are not stored (the range falls back to the Python comparator)
+
+
+@lru_cache(maxsize=131072)
+def sortable_key(v: str) -> bytes | None:
+    """A byte string whose plain byte order (memcmp: SQLite BLOB, PostgreSQL bytea) is exactly the
+    order of `generic_key`, so the store can filter CPE ranges in SQL.
+
+    Each token of `GenericKey` is written so that the encoding is prefix-free and ordered like
+    `GenericKey._rank`: pre-release word (its rank) < end of version < letters < number, then the
+    end-of-version mark.  Numbers are written as length + digits without leading zeros (numeric
+    order); letters end with a 0 byte (so "z" < "za").  None when the key would be longer than
+    SORT_KEY_MAX or a number has more than 255 digits: the caller then compares in Python.
+    """
+    out = bytearray()
+    for tok in _TOKEN.findall(strip_epoch(v).lower()):
+        if tok.isdigit():
+            if len(tok) > 255:
+                return None
+            d = str(int(tok))  # like GenericKey: leading zeros dropped, any Unicode digit as its value
+            out += _KEY_NUM + bytes((len(d),)) + d.encode("ascii")
+        elif tok in PRE_RELEASE:
+            out += _KEY_PRE + bytes((16 + PRE_RELEASE[tok],))
+        else:
+            out += _KEY_ALPHA + tok.encode("ascii") + b"\x00"
+    out += _KEY_END
+    return bytes(out) if len(out) <= SORT_KEY_MAX else None
+
+
 # OSV ecosystem / CVE5 versionType / purl type -> univers scheme
 SCHEMES = {
     "debian": "deb", "ubuntu": "deb", "deb": "deb",
@@ -142,6 +172,50 @@ def in_range(v: str, *, exact: str | None = None, start_incl: str | None = None,
     if end_incl and compare(v, end_incl, scheme) > 0:
         return False
     if end_excl and compare(v, end_excl, scheme) >= 0:
+        return False
+    return True
+
+
+def range_keys(exact: str | None = None, start_incl: str | None = None, start_excl: str | None = None,
+               end_incl: str | None = None, end_excl: str | None = None, scheme: str | None = None) -> dict:
+    """The stored form of a range for SQL filtering: {keyed, key_lo, lo_incl, key_hi, hi_incl}.
+
+    `keyed` is True only when `in_range` would use `generic_key` for every comparison (no scheme
+    with its own univers class) and every bound has a `sortable_key`; then, for a version key k,
+    ``in_range(v, ...)`` == (key_lo is NULL or key_lo < k or (lo_incl and key_lo == k)) and
+    (key_hi is NULL or k < key_hi or (hi_incl and k == key_hi)).  Otherwise keyed is False and the
+    matcher compares in Python.  Bounds are tested for truth exactly as `in_range` does.
+    """
+    none = {"keyed": False, "key_lo": None, "lo_incl": None, "key_hi": None, "hi_incl": None}
+    if scheme and _version_class(scheme) is not None:
+        return none
+    if exact is not None:
+        k = sortable_key(exact)
+        return none if k is None else {"keyed": True, "key_lo": k, "lo_incl": True, "key_hi": k, "hi_incl": True}
+    lo: tuple[bytes, bool] | None = None
+    hi: tuple[bytes, bool] | None = None
+    for text, incl, low in ((start_incl, True, True), (start_excl, False, True), (end_incl, True, False),
+                            (end_excl, False, False)):
+        if not text:
+            continue
+        k = sortable_key(text)
+        if k is None:
+            return none
+        if low:  # both start bounds given: the stricter one decides (the larger; excluding on a tie)
+            if lo is None or k > lo[0] or (k == lo[0] and not incl):
+                lo = (k, incl)
+        elif hi is None or k < hi[0] or (k == hi[0] and not incl):
+            hi = (k, incl)
+    return {"keyed": True, "key_lo": lo[0] if lo else None, "lo_incl": lo[1] if lo else None,
+            "key_hi": hi[0] if hi else None, "hi_incl": hi[1] if hi else None}
+
+
+def key_in_range(k: bytes, keys: dict) -> bool:
+    """`range_keys` evaluated in Python (the same test the store's SQL makes)."""
+    lo, hi = keys["key_lo"], keys["key_hi"]
+    if lo is not None and not (lo < k or (keys["lo_incl"] and lo == k)):
+        return False
+    if hi is not None and not (k < hi or (keys["hi_incl"] and k == hi)):
         return False
     return True
 
