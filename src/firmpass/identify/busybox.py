@@ -19,12 +19,16 @@ def applets(data: bytes, max_names: int = 1000) -> list[str]:
     if not starts:  # test not built in: the table still holds "busybox" among sorted names
         j = data.find(b"\x00busybox\x00")
         while j >= 0 and len(starts) < 4:
-            k = j
-            # walk back over sorted names
-            while k > 0 and data[k - 1: k] != b"" and _NAME.match(data[data.rfind(b"\x00", 0, k - 1) + 1: k - 1] or b"-"):
-                k = data.rfind(b"\x00", 0, k - 1) + 1
-                if j - k > 20000:
+            k = j + 1  # start of "busybox"
+            cur = b"busybox"
+            for _ in range(max_names):
+                if k < 2:
                     break
+                p = data.rfind(b"\x00", 0, k - 1) + 1
+                prev = data[p: k - 1]
+                if not _NAME.match(prev) or prev >= cur:
+                    break
+                k, cur = p, prev
             starts.append(k)
             j = data.find(b"\x00busybox\x00", j + 1)
     best: list[str] = []

@@ -29,7 +29,10 @@ CHUNK = 1 << 20
 def parse_banner(release_and_rest: str) -> dict:
     """'6.1.0-56-cloud-amd64 (...) #1 SMP ... Debian 6.1.192-2 (...)' -> version, release."""
     release = release_and_rest.split()[0]
-    m = DISTRO_UPSTREAM.search(release_and_rest)
+    # the distro's upstream version follows the build number ('#1 SMP ... Debian 6.1.192-2'); the
+    # compiler's own 'Debian 12.2.0-14' sits earlier, in the gcc parentheses
+    hash_at = release_and_rest.rfind("#")
+    m = DISTRO_UPSTREAM.search(release_and_rest[hash_at:]) if hash_at >= 0 else None
     version = m.group(1) if m else RELEASE.match(release).group(1)
     return {"version": version, "release": release, "banner": release_and_rest[:300]}
 

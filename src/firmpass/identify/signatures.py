@@ -145,38 +145,39 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None) 
     owner_ids = {r.id for r in owners}
     out: list[Match] = []
     for r in rules:
-        is_owner = r.id in owner_ids
-        found: Match | None = None
-        for rx in r.anywhere:
-            m = rx.search(text)
-            if m:
-                if owners and not is_owner and not r.embeddable:
-                    break  # quoted inside another product's binary: not evidence of this product
-                conf = 0.95 if is_owner else (0.6 if owners else 0.8)
-                found = Match(r, m.group("v"), _line(text, m), "signature-banner", conf, is_owner)
-                break
-        if found is None and is_owner:
-            for rx in r.owned:
-                m = rx.search(text)
-                if m:
-                    found = Match(r, m.group("v"), _line(text, m), "signature-owned", 0.9, True)
-                    break
-        if found is None and is_owner and r.bare is not None:
-            cands = {(m.group("v") if "v" in r.bare.groupindex and m.group("v") else m.group(0)): m.group(0)
-                     for m in r.bare.finditer(text)}
-            if len(cands) == 1:
-                v, s = next(iter(cands.items()))
-                found = Match(r, v, s, "signature-bare", 0.7, True)
-        if found is None and is_owner and r.fname is not None:
-            m = r.fname.search(basename)
-            if m:
-                found = Match(r, m.group("v"), basename, "file-name", 0.6, True)
-        if found is None and is_owner:
-            # the name says which product; no version in the file: weak signal, kept
-            found = Match(r, None, basename, "file-name", 0.3, True)
+        found = match_rule(r, basename, text, r.id in owner_ids, bool(owners))
         if found is not None:
             out.append(found)
     # a file named like several products (zebra: quagga or frr): keep the ones with a version if any
     if any(m.version for m in out):
         out = [m for m in out if m.version or not m.owned]
     return out
+
+
+def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: bool) -> Match | None:
+    """One rule against one file: the strongest kind of match (banner > owned > bare > file name)."""
+    for rx in r.anywhere:
+        m = rx.search(text)
+        if m:
+            if other_owner and not is_owner and not r.embeddable:
+                break  # quoted inside another product's binary: not evidence of this product
+            conf = 0.95 if is_owner else (0.6 if other_owner else 0.8)
+            return Match(r, m.group("v"), _line(text, m), "signature-banner", conf, is_owner)
+    if not is_owner:
+        return None
+    for rx in r.owned:
+        m = rx.search(text)
+        if m:
+            return Match(r, m.group("v"), _line(text, m), "signature-owned", 0.9, True)
+    if r.bare is not None:
+        cands = {(m.group("v") if "v" in r.bare.groupindex and m.group("v") else m.group(0)): m.group(0)
+                 for m in r.bare.finditer(text)}
+        if len(cands) == 1:
+            v, s = next(iter(cands.items()))
+            return Match(r, v, s, "signature-bare", 0.7, True)
+    if r.fname is not None:
+        m = r.fname.search(basename)
+        if m:
+            return Match(r, m.group("v"), basename, "file-name", 0.6, True)
+    # the name says which product; no version in the file: a weak signal, kept
+    return Match(r, None, basename, "file-name", 0.3, True)
