@@ -337,10 +337,14 @@ class _Identifier:
         return self.comp(rule.name, version, rule)
 
     def _kernel(self, kv: dict, path: str, cont: str | None, f: FileEntry | None, conf: float = 0.95,
-                match: str | None = None) -> _Builder:
+                match: str | None = None, blob: bytes | None = None) -> _Builder:
         rule = rules_by_id()["linux_kernel"]
         b = self.comp(rule.name, kv["version"], rule)
         b.properties.setdefault("kernel_release", kv.get("release"))
+        if f is None and blob is not None and b.main is None:
+            # a kernel carved from a container or the image itself: hash the blob the version came from
+            f = FileEntry(path=path, container=cont or "0", type="file", size=len(blob),
+                          sha256=hashlib.sha256(blob).hexdigest(), sha512=hashlib.sha512(blob).hexdigest())
         b.add(ComponentEvidence(path=path, method=kv.get("method", "kernel-banner"), match=match or kv.get("banner"),
                                 rule=rule.id, container=cont), conf, f, rank=0 if f else 5)
         if self.kernel is None or conf > self.kernel.get("_conf", 0):
@@ -365,7 +369,7 @@ class _Identifier:
                     if data[0x202:0x206] == b"HdrS" or kern.BANNER.search(data[: 32 << 20]):
                         kv = kern.kernel_version(data)
                         if kv:
-                            self._kernel(kv, node.source_path or f"container {node.id}", node.id, None)
+                            self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
                             continue
             if name and node.format in ("uimage", "fit", "fit-image"):
                 v = kern.version_from_name(name)
@@ -379,9 +383,10 @@ class _Identifier:
             except OSError:
                 return
             if head[0x202:0x206] == b"HdrS" and self.ctx.image.stat().st_size <= 96 << 20:
-                kv = kern.kernel_version(self.ctx.image.read_bytes())
+                data = self.ctx.image.read_bytes()
+                kv = kern.kernel_version(data)
                 if kv:
-                    self._kernel(kv, self.ctx.result.image.name, "0", None)
+                    self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
 
     # ------------------------------------------------------------------ weak signals and shared libraries
     def resolve_weak(self) -> None:

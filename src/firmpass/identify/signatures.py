@@ -86,7 +86,9 @@ def load_rules() -> tuple[Rule, ...]:
         name = d.get("name", rid)
         out.append(Rule(
             id=rid, name=name, cpe=d.get("cpe") or None, cpe_aliases=list(d.get("cpe_aliases", [])),
-            purl=d.get("purl", f"generic/{name}"), type=d.get("type", "application"), supplier=d.get("supplier"),
+            purl=d.get("purl", f"generic/{name}"), type=d.get("type", "application"),
+            # an open-source product's supplier is its project unless the table names the maintainer
+            supplier=d.get("supplier") or f"{name} project",
             files=re.compile(d["files"]) if d.get("files") else None,
             anywhere=[_compile(p) for p in d.get("anywhere", [])],
             owned=[_compile(p) for p in d.get("owned", [])],
