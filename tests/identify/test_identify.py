@@ -166,3 +166,37 @@ def test_hostile_elf_does_not_raise():
 
     assert dyn_info(b"\x7fELF" + b"\xff" * 60).needed == []
     assert dyn_info(b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x03\x00" + b"\xff" * 100) is not None
+
+
+def test_kernel_from_uimage_container_blob_and_name(corpus, tmp_path):
+    from firmpass.model import ContainerNode
+
+    out = tmp_path / "out"
+    ctx = context_from_tree((Path(corpus) / "rootfs" / "etc").resolve(), out)
+    (out / "blobs").mkdir()
+    shutil.copyfile(Path(corpus) / "kernel.bin", out / "blobs" / "k")
+    (out / "blobs" / "junk").write_bytes(b"\x00" * 4096)
+    ctx.result.image.container_chain = [
+        ContainerNode(id="0", format="vendor-header", blob=str(Path(corpus) / "firmware.bin")),
+        ContainerNode(id="0.1", parent="0", format="uimage", blob="blobs/k", meta={"name": "Linux-acme-r1000"}),
+        ContainerNode(id="0.2", parent="0", format="uimage", blob="blobs/k"),  # same kernel again (FIT copy)
+    ]
+    comps = identify(ctx, use_package_db=False)
+    lx = [c for c in comps if c.name == "linux"]
+    assert len(lx) == 1 and lx[0].version.startswith("6.1.") and lx[0].hashes["sha512"]
+    assert lx[0].evidence[0].method == "bzimage-header" and lx[0].evidence[0].container == "0.1"
+    # a uImage whose payload shows no banner: the version in its name is a weak signal, kept
+    ctx2 = context_from_tree((Path(corpus) / "rootfs" / "etc").resolve(), out)
+    ctx2.result.image.container_chain = [
+        ContainerNode(id="0.1", format="uimage", blob="blobs/junk", meta={"name": "Linux-4.14.180"})]
+    lx2 = [c for c in identify(ctx2, use_package_db=False) if c.name == "linux"][0]
+    assert lx2.version == "4.14.180" and lx2.confidence < 0.5 and lx2.evidence[0].method == "uimage-name"
+
+
+def test_kernel_inside_gzip_uimage(corpus):
+    """uImage-kernel: a legacy U-Boot image whose payload is the gzip-compressed Debian vmlinuz."""
+    data = (Path(corpus) / "uImage-kernel").read_bytes()
+    assert data[:4] == b"\x27\x05\x19\x56"
+    kv = kern.kernel_version(data)
+    ref = kern.kernel_version((Path(corpus) / "kernel.bin").read_bytes())
+    assert kv["method"] == "kernel-banner-gzip" and kv["version"] == ref["version"]

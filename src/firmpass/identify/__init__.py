@@ -16,6 +16,7 @@ import json
 import posixpath
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from packageurl import PackageURL
@@ -351,35 +352,48 @@ class _Identifier:
             self.kernel = {"version": kv["version"], "release": kv.get("release"), "config": None, "_conf": conf}
         return b
 
+    FS_FORMATS = {"squashfs", "jffs2", "ubi", "ubifs", "cpio", "ext2", "ext3", "ext4", "extfs", "cramfs", "romfs",
+                  "yaffs", "yaffs2", "tar", "zip", "fat", "vendor-header"}
+    KERNEL_FORMATS = {"uimage", "fit", "fit-image", "kernel", "linux-kernel", "bzimage", "zimage", "vmlinux"}
+
     def kernel_from_containers(self) -> None:
-        seen = set()
+        """Kernels outside the filesystems: uImage / FIT payloads and decompressed blobs, or the image itself."""
+        seen: set[str] = set()
+        found = False
         for node in self.ctx.result.image.container_chain:
-            name = str(node.meta.get("name") or node.meta.get("description") or "")
-            if node.format in ("uimage", "fit", "fit-image", "kernel", "linux-kernel", "bzimage", "gzip", "lz4", "xz",
-                               "lzma", "zstd") and node.blob:
-                p = (self.ctx.out / node.blob) if not node.blob.startswith("/") else None
-                if p is None and node.id == "0":
-                    p = self.ctx.image
-                if p is not None and p.is_file() and p.stat().st_size <= 96 << 20:
-                    data = p.read_bytes()
-                    h = hashlib.sha256(data).hexdigest()
-                    if h in seen:
+            if node.format in self.FS_FORMATS or not node.blob:
+                continue
+            p = Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob
+            try:
+                if not p.is_file() or p.stat().st_size > 96 << 20:
+                    continue
+                with open(p, "rb") as fh:
+                    head = fh.read(0x210)
+                    if head[0x202:0x206] != b"HdrS" and node.format not in self.KERNEL_FORMATS:
                         continue
-                    seen.add(h)
-                    if data[0x202:0x206] == b"HdrS" or kern.BANNER.search(data[: 32 << 20]):
-                        kv = kern.kernel_version(data)
-                        if kv:
-                            self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
-                            continue
-            if name and node.format in ("uimage", "fit", "fit-image"):
-                v = kern.version_from_name(name)
+                    data = head + fh.read()
+            except OSError:
+                continue
+            h = hashlib.sha256(data).hexdigest()
+            if h in seen:
+                continue
+            seen.add(h)
+            kv = kern.kernel_version(data)
+            if kv:
+                self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
+                found = True
+        if not found:  # fall back on a version in a uImage / FIT name: weak
+            for node in self.ctx.result.image.container_chain:
+                name = str(node.meta.get("name") or node.meta.get("description") or "")
+                v = kern.version_from_name(name) if node.format in self.KERNEL_FORMATS else None
                 if v:
-                    self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"container {node.id}",
+                    self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"/{node.format}-{node.id}",
                                  node.id, None, conf=0.4, match=name)
-        # the image itself may be a bare kernel
+        # the image itself may be a bare kernel (no container found)
         if not self.ctx.result.image.container_chain and self.ctx.image.is_file():
             try:
-                head = self.ctx.image.open("rb").read(0x210)
+                with open(self.ctx.image, "rb") as fh:
+                    head = fh.read(0x210)
             except OSError:
                 return
             if head[0x202:0x206] == b"HdrS" and self.ctx.image.stat().st_size <= 96 << 20:

@@ -128,6 +128,10 @@ def _search_stream(gen, limit: int) -> dict | None:
         for out in gen:
             if not out:
                 continue
+            if total == 0 and out[0x202:0x206] == b"HdrS":  # a compressed bzImage (uImage payload): read its header
+                hit = bzimage_version(out)
+                if hit:
+                    return {k: v for k, v in hit.items() if k != "method"}
             buf = prev[-400:] + out
             hit = _banner_in(buf)
             if hit:
