@@ -110,6 +110,11 @@ def test_dpkg_status_gives_packages_with_full_revision(corpus, tmp_path, ground_
     ctx = context_from_tree((Path(corpus) / "rootfs").resolve(), tmp_path / "out")
     ctx.result.files.append(FileEntry(path="/var/lib/dpkg/status", container="0.1", type="file",
                                       size=len(status), disk_path=str(st)))
+    cr = tmp_path / "copyright"  # a machine-readable debian/copyright for one package (crafted)
+    cr.write_text("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+                  "Files: *\nCopyright: Jean-loup Gailly and Mark Adler\nLicense: Zlib\n")
+    ctx.result.files.append(FileEntry(path="/usr/share/doc/zlib1g/copyright", container="0.1", type="file",
+                                      size=cr.stat().st_size, disk_path=str(cr)))
     comps = identify(ctx)
     c = by_name(comps)
     for p in ground_truth["packages"]:
@@ -124,8 +129,20 @@ def test_dpkg_status_gives_packages_with_full_revision(corpus, tmp_path, ground_
     assert "openssl" not in c or c["openssl"].properties.get("package_db") == "dpkg"
     assert any(e.method == "signature-owned" for e in c["libcurl4"].evidence)
     assert not any(x.name == "libcurl" for x in comps)
-    # no /usr/share/doc in this image: no licence invented
-    assert all(not x.licenses for x in comps)
+    # licences only where a copyright file states them: none invented
+    assert c["zlib1g"].licenses == ["Zlib"]
+    assert all(not x.licenses for x in comps if x.name != "zlib1g")
+    # both SBOMs of the package-database view validate too
+    from firmpass import sbom
+
+    ctx.result.components = comps
+    text = sbom.build_cyclonedx(ctx.result, None, ctx.out)
+    assert sbom.validate_cyclonedx(text) == []
+    import json as _json
+
+    z = [x for x in _json.loads(text)["components"] if x["name"] == "zlib1g"][0]
+    assert z["licenses"] == [{"license": {"id": "Zlib"}}]
+    assert sbom.validate_spdx(sbom.build_spdx(ctx.result, None, ctx.out)) == []
     # package Depends become dependencies
     assert c["libssl3"].bom_ref in c["libcurl4"].dependencies
 

@@ -107,6 +107,7 @@ class _Identifier:
         self.busybox: dict[str, Any] | None = None
         self.kernel: dict[str, Any] | None = None
         self.modules: list[str] = []
+        self.kernel_config: dict[str, str] | None = None
 
     # ------------------------------------------------------------------ components
     def comp(self, name: str, version: str | None, rule: Rule | None = None, type_: str | None = None) -> _Builder:
@@ -233,7 +234,8 @@ class _Identifier:
                 continue
             base = posixpath.basename(f.path)
             is_elf = f.elf is not None
-            if not is_elf and not name_rx.search(base) and not base.endswith(".ko"):
+            if not is_elf and not name_rx.search(base) and not base.endswith(".ko") \
+                    and not f.path.startswith("/boot/config-"):
                 # cheap sniff: ELF or kernel header
                 try:
                     head = self.ctx.read(f, 0x210)
@@ -299,6 +301,9 @@ class _Identifier:
             kv = kern.kernel_version(data)
             if kv:
                 primary = self._kernel(kv, f.path, f.container, f) or primary
+                self.kernel_config = self.kernel_config or kern.ikconfig(data)
+        if f.path.startswith("/boot/config-") or base == "kernel-config":
+            self.kernel_config = self.kernel_config or kern.parse_config(data[: 4 << 20].decode("utf-8", "replace")) or None
         if base.endswith(".ko"):
             vm = kern.vermagic(data)
             if vm:
@@ -534,7 +539,7 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
         k = dict(idf.kernel or {})
         k.pop("_conf", None)
         ctx.result.extra["kernel"] = {"version": k.get("version"), "release": k.get("release"),
-                                      "config": k.get("config"), "modules": sorted(idf.modules)}
+                                      "config": idf.kernel_config, "modules": sorted(idf.modules)}
     comps = idf.components()
     if idf.busybox is not None:
         for c in comps:

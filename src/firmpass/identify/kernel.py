@@ -199,3 +199,33 @@ def vermagic(data: bytes) -> str | None:
 def version_from_name(name: str) -> str | None:
     m = NAME_VERSION.search(name or "")
     return m.group(1) if m else None
+
+
+def parse_config(text: str, max_lines: int = 20000) -> dict[str, str]:
+    """A kernel .config: CONFIG_X=value lines; '# CONFIG_X is not set' becomes 'n'."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines()):
+        if n >= max_lines:
+            break
+        m = re.match(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip().strip('"')
+            continue
+        m = re.match(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$", line)
+        if m:
+            out[m.group(1)] = "n"
+    return out
+
+
+def ikconfig(data: bytes) -> dict[str, str] | None:
+    """The configuration embedded by CONFIG_IKCONFIG (gzip between IKCFG_ST and IKCFG_ED), bounded."""
+    i = data.find(b"IKCFG_ST")
+    if i < 0:
+        return None
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = d.decompress(data[i + 8: i + 8 + (4 << 20)], 8 << 20)
+    except zlib.error:
+        return None
+    cfg = parse_config(text.decode("utf-8", "replace"))
+    return cfg or None

@@ -166,9 +166,9 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
             props.append(Property(name=f"firmpass:{k}", value=str(v)))
         for f in c.files:
             props.append(Property(name="firmpass:file", value=f))
-        lic = []
-        for lname in c.licenses:
-            lic.append(DisjunctiveLicense(name=lname) if " " not in lname else LicenseExpression(lname))
+        lic = [_cdx_license(lname, DisjunctiveLicense, LicenseExpression) for lname in c.licenses]
+        if len(lic) > 1 and any(isinstance(x, LicenseExpression) for x in lic):
+            lic = [LicenseExpression(" AND ".join(f"({x})" for x in c.licenses))]
         methods = []
         seen_m = set()
         for e in c.evidence:
@@ -212,6 +212,19 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
         {"aggregate": "incomplete", "dependencies": [c.bom_ref for c in result.components] + ["firmware"]},
     ]
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def _cdx_license(name: str, Disjunctive, Expression):  # noqa: N803 - classes passed in (lazy imports)
+    """An SPDX licence id or expression when the text is one, else a licence by name (Debian short names)."""
+    from spdx_tools.common.spdx_licensing import spdx_licensing
+
+    try:
+        info = spdx_licensing.validate(name)
+        if not info.errors and not info.invalid_symbols:
+            return Expression(name) if " " in name.strip() else Disjunctive(id=name.strip())
+    except Exception:  # noqa: BLE001
+        pass
+    return Disjunctive(name=name)
 
 
 def _add_vulnerabilities(bom, result: ScanResult) -> None:
