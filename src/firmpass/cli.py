@@ -117,8 +117,8 @@ def unpack(
     from firmpass.pipeline import scan
 
     opts = ScanOptions(limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout))
-    with err_console.status(both(msg("stage.unpack"))):
-        ctx = scan(image, out, opts, stages=["unpack", "inventory"])
+    ctx = _with_progress(lambda on_stage: scan(image, out, opts, stages=["unpack", "inventory"], on_stage=on_stage),
+                         stages=["unpack", "inventory"])
     for w in ctx.result.warnings:
         err_console.print(f"warning: {both(w.message)}", markup=False)
     out_console.print(both(msg("info.unpack_done", containers=len(ctx.result.image.container_chain),
@@ -146,21 +146,47 @@ def scan(
 
     if lang not in ("en", "zh", "both"):
         raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
-    if profile is not None and not profile.is_file():
-        raise FirmpassError("err.no_such_file", path=str(profile))
+    if profile is not None:
+        if not profile.is_file():
+            raise FirmpassError("err.no_such_file", path=str(profile))
+        from firmpass.profile import load_profile
+
+        load_profile(profile)  # a bad profile stops here with one line, before any scanning
     for v in vex:
         if not v.is_file():
             raise FirmpassError("err.no_such_file", path=str(v))
     opts = ScanOptions(markets=parse_markets(market), profile_path=profile, lang=lang, pdf=not no_pdf,
                        limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout),
                        db_path=db, vex_files=list(vex))
-    with err_console.status(both(msg("stage.unpack"))) as status:
-        ctx = run_scan(image, out, opts, on_stage=lambda s: status.update(both(msg(f"stage.{s}"))))
+    ctx = _with_progress(lambda on_stage: run_scan(image, out, opts, on_stage=on_stage))
     for w in ctx.result.warnings:
         err_console.print(f"warning: {both(w.message)}", markup=False)
     r = ctx.result
     out_console.print(both(msg("info.scan_done", files=len(r.files), components=len(r.components),
                                vulns=len(r.vulnerabilities), findings=len(r.findings), out=str(out))), markup=False)
+
+
+def _with_progress(job, stages: list[str] | None = None):
+    """Run a pipeline job under a Rich progress bar (one step per stage) on stderr."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from firmpass.pipeline import STAGES
+
+    stages = stages or STAGES
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task(both(msg(f"stage.{stages[0]}")), total=len(stages))
+        seen: list[str] = []
+
+        def on_stage(name: str) -> None:
+            if seen:
+                bar.advance(task)
+            seen.append(name)
+            bar.update(task, description=both(msg(f"stage.{name}")))
+
+        result = job(on_stage)
+        bar.update(task, completed=len(stages))
+        return result
 
 
 def _load_command_modules() -> None:

@@ -1,0 +1,507 @@
+"""The assessment engine: one verdict per provision of every framework the chosen markets need.
+
+Markets -> frameworks (regulations.md sections 1-7):
+  eu: cra (Regulation (EU) 2024/2847), en18031 (RED delegated act 2022/30, radio equipment only),
+      en303645 (the consumer-IoT baseline the CRA/RED work builds on)
+  uk: psti (PSTI Regulations 2023 Schedule 1), en303645 (Schedule 2 deemed compliance)
+  us: nistir8425 (the Cyber Trust Mark baseline)
+  cn: mlps (GB/T 22239-2019: applies to operators' systems; device makers meet it through them)
+
+Evidence per provision:
+  firmware  findings whose `provisions` name the provision, or an EN 303 645 provision the cross-walk
+            links to it (and V2/V3 variants of the same EN 303 645 provision).  A check that ran
+            (extra["checks_run"]) and serves the provision without a finding is evidence it is met
+            at firmware level.  Severity critical/high/medium -> bad, low -> partial, info -> cited only.
+  facts     functions over the scan result (SBOM components, KEV, secure boot, hardening ...).
+  answers   profile fields (rules.yaml).  documents: profile `documents`.  declarations: profile
+            `declarations[ref]` (the maker's own statement with its evidence).
+
+Verdict (documented rule, applied in this order):
+  not_applicable  the provision's condition / feature / scope is absent per the profile, or it binds
+                  nobody (informational) - with the reason;
+  not_met         a firmware finding (medium or worse) concerns it, or evidence is bad and none is good;
+  partly_met      some evidence good and some bad (or partial);
+  needs_evidence  nothing bad, but an answer, document or condition is missing;
+  met             all evidence good.
+Readiness score per market = (met + 0.5 * partly_met) / (applicable verdicts), not_applicable excluded;
+needs_evidence counts as not yet met.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from firmpass import __version__, frameworks
+from firmpass.assess import facts as F
+from firmpass.assess import postmarket
+from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect
+from firmpass.i18n import msg
+from firmpass.model import Finding, ScanResult, Text
+from firmpass.profile import get, has
+
+MARKET_FRAMEWORKS: dict[str, list[str]] = {
+    "eu": ["cra", "en303645", "en18031"],
+    "uk": ["psti", "en303645"],
+    "us": ["nistir8425"],
+    "cn": ["mlps"],
+}
+FRAMEWORK_ORDER = ["en303645", "cra", "en18031", "psti", "nistir8425", "mlps"]
+VERDICTS = ("met", "not_met", "partly_met", "needs_evidence", "not_applicable")
+BAD_SEVERITIES = {"critical", "high", "medium"}
+
+
+@lru_cache(maxsize=None)
+def rules() -> dict[str, dict[str, Any]]:
+    data = yaml.load(resources.files(__package__).joinpath("rules.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return data["rules"]
+
+
+# ------------------------------------------------------------------ evidence refs
+_VARIANT = re.compile(r"^(.*\d)([AB])$")
+
+
+def _etsi_variants(pid: str) -> set[str]:
+    """V2/V3 forms of one EN 303 645 provision: 5.6-4 <-> 5.6-4A/5.6-4B, 4-1 <-> 5.0-1."""
+    out = {pid}
+    m = _VARIANT.match(pid)
+    if m:
+        out.add(m.group(1))
+    else:
+        out |= {pid + "A", pid + "B"}
+    if pid in ("4-1", "5.0-1"):
+        out |= {"4-1", "5.0-1"}
+    return {f"en303645:{x}" for x in out}
+
+
+@lru_cache(maxsize=None)
+def _links() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    to_other: dict[str, set[str]] = {}
+    established: dict[str, set[str]] = {}
+    for l in frameworks.crosswalk()["links"]:
+        to_other.setdefault(l["to"], set()).add(l["from"])
+        if l["basis"] == "established":
+            established.setdefault(l["from"], set()).add(l["to"])
+    return to_other, established
+
+
+def evidence_refs(ref: str) -> set[str]:
+    fw, pid = ref.split(":", 1)
+    refs = {ref} | set(rules().get(ref, {}).get("refs", []))
+    to_other, established = _links()
+    if fw == "en303645":
+        refs |= _etsi_variants(pid)
+        refs |= established.get(ref, set())
+    else:
+        for e in to_other.get(ref, set()):
+            refs |= _etsi_variants(e.split(":", 1)[1])
+    return refs
+
+
+def _check_provisions(result: ScanResult) -> dict[str, list[str]]:
+    """Check id -> provisions it serves, for the checks that ran."""
+    ran = result.extra.get("checks_run") or []
+    out: dict[str, list[str]] = {}
+    registry: dict[str, list[str]] = {}
+    try:  # the checks registry, when that stage is installed
+        from firmpass.checks.registry import all_checks  # type: ignore
+
+        registry = {c.id: list(c.provisions) for c in all_checks()}
+    except Exception:  # noqa: BLE001 - optional stage
+        registry = {}
+    for entry in ran:
+        if isinstance(entry, dict) and entry.get("id"):
+            out[entry["id"]] = list(entry.get("provisions") or registry.get(entry["id"], []))
+        elif isinstance(entry, str):
+            out[entry] = registry.get(entry, [])
+    # a check that produced findings also serves the provisions on them
+    for f in result.findings:
+        if f.check in out:
+            out[f.check] = sorted(set(out[f.check]) | set(f.provisions))
+    return out
+
+
+# ------------------------------------------------------------------ answers
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+def _eval_answer(expr: str, profile: dict | None) -> Aspect:
+    """One profile answer against a rule expression `FIELD[|FIELD] OP [ARG]`."""
+    parts = expr.split(None, 2)
+    fields, op = parts[0].split("|"), parts[1]
+    arg = parts[2] if len(parts) > 2 else None
+    oks, bads, unknown = [], [], []
+    for fld in fields:
+        v = get(profile, fld)
+        if v is None or v == "" or v == []:
+            parent = fld.rsplit(".", 1)[0] if "." in fld else None
+            if op == "set" and (has(profile, fld) or (parent and isinstance(get(profile, parent), dict))):
+                bads.append({"field": fld, "value": v})
+            else:
+                unknown.append(fld)
+            continue
+        if op == "set":
+            ok = bool(v)
+        elif op == "true":
+            ok = v is True
+        elif op == "false":
+            ok = v is False
+        elif op == "in":
+            ok = str(v) in arg.split(",")
+        elif op == "notin":
+            ok = str(v) not in arg.split(",")
+        elif op == "gte":
+            ok = isinstance(v, (int, float)) and v >= float(arg)
+        elif op == "lte":
+            ok = isinstance(v, (int, float)) and v <= float(arg)
+        else:
+            raise ValueError(f"unknown operator {op!r} in rule {expr!r}")
+        (oks if ok else bads).append({"field": fld, "value": v})
+    if oks:
+        a = oks[0]
+        return Aspect(OK, msg("assess.answer.ok", field=a["field"], value=_fmt(a["value"])), answers=oks)
+    shown = " | ".join(fields)
+    if bads and not unknown:
+        a = bads[0]
+        expected = msg(f"assess.op.{op}", arg=(arg or "").replace(",", ", "))
+        val = _fmt(a["value"]) if a["value"] not in (None, "", []) else "-"
+        return Aspect(BAD, Text(en=f"profile {a['field']} = {val} ({expected.en})",
+                                zh=f"档案 {a['field']} = {val}（{expected.zh}）"), answers=bads)
+    return Aspect(UNKNOWN, msg("assess.answer.missing", field=shown), answers=bads, question=unknown[0])
+
+
+def _eval_doc(key: str, profile: dict | None) -> Aspect:
+    v = get(profile, f"documents.{key}")
+    name = msg(f"profile.doc.{key}")
+    if v is None:
+        return Aspect(UNKNOWN, Text(en=f"document '{name.en}' not declared", zh=f"未声明文档“{name.zh}”"),
+                      question=f"documents.{key}")
+    ans = [{"field": f"documents.{key}", "value": v}]
+    if v is False or v == "":
+        return Aspect(BAD, Text(en=f"document '{name.en}' does not exist (profile)", zh=f"文档“{name.zh}”不存在（档案）"), answers=ans)
+    ref = "" if v is True else f": {v}"
+    return Aspect(OK, Text(en=f"document '{name.en}' exists{ref}", zh=f"文档“{name.zh}”已具备{ref}"), answers=ans)
+
+
+# ------------------------------------------------------------------ applicability
+def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tuple[bool | None, Text | None, str | None]:
+    """(applies, reason when not / unknown, profile field to ask)."""
+    if item.get("status") == "informational" or rule.get("na"):
+        key = rule.get("na", "informational")
+        return False, msg(f"assess.na.{key}"), None
+    if fw == "en303645":
+        det = item.get("status_detail") or {}
+        conds = [str(c) for c in det.get("conditions", [])] + list(det.get("features", []))
+        unknown = None
+        cat = frameworks.catalogue("en303645")
+        for c in conds:
+            val = F.ETSI_CONDITIONS.get(c, lambda p: None)(profile)
+            text = cat["conditions"].get(c) or cat["features"].get(c)
+            if val is False:
+                return False, Text(en=f"condition not met: {text['en']} (per the profile)",
+                                   zh=f"适用条件不成立：{text['zh']}（依据档案）"), F.CONDITION_FIELDS.get(c)
+            if val is None and unknown is None:
+                unknown = (Text(en=f"applies only if: {text['en']} - not stated in the profile",
+                                zh=f"仅在以下情况适用：{text['zh']}——档案未说明"), F.CONDITION_FIELDS.get(c))
+        if unknown:
+            return None, unknown[0], unknown[1]
+    if fw == "en18031":
+        radio = get(profile, "product.radio_equipment")
+        if radio is False:
+            return False, msg("assess.na.no_radio"), None
+        parts = [F.EN18031_PARTS[p](profile) for p in item.get("parts", [])]
+        if parts and all(x is False for x in parts):
+            return False, msg("assess.na.en18031_parts", parts=", ".join("EN 18031-" + p for p in item["parts"])), None
+        if radio is None:
+            return None, msg("assess.unknown.radio"), "product.radio_equipment"
+        if not any(x is True for x in parts):
+            return None, msg("assess.unknown.en18031_parts", parts=", ".join(item["parts"])), \
+                F.EN18031_PART_FIELDS[item["parts"][0]]
+    pred = rule.get("applies")
+    if pred:
+        val = F.PREDICATES[pred](profile)
+        if pred == "declared" and (get(profile, "declarations") or {}).get(item["ref"]) is not None:
+            val = True
+        if val is False:
+            return False, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred)
+        if val is None:
+            return None, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred)
+    return True, None, None
+
+
+# ------------------------------------------------------------------ one verdict
+def _join(parts: Iterable[Text]) -> Text:
+    ps = list(parts)
+    return Text(en="; ".join(p.en for p in ps), zh="；".join(p.zh for p in ps))
+
+
+def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, ctx: dict) -> dict[str, Any]:
+    ref = item["ref"]
+    rule = rules().get(ref, {})
+    aspects: list[Aspect] = []
+    questions: list[str] = []
+    finding_ids: list[str] = []
+    fw_bad: list[Finding] = []
+
+    applies, why, qfield = _applicability(item, fw, rule, profile)
+
+    # firmware evidence first: a finding shows the feature exists even when the profile is silent
+    if rule.get("fw", True):
+        refs = evidence_refs(ref)
+        hits = [f for f in result.findings if refs & set(f.provisions)]
+        for f in hits:
+            finding_ids.append(f.id)
+        bad = [f for f in hits if f.severity in BAD_SEVERITIES]
+        low = [f for f in hits if f.severity == "low"]
+        if bad:
+            fw_bad = bad
+            aspects.append(Aspect(BAD, _join(msg("assess.fw.finding", id=f.id, severity=f.severity, title_en=f.title.en,
+                                                 title_zh=f.title.zh) for f in bad[:5]), findings=[f.id for f in bad]))
+        elif low:
+            aspects.append(Aspect(PARTIAL, _join(msg("assess.fw.finding", id=f.id, severity=f.severity, title_en=f.title.en,
+                                                     title_zh=f.title.zh) for f in low[:5]), findings=[f.id for f in low]))
+        elif not hits:  # info-only findings are cited (findings list) but prove neither way
+            covering = sorted(c for c, provs in ctx["checks"].items() if refs & set(provs))
+            if covering:
+                aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True))
+
+    if applies is False and not fw_bad:
+        return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx)
+
+    for name in rule.get("facts", []):
+        aspects.append(F.FACTS[name](result, profile))
+    for expr in rule.get("answers", []):
+        aspects.append(_eval_answer(expr, profile))
+    for d in rule.get("docs", []):
+        aspects.append(_eval_doc(d, profile))
+    decl = (get(profile, "declarations") or {}).get(ref)
+    if isinstance(decl, dict):
+        v = decl["verdict"]
+        ev = decl.get("evidence") or decl.get("justification") or ""
+        ans = [{"field": f"declarations.{ref}", "value": decl}]
+        if v == "not_applicable" and not fw_bad:
+            return _verdict(item, fw, "not_applicable", msg("assess.decl.na", why=ev), finding_ids, ans,
+                            msg("assess.next.not_applicable"), [], ctx)
+        st = {"met": OK, "partly_met": PARTIAL, "not_met": BAD}.get(v, UNKNOWN)
+        aspects.append(Aspect(st, msg("assess.decl", verdict=v, evidence=ev), answers=ans))
+
+    aspects = [a for a in aspects if a.state != NA]
+    states = {a.state for a in aspects}
+    answers = [x for a in aspects for x in a.answers]
+    for a in aspects:
+        if a.state == UNKNOWN and a.question:
+            questions.append(a.question)
+
+    if fw_bad:
+        verdict = "not_met"
+    elif applies is None and not (states & {BAD, PARTIAL}):
+        verdict = "needs_evidence"
+        if qfield:
+            questions.insert(0, qfield)
+    elif BAD in states:
+        strong = {a.state for a in aspects if not a.weak}
+        verdict = "partly_met" if strong & {OK, PARTIAL} else "not_met"
+    elif PARTIAL in states:
+        verdict = "partly_met"
+    elif not aspects or UNKNOWN in states:
+        verdict = "needs_evidence"
+        if not aspects or all(a.state == UNKNOWN and not a.question for a in aspects):
+            questions.append(f"declarations.{ref}")
+    else:
+        verdict = "met"
+
+    reason_parts = [a.text for a in aspects if verdict != "met" or a.state == OK] or []
+    if applies is None and why is not None:
+        reason_parts.insert(0, why)
+    if not reason_parts:
+        reason_parts = [msg("assess.reason.no_evidence")]
+    reason = _join(reason_parts[:8])
+    nxt = _next_step(verdict, fw_bad, aspects, questions, item)
+    return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx)
+
+
+def _next_step(verdict: str, fw_bad: list[Finding], aspects: list[Aspect], questions: list[str], item: dict) -> Text:
+    if fw_bad:
+        f = fw_bad[0]
+        more = len(fw_bad) - 1
+        extra = msg("assess.next.more_findings", n=more) if more else Text(en="", zh="")
+        return Text(en=f"Fix {f.id}: {f.remediation.en}{extra.en}", zh=f"修复 {f.id}：{f.remediation.zh}{extra.zh}")
+    if verdict in ("not_met", "partly_met"):
+        bad = [a for a in aspects if a.state in (BAD, PARTIAL)]
+        return _join([msg("assess.next.fix")] + [a.text for a in bad[:3]])
+    if verdict == "needs_evidence":
+        if questions:
+            qs = [question_text(q, item) for q in dict.fromkeys(questions)]
+            return _join([msg("assess.next.answer")] + qs[:3])
+        return msg("assess.next.evidence")
+    return msg("assess.next.keep")
+
+
+def question_text(field: str, item: dict | None = None) -> Text:
+    if field.startswith("declarations."):
+        ref = field.split(".", 1)[1]
+        it = frameworks.get(ref) or item or {"title": {"en": ref, "zh": ref}}
+        return msg("assess.q.declaration", ref=ref, title_en=it["title"]["en"], title_zh=it["title"]["zh"])
+    if field.startswith("documents."):
+        name = msg(f"profile.doc.{field.split('.', 1)[1]}")
+        return msg("assess.q.document", en_name=name.en, zh_name=name.zh)
+    key = f"profile.q.{field}"
+    try:
+        return msg(key)
+    except KeyError:
+        return msg("assess.q.field", field=field)
+
+
+def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx) -> dict[str, Any]:
+    markets = [m for m in ctx["markets"] if fw in MARKET_FRAMEWORKS[m]]
+    return {
+        "ref": item["ref"], "framework": fw, "id": item["id"],
+        "title": item["title"], "group": item.get("group"),
+        "status": item.get("status"), "status_detail": (item.get("status_detail") or {}).get("raw"),
+        "verdict": verdict,
+        "reason": reason.model_dump() if isinstance(reason, Text) else reason,
+        "findings": sorted(dict.fromkeys(finding_ids)),
+        "profile_answers": _dedup_answers(answers),
+        "next_step": nxt.model_dump(),
+        "uncertain": bool(item.get("uncertain")),
+        "uncertainty": item.get("uncertainty"),
+        "markets": markets,
+        "crosswalk": item.get("crosswalk", []),
+        "questions": list(dict.fromkeys(questions)),
+    }
+
+
+def _dedup_answers(answers: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for a in answers:
+        k = a["field"]
+        if k not in seen:
+            seen.add(k)
+            out.append(a)
+    return out
+
+
+# ------------------------------------------------------------------ whole assessment
+def assess(result: ScanResult, profile: dict | None = None, markets: list[str] | None = None,
+           profile_path: str | Path | None = None, profile_sha256: str | None = None,
+           en303645_version: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    markets = [m for m in (markets or get(profile, "markets") or ["eu", "uk", "us", "cn"]) if m in MARKET_FRAMEWORKS]
+    version = en303645_version or get(profile, "en303645_version") or frameworks.catalogue("en303645")["default_version"]
+    fws = [fw for fw in FRAMEWORK_ORDER if any(fw in MARKET_FRAMEWORKS[m] for m in markets)]
+    ctx = {"markets": markets, "checks": _check_provisions(result)}
+
+    verdicts = []
+    for fw in fws:
+        for item in frameworks.items(fw, version if fw == "en303645" else None):
+            verdicts.append(assess_item(item, fw, result, profile, ctx))
+
+    questions: dict[str, dict] = {}
+    for v in verdicts:
+        if v["verdict"] != "needs_evidence":
+            continue
+        for q in v["questions"]:
+            entry = questions.setdefault(q, {"field": q, "question": question_text(q, frameworks.get(v["ref"])).model_dump(),
+                                             "refs": []})
+            entry["refs"].append(v["ref"])
+
+    return {
+        "tool": {"name": "firmpass", "version": __version__},
+        "generated": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "image": {"name": result.image.name, "sha256": result.image.sha256},
+        "profile": {"path": str(profile_path) if profile_path else None, "sha256": profile_sha256},
+        "markets": markets,
+        "frameworks": [_framework_entry(fw, version, markets) for fw in fws],
+        "classification": classification(profile),
+        "verdicts": verdicts,
+        "summary": summary(verdicts, markets),
+        "questions": list(questions.values()),
+        "divergences": divergences(fws, profile),
+        "post_market": {"cra_article14": postmarket.article14(result, profile, now),
+                        "support_period": postmarket.support_period_check(profile)},
+        "method": {"score": msg("assess.method.score").model_dump(), "verdicts": msg("assess.method.verdicts").model_dump(),
+                   "markets": {m: MARKET_FRAMEWORKS[m] for m in MARKET_FRAMEWORKS}},
+    }
+
+
+def _framework_entry(fw: str, version: str, markets: list[str]) -> dict[str, Any]:
+    cat = frameworks.catalogue(fw)
+    v = version if fw == "en303645" else cat["default_version"]
+    return {"id": fw, "version": v, "title": cat["title"], "uncertainty": cat.get("uncertainty"),
+            "markets": [m for m in markets if fw in MARKET_FRAMEWORKS[m]],
+            "provisions": len(frameworks.items(fw, version if fw == "en303645" else None))}
+
+
+def summary(verdicts: list[dict], markets: list[str]) -> dict[str, Any]:
+    out = {}
+    for m in markets:
+        vs = [v for v in verdicts if m in v["markets"]]
+        counts = {k: sum(1 for v in vs if v["verdict"] == k) for k in VERDICTS}
+        applicable = len(vs) - counts["not_applicable"]
+        score = round((counts["met"] + 0.5 * counts["partly_met"]) / applicable, 3) if applicable else None
+        if score is None:
+            label = msg("assess.readiness.none")
+        elif counts["not_met"] == 0 and counts["needs_evidence"] == 0 and counts["partly_met"] == 0:
+            label = msg("assess.readiness.ready")
+        elif counts["not_met"] == 0:
+            label = msg("assess.readiness.evidence")
+        else:
+            label = msg("assess.readiness.gaps", n=counts["not_met"])
+        out[m] = {"score": score, "counts": counts, "frameworks": MARKET_FRAMEWORKS[m], "label": label.model_dump(),
+                  "mandatory_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["status"] in ("mandatory", "conditional"))}
+    return out
+
+
+def classification(profile: dict | None) -> dict[str, Any]:
+    declared = get(profile, "cra_class")
+    cat_id = get(profile, "product.cra_category")
+    row = frameworks.cra_class_for(cat_id) if cat_id else None
+    if row is None and get(profile, "product.category"):
+        row = frameworks.guess_cra_category(get(profile, "product.category"))
+    derived = row["class"] if row else None
+    classes = frameworks.cra_classes()["classes"]
+    cls = declared or derived
+    out = {"declared": declared, "derived": derived, "category": row["id"] if row else None,
+           "annex_point": row["annex"] if row else None,
+           "conformity_route": classes[cls]["route"] if cls in classes else None,
+           "agrees": None if not (declared and derived) else declared == derived}
+    if out["agrees"] is False:
+        out["note"] = msg("assess.class.disagree", declared=declared, derived=derived, point=row["annex"] or "-").model_dump()
+    return out
+
+
+DIVERGENCES = [
+    ("auto_updates", ["cra:AnnexI.PartI.2.c", "en303645:5.3-4B", "en303645:5.3-6A"], {"cra", "en303645"}),
+    ("support_length", ["cra:Art13.8", "en303645:5.3-13", "psti:PSTI-S1-3", "psti:PSTI-S1-3.a"], {"cra", "en303645", "psti"}),
+    ("sbom", ["cra:AnnexI.PartII.1", "en303645:5.2-3", "nistir8425:8425-AI-2"], {"cra", "en303645", "nistir8425"}),
+    ("known_vulns", ["cra:AnnexI.PartI.2.a", "en18031:GEC-1", "en303645:5.3-8"], {"cra", "en303645", "en18031"}),
+    ("logging", ["cra:AnnexI.PartI.2.l", "en303645:5.10-1", "mlps:MLPS-CE-AU"], {"cra", "en303645", "mlps"}),
+    ("passwords_scope", ["psti:PSTI-S1-1.x", "en303645:5.1-1", "en18031:AUM-5-1"], {"psti", "en303645", "en18031"}),
+    ("mlps_scope", ["mlps:MLPS-CE-IA", "cra:AnnexI.PartI.2.d"], {"mlps", "cra"}),
+]
+
+
+def divergences(fws: list[str], profile: dict | None) -> list[dict[str, Any]]:
+    out = []
+    for key, refs, need in DIVERGENCES:
+        present = need & set(fws)
+        if len(present) < 2:
+            continue
+        d = {"id": key, "topic": msg(f"assess.div.{key}.topic").model_dump(),
+             "refs": [r for r in refs if r.split(":")[0] in fws],
+             "detail": msg(f"assess.div.{key}.detail").model_dump()}
+        if key == "auto_updates" and get(profile, "updates.default_on") is not None:
+            d["profile"] = {"updates.default_on": get(profile, "updates.default_on"),
+                            "updates.user_consent_at_setup": get(profile, "updates.user_consent_at_setup")}
+        out.append(d)
+    return out

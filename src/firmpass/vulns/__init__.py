@@ -1,0 +1,165 @@
+"""vulns stage: match the identified components against the local vulnerability store.
+
+Fills ctx.result.vulnerabilities (model.Vulnerability, each with why it matched in `match` and a
+VEX statement) and ctx.result.extra["vuln_db"].  Never touches the network.  With an empty or
+missing store: one bilingual warning saying how to fill it, and the scan goes on.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from firmpass.context import ScanContext
+from firmpass.i18n import msg
+from firmpass.model import Component, CvssScore, Text, Vulnerability, VexStatement
+from firmpass.vulns.cvssutil import severity_from_score
+from firmpass.vulns.store import Store, resolve_db_path
+
+STAGE = "vulns"
+_VER_ORDER = {"4.0": 4, "3.1": 3, "3.0": 2, "2.0": 1}
+
+
+def db_summary(store: Store | None, path) -> dict[str, Any]:
+    if store is None:
+        return {"path": str(path), "sources": {}, "counts": {}, "empty": True}
+    return {"path": str(path), "sources": {k: {"records": v["records"], "last_update": v["last_update"],
+                                               "data_date": v["data_date"]} for k, v in store.sources().items()},
+            "counts": store.counts(), "empty": store.is_empty()}
+
+
+def best_score(cvss: list[CvssScore]) -> CvssScore | None:
+    if not cvss:
+        return None
+    return max(cvss, key=lambda s: (_VER_ORDER.get(s.version, 0), s.source == "nvd@nist.gov", s.base_score))
+
+
+def sort_key(v: Vulnerability):
+    b = best_score(v.cvss)
+    return (v.vex.state in ("not_affected", "fixed"), v.kev is None, -((v.epss or {}).get("score") or 0.0),
+            -(b.base_score if b else 0.0), v.id, v.component)
+
+
+def match_components(store: Store, components: list[Component], extra: dict[str, Any] | None = None,
+                     triage_files: list[dict] | None = None) -> list[Vulnerability]:
+    """The library entry point (the stage and the benchmark use it)."""
+    from firmpass.vulns import ruleout
+    from firmpass.vulns.matcher import Matcher
+    from firmpass.vulns.vex import product_keys
+
+    extra = extra or {}
+    m = Matcher(store, components)
+    out: list[Vulnerability] = []
+    with store.session() as s:
+        verdicts = m.verdicts(s)
+        ids = {v["vuln_id"] for v in verdicts}
+        vrows = store.vulns(s, ids)
+        kev = store.kev(s, ids)
+        epss = store.epss(s, ids)
+        comp_keys = {c.bom_ref: product_keys(c) for c in components}
+        triage = store.triage(s, [k for ks in comp_keys.values() for k in ks])
+        fixes_cache: dict[tuple[str, str], dict] = {}
+        for v in verdicts:
+            ck = v["comp"]
+            c: Component = ck.comp
+            row = vrows.get(v["vuln_id"])
+            desc = row.description if row else None
+            vul = Vulnerability(
+                id=v["vuln_id"], aliases=list(row.aliases or []) if row else [], component=c.bom_ref,
+                component_name=c.name, component_version=c.version, description=desc,
+                published=row.published if row else None,
+                cvss=[CvssScore(**{k: x[k] for k in ("version", "vector", "base_score", "severity", "source")})
+                      for x in (row.cvss or [])] if row else [],
+                match=v["match"], references=list(row.references or [])[:20] if row else [])
+            b = best_score(vul.cvss)
+            if b:
+                vul.severity = severity_from_score(b.base_score) if b.version != "2.0" else (b.severity or severity_from_score(b.base_score))
+            k = kev.get(vul.id)
+            if k:
+                vul.kev = {"date_added": k.date_added, "due_date": k.due_date, "ransomware": k.ransomware,
+                           "name": k.name}
+            e = epss.get(vul.id)
+            if e:
+                vul.epss = {"score": e.score, "percentile": e.percentile}
+            if not v["affected"]:
+                vr = "; ".join(v["match"].get("vendor_ranges", []))
+                vul.vex = VexStatement(state="not_affected", justification="code_not_present", detail=Text(
+                    en=f"the vendor's advisory is the authority and does not list version {v['match']['version']} "
+                       f"({vr}); NVD criteria {v['match']['criteria']} would include it",
+                    zh=f"以厂商公告为准：其受影响范围（{vr}）不含版本 {v['match']['version']}；"
+                       f"NVD 条件 {v['match']['criteria']} 会将其包括在内"))
+            else:
+                _auto_rule_out(vul, c, ck, extra, store, s, fixes_cache, ruleout)
+            # a user's recorded triage wins over automatic decisions (files given at scan time first)
+            for t in (triage_files or []):
+                if t["vuln_id"] in (vul.id, *vul.aliases) and t["product"] in comp_keys[c.bom_ref]:
+                    _apply_triage(vul, t["state"], t.get("justification"), t.get("detail"), t.get("origin"))
+                    break
+            else:
+                for key in comp_keys[c.bom_ref]:
+                    t = triage.get((vul.id, key))
+                    if t:
+                        _apply_triage(vul, t.state, t.justification, t.detail, t.origin)
+                        break
+            out.append(vul)
+    out.sort(key=sort_key)
+    return out
+
+
+def _auto_rule_out(vul, c, ck, extra, store, s, fixes_cache, ruleout) -> None:
+    props = c.properties or {}
+    if props.get("distro") and props.get("source_package") or props.get("package_version"):
+        distro = str(props.get("distro") or "debian").lower()
+        pkg = str(props.get("source_package") or c.name)
+        key = (distro, pkg)
+        if key not in fixes_cache:
+            fixes_cache[key] = store.distro_fixes(s, distro, pkg)
+        fix = ruleout.distro_fixed(c, fixes_cache[key].get(vul.id, []))
+        if fix:
+            just, det = ruleout.distro_statement(fix, pkg)
+            vul.vex = VexStatement(state="not_affected", justification=just, detail=det)
+            vul.match["ruled_out_by"] = {"rule": "distro_fix", "distro": distro, "package": pkg, **fix}
+            return
+    if ("linux", "linux_kernel") in ck.pairs:
+        r = ruleout.kernel_not_built(vul.description, extra.get("kernel"))
+        if r:
+            vul.vex = VexStatement(state="not_affected", justification=r[0], detail=r[1])
+            vul.match["ruled_out_by"] = {"rule": "kernel_config"}
+            return
+    if ("busybox", "busybox") in ck.pairs:
+        bb = extra.get("busybox") or ({"applets": props["applets"]} if isinstance(props.get("applets"), list) else None)
+        r = ruleout.busybox_not_built(vul.description, bb)
+        if r:
+            vul.vex = VexStatement(state="not_affected", justification=r[0], detail=r[1])
+            vul.match["ruled_out_by"] = {"rule": "busybox_applets",
+                                         "applets": sorted(ruleout.busybox_applets_named(vul.description or ""))}
+
+
+def _apply_triage(vul: Vulnerability, state: str, just: str | None, detail: str | None, origin: str | None) -> None:
+    vul.match["automatic_vex"] = vul.vex.model_dump(exclude_none=True)
+    text = Text(en=f"triage: {detail}", zh=f"人工分诊：{detail}") if detail else None
+    vul.vex = VexStatement(state=state, justification=just if state == "not_affected" else None, detail=text,
+                           source=origin or "triage")
+
+
+def run(ctx: ScanContext) -> None:
+    from firmpass.vulns.vex import load_triage_files
+
+    path = resolve_db_path(ctx.options.db_path)
+    store = Store.open_existing(path)
+    try:
+        summary = db_summary(store, path)
+        ctx.result.extra["vuln_db"] = summary
+        triage_files = load_triage_files(list(ctx.options.vex_files)) if ctx.options.vex_files else []
+        if store is None or summary["empty"]:
+            ctx.warn(STAGE, "vuln_db_empty", msg("vulns.warn.db_empty", path=str(path)))
+            return
+        ctx.result.vulnerabilities = match_components(store, ctx.result.components, ctx.result.extra, triage_files)
+        states: dict[str, int] = {}
+        for v in ctx.result.vulnerabilities:
+            states[v.vex.state] = states.get(v.vex.state, 0) + 1
+        summary["matched"] = {"total": len(ctx.result.vulnerabilities), "by_state": states,
+                              "kev": sum(1 for v in ctx.result.vulnerabilities if v.kev and v.vex.state == "affected"),
+                              "unversioned_components": sum(1 for c in ctx.result.components if not c.version)}
+        summary["triage_files"] = [str(p) for p in ctx.options.vex_files]
+    finally:
+        if store is not None:
+            store.close()

@@ -1,0 +1,128 @@
+"""`firmpass db ...`: import, update and inspect the local vulnerability store."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from firmpass.errors import FirmpassError
+from firmpass.i18n import both, msg
+
+db_app = typer.Typer(help="Local vulnerability database. 本地漏洞数据库。", no_args_is_help=True,
+                     rich_markup_mode=None)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+OPT_DB = typer.Option(None, "--db", help="Store file (default: $FIRMPASS_DB or the user's data dir).")
+
+
+def _open(db: Optional[Path]):
+    from firmpass.vulns.store import Store, resolve_db_path
+
+    p = resolve_db_path(db)
+    try:
+        return Store(p)
+    except Exception as e:  # noqa: BLE001 - any open failure is one bilingual line
+        raise FirmpassError("db.err.open", path=str(p), detail=f"{type(e).__name__}: {e}") from None
+
+
+@db_app.command("import")
+def import_cmd(paths: list[Path] = typer.Argument(..., help="Data files or directories (.gz accepted)."),
+               db: Optional[Path] = OPT_DB) -> None:
+    """Import NVD / CVE 5 / OSV / KEV / EPSS / EUVD / vendor / Debian tracker / VEX files (offline)."""
+    from firmpass.vulns.importers import import_paths
+
+    for p in paths:
+        if not p.exists():
+            raise FirmpassError("err.no_such_file", path=str(p))
+    store = _open(db)
+    t0 = time.perf_counter()
+    try:
+        with err.status("import") as st:
+            rep = import_paths(store, paths, progress=lambda f: st.update(f"import {f}"))
+    finally:
+        store.close()
+    for path, reason in rep.skipped:
+        err.print(both(msg("db.info.skipped", path=path, reason=reason)), markup=False)
+    if not rep.by_format:
+        raise FirmpassError("db.err.nothing_imported", paths=", ".join(map(str, paths)))
+    detail = ", ".join(f"{k} {v}" for k, v in rep.by_format.items())
+    out.print(both(msg("db.info.imported", files=rep.files, path=str(store.path), seconds=f"{time.perf_counter() - t0:.1f}",
+                       detail=detail)), markup=False)
+
+
+@db_app.command("update")
+def update_cmd(db: Optional[Path] = OPT_DB,
+               nvd_url: str = typer.Option("https://services.nvd.nist.gov/rest/json/cves/2.0", "--nvd-url"),
+               kev_url: str = typer.Option("https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json", "--kev-url"),
+               epss_url: str = typer.Option("https://epss.cyentia.com/epss_scores-current.csv.gz", "--epss-url"),
+               only: Optional[str] = typer.Option(None, "--only", help="nvd,kev,epss")) -> None:
+    """Download what changed since the last update (NVD incremental, KEV, EPSS); resumable."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from firmpass.vulns import update as up
+
+    which = [w.strip() for w in (only or "nvd,kev,epss").split(",") if w.strip()]
+    store = _open(db)
+    api_key = os.environ.get("NVD_API_KEY")
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err) as prog:
+            if "nvd" in which:
+                task = prog.add_task(both(msg("db.update.progress", source="NVD")), total=None)
+                n = up.update_nvd(store, nvd_url, api_key=api_key,
+                                  progress=lambda d, t: prog.update(task, completed=d, total=t))
+                out.print(both(msg("db.info.updated", source="nvd", records=n)), markup=False)
+            for name, url in (("kev", kev_url), ("epss", epss_url)):
+                if name in which:
+                    task = prog.add_task(both(msg("db.update.progress", source=name.upper())), total=1)
+                    n = up.update_file(store, url, name)
+                    prog.update(task, completed=1)
+                    out.print(both(msg("db.info.updated", source=name, records=n)), markup=False)
+    finally:
+        store.close()
+
+
+@db_app.command("status")
+def status_cmd(db: Optional[Path] = OPT_DB,
+               max_age: int = typer.Option(7, "--max-age", help="Warn when a source is older than this many days.")) -> None:
+    """Sources, record counts, last update per source; warns when data is old."""
+    from firmpass.vulns.store import Store, resolve_db_path
+
+    p = resolve_db_path(db)
+    out.print(both(msg("db.status.header", path=str(p))), markup=False)
+    store = Store.open_existing(p)
+    if store is None:
+        err.print(both(msg("db.status.empty")), markup=False)
+        return
+    try:
+        srcs, counts, empty = store.sources(), store.counts(), store.is_empty()
+    finally:
+        store.close()
+    t = Table(show_edge=False)
+    for key in ("db.status.source", "db.status.records", "db.status.last_update", "db.status.data_date"):
+        m = msg(key)
+        t.add_column(f"{m.en} / {m.zh}")
+    now = datetime.now(timezone.utc)
+    old = []
+    for name, s in srcs.items():
+        t.add_row(name, str(s["records"]), s["last_update"] or "-", str(s["data_date"] or "-"))
+        if s["last_update"]:
+            days = (now - datetime.fromisoformat(s["last_update"])).days
+            if days > max_age:
+                old.append((name, days))
+    out.print(t)
+    out.print(", ".join(f"{k} {v}" for k, v in counts.items()), markup=False)
+    if empty:
+        err.print(both(msg("db.status.empty")), markup=False)
+    for name, days in old:
+        err.print("warning: " + both(msg("db.status.old", source=name, days=days, limit=max_age)), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

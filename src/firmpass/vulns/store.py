@@ -1,0 +1,377 @@
+"""The local vulnerability store (SQLAlchemy 2; SQLite by default, schema kept portable for PostgreSQL).
+
+Location: ``--db`` / ``ScanOptions.db_path``, else ``$FIRMPASS_DB``, else the user's data directory
+(``$XDG_DATA_HOME/firmpass/vulns.db``, default ``~/.local/share/firmpass/vulns.db``).
+
+Matching looks rows up by ``(vendor, product)`` (CPE criteria, CVE 5 and vendor advisories) or by
+``(ecosystem, name)`` (OSV / PURL); both are indexed, so a lookup never scans the whole table.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import (JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, create_engine, delete,
+                        event, func, select, tuple_, update)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+SCHEMA_VERSION = 1
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("FIRMPASS_DB")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "firmpass" / "vulns.db"
+
+
+def resolve_db_path(explicit: Path | str | None = None) -> Path:
+    return Path(explicit).expanduser() if explicit else default_db_path()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SourceRow(Base):
+    """One data source (nvd, kev, epss, vendor:curl ...): what was imported and when."""
+
+    __tablename__ = "source"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    last_update: Mapped[str | None] = mapped_column(String(40))  # when firmpass imported it (UTC ISO)
+    data_date: Mapped[str | None] = mapped_column(String(40))  # the data's own date when it states one
+    origin: Mapped[str | None] = mapped_column(Text)  # file or URL
+    cursor: Mapped[dict | None] = mapped_column(JSON)  # `db update` resume state
+
+
+class VulnRow(Base):
+    __tablename__ = "vuln"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(40))
+    modified: Mapped[str | None] = mapped_column(String(40))
+    cvss: Mapped[list | None] = mapped_column(JSON)  # [{version, vector, base_score, severity, source}]
+    references: Mapped[list | None] = mapped_column(JSON)
+    aliases: Mapped[list | None] = mapped_column(JSON)
+    configs: Mapped[dict | None] = mapped_column(JSON)  # {source: [NVD configuration with >1 node]}
+    sources: Mapped[list | None] = mapped_column(JSON)
+
+
+class AffectedRow(Base):
+    """One applicability statement: a CPE criteria / product range, or a package range."""
+
+    __tablename__ = "affected"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vuln_id: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # "cpe" | "pkg"
+    vendor: Mapped[str | None] = mapped_column(String(128))
+    product: Mapped[str | None] = mapped_column(String(128))
+    ecosystem: Mapped[str | None] = mapped_column(String(64))  # lower-case base: "debian", "pypi" ...
+    name: Mapped[str | None] = mapped_column(String(256))
+    ecosystem_full: Mapped[str | None] = mapped_column(String(128))  # "Debian:12"
+    scheme: Mapped[str | None] = mapped_column(String(32))  # univers scheme for the range, None = generic
+    exact: Mapped[str | None] = mapped_column(String(128))
+    start_incl: Mapped[str | None] = mapped_column(String(128))
+    start_excl: Mapped[str | None] = mapped_column(String(128))
+    end_incl: Mapped[str | None] = mapped_column(String(128))
+    end_excl: Mapped[str | None] = mapped_column(String(128))
+    vulnerable: Mapped[bool] = mapped_column(Boolean, default=True)
+    authority: Mapped[bool] = mapped_column(Boolean, default=False)  # the vendor's own advisory
+    criteria: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[int] = mapped_column(Integer, default=-1)  # index into VulnRow.configs[source]; -1 = single node
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_affected_cpe", "vendor", "product"), Index("ix_affected_pkg", "ecosystem", "name"),
+                      Index("ix_affected_src", "source", "vuln_id"))
+
+
+class KevRow(Base):
+    __tablename__ = "kev"
+    cve: Mapped[str] = mapped_column(String(64), primary_key=True)
+    date_added: Mapped[str | None] = mapped_column(String(20))
+    due_date: Mapped[str | None] = mapped_column(String(20))
+    ransomware: Mapped[str | None] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(Text)
+    required_action: Mapped[str | None] = mapped_column(Text)
+
+
+class EpssRow(Base):
+    __tablename__ = "epss"
+    cve: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    percentile: Mapped[float | None] = mapped_column(Float)
+    date: Mapped[str | None] = mapped_column(String(20))
+
+
+class DistroFixRow(Base):
+    """Debian security tracker: source package -> CVE -> fixed version per release."""
+
+    __tablename__ = "distro_fix"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    distro: Mapped[str] = mapped_column(String(32))
+    release: Mapped[str] = mapped_column(String(32))
+    package: Mapped[str] = mapped_column(String(128))
+    vuln_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(32))
+    fixed_version: Mapped[str | None] = mapped_column(String(128))
+    urgency: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (Index("ix_distro_fix", "distro", "package", "vuln_id"),)
+
+
+class TriageRow(Base):
+    """A user's VEX decision, keyed by (vulnerability, product without version) so it sticks across
+    rescans and firmware versions."""
+
+    __tablename__ = "triage"
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vuln_id: Mapped[str] = mapped_column(String(64))
+    product: Mapped[str] = mapped_column(String(256))  # purl without version/qualifiers, or lower-case name
+    state: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str | None] = mapped_column(Text)
+    recorded: Mapped[str | None] = mapped_column(String(40))
+    __table_args__ = (UniqueConstraint("vuln_id", "product", name="uq_triage"),)
+
+
+class MetaRow(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Store:
+    """A handle on one vulnerability store."""
+
+    def __init__(self, path: Path | str | None = None, url: str | None = None, create: bool = True):
+        self.path = resolve_db_path(path) if url is None else None
+        if url is None:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{self.path}"
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if create:
+            Base.metadata.create_all(self.engine)
+
+    @classmethod
+    def open_existing(cls, path: Path | str | None = None) -> "Store | None":
+        p = resolve_db_path(path)
+        if not p.is_file():
+            return None
+        return cls(p)
+
+    def session(self) -> Session:
+        return Session(self.engine, future=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ status
+    def sources(self) -> dict[str, dict[str, Any]]:
+        with self.session() as s:
+            return {r.name: {"kind": r.kind, "records": r.records, "last_update": r.last_update,
+                             "data_date": r.data_date, "origin": r.origin}
+                    for r in s.scalars(select(SourceRow).order_by(SourceRow.name))}
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as s:
+            return {t: s.scalar(select(func.count()).select_from(m)) or 0
+                    for t, m in (("vulnerabilities", VulnRow), ("affected", AffectedRow), ("kev", KevRow),
+                                 ("epss", EpssRow), ("distro_fix", DistroFixRow), ("triage", TriageRow))}
+
+    def is_empty(self) -> bool:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(AffectedRow)) == 0
+
+    def get_cursor(self, source: str) -> dict | None:
+        with self.session() as s:
+            r = s.get(SourceRow, source)
+            return dict(r.cursor) if r and r.cursor else None
+
+    def set_cursor(self, source: str, cursor: dict | None, kind: str = "nvd") -> None:
+        with self.session() as s, s.begin():
+            r = s.get(SourceRow, source) or SourceRow(name=source, kind=kind, records=0)
+            r.cursor = cursor
+            s.add(r)
+
+    def touch_source(self, s: Session, name: str, kind: str, records: int, origin: str | None,
+                     data_date: str | None = None, add: bool = False) -> None:
+        r = s.get(SourceRow, name)
+        if r is None:
+            r = SourceRow(name=name, kind=kind, records=0)
+            s.add(r)
+        r.records = (r.records or 0) + records if add else records
+        r.last_update = now_iso()
+        r.origin = origin
+        if data_date:
+            r.data_date = data_date
+
+    # ------------------------------------------------------------------ writing
+    def ingest_vulns(self, s: Session, source: str, records: list[dict[str, Any]]) -> int:
+        """Insert or merge vulnerability records with their applicability rows.
+
+        Each record: {"vuln": {id, description, published, modified, cvss, references, aliases},
+        "affected": [row dicts], "configs": [multi-node NVD configurations] }.  Re-importing a source
+        replaces that source's rows for those vulnerabilities (idempotent).
+        """
+        if not records:
+            return 0
+        by_id: dict[str, dict] = {}
+        for rec in records:  # one source may list a CVE twice (yearly feeds overlap): last wins
+            by_id[rec["vuln"]["id"]] = rec
+        ids = list(by_id)
+        existing: dict[str, VulnRow] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for row in s.scalars(select(VulnRow).where(VulnRow.id.in_(chunk))):
+                existing[row.id] = row
+            s.execute(delete(AffectedRow).where(AffectedRow.source == source, AffectedRow.vuln_id.in_(chunk)))
+        new_rows, aff_rows = [], []
+        for vid, rec in by_id.items():
+            v = rec["vuln"]
+            cfg = rec.get("configs") or []
+            row = existing.get(vid)
+            if row is None:
+                new_rows.append({"id": vid, "description": v.get("description"), "published": v.get("published"),
+                                 "modified": v.get("modified"), "cvss": v.get("cvss") or [],
+                                 "references": (v.get("references") or [])[:50], "aliases": v.get("aliases") or [],
+                                 "configs": {source: cfg} if cfg else {}, "sources": [source]})
+            else:
+                self._merge(row, v, source, cfg)
+            for a in rec.get("affected", []):
+                a = dict(a)
+                a["vuln_id"] = vid
+                a["source"] = source
+                aff_rows.append(a)
+        if new_rows:
+            s.execute(VulnRow.__table__.insert(), new_rows)
+        if aff_rows:
+            cols = ("vuln_id", "source", "kind", "vendor", "product", "ecosystem", "name", "ecosystem_full", "scheme",
+                    "exact", "start_incl", "start_excl", "end_incl", "end_excl", "vulnerable", "authority",
+                    "criteria", "config", "note")
+            defaults = {"vulnerable": True, "authority": False, "config": -1}
+            s.execute(AffectedRow.__table__.insert(),
+                      [{c: a.get(c, defaults.get(c)) for c in cols} for a in aff_rows])
+        return len(by_id)
+
+    @staticmethod
+    def _merge(row: VulnRow, v: dict, source: str, cfg: list) -> None:
+        authoritative_text = source == "nvd" or source.startswith("cve5")
+        if v.get("description") and (not row.description or authoritative_text):
+            row.description = v["description"]
+        for k in ("published", "modified"):
+            if v.get(k) and not getattr(row, k):
+                setattr(row, k, v[k])
+        if v.get("cvss"):
+            have = {(c["version"], c.get("source"), c["vector"]) for c in row.cvss or []}
+            row.cvss = list(row.cvss or []) + [c for c in v["cvss"] if (c["version"], c.get("source"), c["vector"]) not in have]
+        if v.get("references"):
+            row.references = list(dict.fromkeys(list(row.references or []) + v["references"]))[:50]
+        if v.get("aliases"):
+            row.aliases = sorted(set(row.aliases or []) | set(v["aliases"]))
+        configs = dict(row.configs or {})
+        if cfg:
+            configs[source] = cfg
+        else:
+            configs.pop(source, None)
+        row.configs = configs
+        row.sources = sorted(set(row.sources or []) | {source})
+
+    def replace_kev(self, s: Session, rows: list[dict]) -> None:
+        s.execute(delete(KevRow))
+        if rows:
+            s.execute(KevRow.__table__.insert(), rows)
+
+    def upsert_epss(self, s: Session, rows: list[dict]) -> None:
+        ids = [r["cve"] for r in rows]
+        for i in range(0, len(ids), 500):
+            s.execute(delete(EpssRow).where(EpssRow.cve.in_(ids[i:i + 500])))
+        if rows:
+            s.execute(EpssRow.__table__.insert(), rows)
+
+    def replace_distro_fix(self, s: Session, distro: str, rows: list[dict]) -> None:
+        pkgs = sorted({r["package"] for r in rows})
+        for i in range(0, len(pkgs), 500):
+            s.execute(delete(DistroFixRow).where(DistroFixRow.distro == distro, DistroFixRow.package.in_(pkgs[i:i + 500])))
+        if rows:
+            s.execute(DistroFixRow.__table__.insert(), rows)
+
+    def upsert_triage(self, s: Session, rows: list[dict]) -> int:
+        for r in rows:
+            old = s.scalars(select(TriageRow).where(TriageRow.vuln_id == r["vuln_id"],
+                                                    TriageRow.product == r["product"])).first()
+            if old is None:
+                s.add(TriageRow(**r, recorded=now_iso()))
+            else:
+                for k, v in r.items():
+                    setattr(old, k, v)
+                old.recorded = now_iso()
+        return len(rows)
+
+    # ------------------------------------------------------------------ reading (indexed lookups only)
+    def affected_for_products(self, s: Session, pairs: Iterable[tuple[str, str]]) -> list[AffectedRow]:
+        pairs = list(dict.fromkeys(pairs))
+        if not pairs:
+            return []
+        # plain rows (attribute access like the ORM class, without the identity-map cost)
+        t = AffectedRow.__table__
+        return list(s.execute(select(t).where(t.c.kind == "cpe", tuple_(t.c.vendor, t.c.product).in_(pairs))))
+
+    def affected_for_package(self, s: Session, ecosystem: str, name: str) -> list[AffectedRow]:
+        t = AffectedRow.__table__
+        return list(s.execute(select(t).where(t.c.ecosystem == ecosystem, t.c.name == name)))
+
+    def vulns(self, s: Session, ids: Iterable[str]) -> dict[str, VulnRow]:
+        ids = list(set(ids))
+        out: dict[str, VulnRow] = {}
+        for i in range(0, len(ids), 500):
+            for r in s.scalars(select(VulnRow).where(VulnRow.id.in_(ids[i:i + 500]))):
+                out[r.id] = r
+        return out
+
+    def kev(self, s: Session, ids: Iterable[str]) -> dict[str, KevRow]:
+        ids = list(set(ids))
+        return {r.cve: r for i in range(0, len(ids), 500)
+                for r in s.scalars(select(KevRow).where(KevRow.cve.in_(ids[i:i + 500])))}
+
+    def epss(self, s: Session, ids: Iterable[str]) -> dict[str, EpssRow]:
+        ids = list(set(ids))
+        return {r.cve: r for i in range(0, len(ids), 500)
+                for r in s.scalars(select(EpssRow).where(EpssRow.cve.in_(ids[i:i + 500])))}
+
+    def distro_fixes(self, s: Session, distro: str, package: str) -> dict[str, list[DistroFixRow]]:
+        out: dict[str, list[DistroFixRow]] = {}
+        for r in s.scalars(select(DistroFixRow).where(DistroFixRow.distro == distro, DistroFixRow.package == package)):
+            out.setdefault(r.vuln_id, []).append(r)
+        return out
+
+    def triage(self, s: Session, products: Iterable[str]) -> dict[tuple[str, str], TriageRow]:
+        products = list(set(products))
+        if not products:
+            return {}
+        return {(r.vuln_id, r.product): r for r in s.scalars(select(TriageRow).where(TriageRow.product.in_(products)))}
+
+
+def dumps(o: Any) -> str:
+    return json.dumps(o, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,111 @@
+"""`firmpass db update`: online refresh of NVD (incremental), CISA KEV and FIRST EPSS.
+
+Only this command touches the network (a scan never does).  NVD CVE API 2.0 is paged with
+startIndex/resultsPerPage and filtered with lastModStartDate/lastModEndDate (at most 120 days per
+request window, as the API requires).  After every page the cursor (window and next startIndex) is
+saved in the store, so an interrupted update resumes where it stopped.  Failed requests are retried
+with exponential backoff; HTTP 403/429/5xx are retried, other 4xx are not.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from firmpass.errors import FirmpassError
+from firmpass.vulns import importers
+from firmpass.vulns.store import Store
+
+NVD_URL = "https://services.nvd.nist.gov/rest/json/cves/2.0"
+KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+EPSS_URL = "https://epss.cyentia.com/epss_scores-current.csv.gz"
+MAX_WINDOW = timedelta(days=120)
+PAGE = 2000
+
+
+def _fmt(d: datetime) -> str:
+    return d.strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
+
+
+def fetch(url: str, retries: int = 5, backoff: float = 2.0, timeout: float = 60.0, api_key: str | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> bytes:
+    headers = {"User-Agent": "firmpass-db-update"}
+    if api_key:
+        headers["apiKey"] = api_key
+    last: Exception | None = None
+    for attempt in range(retries):
+        try:
+            req = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - https URLs we build
+                data = r.read()
+            return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        except urllib.error.HTTPError as e:
+            last = e
+            if e.code not in (403, 408, 429) and e.code < 500:
+                break
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            last = e
+        if attempt < retries - 1:
+            sleep(backoff * (2 ** attempt))
+    raise FirmpassError("db.err.network", url=url, detail=str(last))
+
+
+def update_nvd(store: Store, base_url: str = NVD_URL, now: datetime | None = None, api_key: str | None = None,
+               progress: Callable[[int, int], None] | None = None, **kw) -> int:
+    now = now or datetime.now(timezone.utc)
+    cur = store.get_cursor("nvd") or {}
+    if "window_start" in cur:  # resume an interrupted run
+        start = datetime.fromisoformat(cur["window_start"])
+        index = int(cur.get("start_index", 0))
+        end_all = datetime.fromisoformat(cur["until"])
+    else:
+        last = cur.get("last_mod")
+        start = datetime.fromisoformat(last) if last else now - MAX_WINDOW
+        index = 0
+        end_all = now
+    total_done = 0
+    while start < end_all:
+        end = min(start + MAX_WINDOW, end_all)
+        while True:
+            q = urllib.parse.urlencode({"lastModStartDate": _fmt(start), "lastModEndDate": _fmt(end),
+                                        "startIndex": index, "resultsPerPage": PAGE})
+            obj = json.loads(fetch(f"{base_url}?{q}", api_key=api_key, **kw))
+            recs, _ = importers.parse_nvd(obj)
+            with store.session() as s, s.begin():
+                store.ingest_vulns(s, "nvd", recs)
+                store.touch_source(s, "nvd", "nvd", importers._count(store, s, "nvd"), base_url, obj.get("timestamp"))
+            total_done += len(recs)
+            index += int(obj.get("resultsPerPage") or len(recs))
+            total = int(obj.get("totalResults") or 0)
+            if progress:
+                progress(min(index, total), total)
+            store.set_cursor("nvd", {"window_start": start.isoformat(), "start_index": index,
+                                     "until": end_all.isoformat(), "last_mod": cur.get("last_mod")})
+            if index >= total or not recs:
+                break
+        start, index = end, 0
+        store.set_cursor("nvd", {"window_start": start.isoformat(), "start_index": 0, "until": end_all.isoformat(),
+                                 "last_mod": cur.get("last_mod")})
+    store.set_cursor("nvd", {"last_mod": end_all.isoformat()})
+    return total_done
+
+
+def update_file(store: Store, url: str, name: str, **kw) -> int:
+    data = fetch(url, **kw)
+    text = data.decode("utf-8", "replace")
+    if text.lstrip().startswith(("{", "[")):
+        obj, txt = json.loads(text), None
+    else:
+        obj, txt = None, text
+    from firmpass.vulns import vex as vexmod
+
+    fmt = importers.sniff(obj) if obj is not None else "epss"
+    if fmt is None:
+        raise FirmpassError("db.err.network", url=url, detail=f"unexpected content for {name}")
+    with store.session() as s, s.begin():
+        return importers._import_one(store, s, fmt, obj, txt, url, vexmod)

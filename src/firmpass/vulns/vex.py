@@ -1,0 +1,439 @@
+"""VEX in and out.
+
+In: a user's triage as CycloneDX VEX, OpenVEX or CSAF VEX -> triage rows keyed by
+(vulnerability, product without version) so a decision sticks across rescans and firmware versions.
+Out: `to_csaf` (CSAF 2.0, profile csaf_vex), `to_cyclonedx_vex` (CycloneDX 1.5 VEX), and
+`validate_csaf` against the CSAF 2.0 JSON schema vendored in firmpass/vulns/schemas/ (with the FIRST
+CVSS v2.0 / v3.0 / v3.1 schemas it references) so validation works offline.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from packageurl import PackageURL
+
+from firmpass import __version__
+from firmpass.model import Component, ScanResult, Text, Vulnerability
+
+# CycloneDX analysis.justification (the model's vocabulary) <-> CSAF / OpenVEX flag labels
+CDX_TO_CSAF = {
+    "code_not_present": "vulnerable_code_not_present",
+    "code_not_reachable": "vulnerable_code_not_in_execute_path",
+    "requires_configuration": "vulnerable_code_cannot_be_controlled_by_adversary",
+    "requires_dependency": "component_not_present",
+    "requires_environment": "vulnerable_code_cannot_be_controlled_by_adversary",
+    "protected_by_compiler": "inline_mitigations_already_exist",
+    "protected_at_runtime": "inline_mitigations_already_exist",
+    "protected_at_perimeter": "inline_mitigations_already_exist",
+    "protected_by_mitigating_control": "inline_mitigations_already_exist",
+}
+CSAF_TO_CDX = {
+    "component_not_present": "requires_dependency",
+    "vulnerable_code_not_present": "code_not_present",
+    "vulnerable_code_not_in_execute_path": "code_not_reachable",
+    "vulnerable_code_cannot_be_controlled_by_adversary": "requires_environment",
+    "inline_mitigations_already_exist": "protected_by_mitigating_control",
+}
+STATE_TO_CDX = {"affected": "exploitable", "not_affected": "not_affected", "fixed": "resolved",
+                "under_investigation": "in_triage"}
+CDX_TO_STATE = {"exploitable": "affected", "not_affected": "not_affected", "false_positive": "not_affected",
+                "resolved": "fixed", "resolved_with_pedigree": "fixed", "in_triage": "under_investigation"}
+
+
+# ------------------------------------------------------------------------------------ product keys
+def purl_key(purl: str | None) -> str | None:
+    if not purl:
+        return None
+    try:
+        p = PackageURL.from_string(purl)
+    except ValueError:
+        return None
+    return PackageURL(type=p.type, namespace=p.namespace, name=p.name).to_string()
+
+
+def product_keys(c: Component) -> list[str]:
+    keys = []
+    pk = purl_key(c.purl)
+    if pk:
+        keys.append(pk)
+    if c.properties.get("source_package"):
+        keys.append(f"name:{str(c.properties['source_package']).lower()}")
+    keys.append(f"name:{c.name.lower()}")
+    return list(dict.fromkeys(keys))
+
+
+def _key_for(ident: str | None, name: str | None = None) -> str | None:
+    if ident and ident.startswith("pkg:"):
+        return purl_key(ident)
+    if name:
+        return f"name:{name.lower()}"
+    if ident:
+        return f"name:{ident.lower()}"
+    return None
+
+
+# ------------------------------------------------------------------------------------ import triage
+def parse_triage(obj: dict, origin: str) -> list[dict]:
+    if obj.get("bomFormat") == "CycloneDX":
+        return _parse_cdx(obj, origin)
+    if str(obj.get("@context", "")).startswith("https://openvex.dev"):
+        return _parse_openvex(obj, origin)
+    if isinstance(obj.get("document"), dict):
+        return _parse_csaf(obj, origin)
+    return []
+
+
+def _parse_cdx(obj: dict, origin: str) -> list[dict]:
+    refs: dict[str, tuple[str | None, str | None]] = {}
+
+    def walk(comps):
+        for c in comps or []:
+            refs[c.get("bom-ref", "")] = (c.get("purl"), c.get("name"))
+            walk(c.get("components"))
+    walk(obj.get("components"))
+    meta_c = (obj.get("metadata") or {}).get("component")
+    if meta_c:
+        walk([meta_c])
+    out = []
+    for v in obj.get("vulnerabilities") or []:
+        an = v.get("analysis") or {}
+        state = CDX_TO_STATE.get(an.get("state") or "")
+        if not state or not v.get("id"):
+            continue
+        detail = an.get("detail") or ("false positive" if an.get("state") == "false_positive" else None)
+        for a in v.get("affects") or []:
+            ref = a.get("ref", "")
+            ref = ref.split("#", 1)[1] if ref.startswith("urn:cdx:") and "#" in ref else ref
+            purl, name = refs.get(ref, (None, None))
+            key = _key_for(purl or ref if (purl or ref.startswith("pkg:")) else None, name or ref)
+            if key:
+                out.append({"vuln_id": v["id"], "product": key, "state": state,
+                            "justification": an.get("justification"), "detail": detail, "origin": origin})
+    return out
+
+
+def _parse_openvex(obj: dict, origin: str) -> list[dict]:
+    out = []
+    for st in obj.get("statements") or []:
+        vul = st.get("vulnerability")
+        vid = vul.get("name") if isinstance(vul, dict) else vul
+        state = st.get("status")
+        if not vid or state not in ("not_affected", "affected", "fixed", "under_investigation"):
+            continue
+        just = CSAF_TO_CDX.get(st.get("justification") or "", None)
+        detail = st.get("impact_statement") or st.get("action_statement") or st.get("status_notes")
+        for p in st.get("products") or []:
+            ident = p.get("@id") if isinstance(p, dict) else p
+            ids = [ident] + [v for v in ((p.get("identifiers") or {}).values() if isinstance(p, dict) else [])]
+            key = next((_key_for(i) for i in ids if i and str(i).startswith("pkg:")), None) or _key_for(ident)
+            if key:
+                out.append({"vuln_id": vid, "product": key, "state": state, "justification": just,
+                            "detail": detail, "origin": origin})
+    return out
+
+
+def _parse_csaf(obj: dict, origin: str) -> list[dict]:
+    prods: dict[str, str] = {}
+
+    def fpn(p: dict) -> None:
+        h = p.get("product_identification_helper") or {}
+        pid = p.get("product_id")
+        if pid:
+            prods[pid] = _key_for(h.get("purl"), None) or _key_for(None, p.get("name")) or pid
+
+    def branches(bs, trail):
+        for b in bs or []:
+            t = trail + [b.get("name", "")]
+            if b.get("product"):
+                p = dict(b["product"])
+                if b.get("category") == "product_version" and len(t) >= 2 and not (p.get("product_identification_helper") or {}).get("purl"):
+                    p["name"] = t[-2]  # product name without the version
+                fpn(p)
+            branches(b.get("branches"), t)
+
+    tree = obj.get("product_tree") or {}
+    for p in tree.get("full_product_names") or []:
+        fpn(p)
+    branches(tree.get("branches"), [])
+    for r in tree.get("relationships") or []:
+        p = r.get("full_product_name") or {}
+        if p.get("product_id") and r.get("product_reference") in prods:
+            prods[p["product_id"]] = prods[r["product_reference"]]
+    out = []
+    for v in obj.get("vulnerabilities") or []:
+        vid = v.get("cve") or ((v.get("ids") or [{}])[0].get("text"))
+        if not vid:
+            continue
+        flags = {pid: f.get("label") for f in v.get("flags") or [] for pid in f.get("product_ids") or []}
+        impacts = {pid: t.get("details") for t in v.get("threats") or [] if t.get("category") == "impact"
+                   for pid in t.get("product_ids") or []}
+        ps = v.get("product_status") or {}
+        for field, state in (("known_not_affected", "not_affected"), ("known_affected", "affected"),
+                             ("fixed", "fixed"), ("under_investigation", "under_investigation")):
+            for pid in ps.get(field) or []:
+                out.append({"vuln_id": vid, "product": prods.get(pid, f"name:{pid.lower()}"), "state": state,
+                            "justification": CSAF_TO_CDX.get(flags.get(pid) or ""), "detail": impacts.get(pid),
+                            "origin": origin})
+    return out
+
+
+def load_triage_files(paths: list[Path]) -> list[dict]:
+    """Triage statements from files given with `--vex` (applied at scan time, not stored)."""
+    from firmpass.vulns.importers import read_bytes
+
+    out = []
+    for p in paths:
+        try:
+            obj = json.loads(read_bytes(Path(p)))
+        except (OSError, ValueError) as e:
+            from firmpass.errors import FirmpassError
+            raise FirmpassError("vulns.err.bad_vex", path=str(p), detail=str(e)) from None
+        out.extend(parse_triage(obj, str(p)) if isinstance(obj, dict) else [])
+    return out
+
+
+# ------------------------------------------------------------------------------------ export
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _detail_str(t: Text | None) -> str | None:
+    if t is None:
+        return None
+    return t.en if t.en == t.zh else f"{t.en} / {t.zh}"
+
+
+def _pid(ref: str) -> str:
+    return "CSAFPID-" + re.sub(r"[^A-Za-z0-9._-]+", "-", ref)[:120]
+
+
+def to_cyclonedx_vex(result: ScanResult) -> dict:
+    comps = {c.bom_ref: c for c in result.components}
+    used = sorted({v.component for v in result.vulnerabilities})
+    out_comps = []
+    for ref in used:
+        c = comps.get(ref)
+        d: dict[str, Any] = {"type": c.type if c else "application", "bom-ref": ref,
+                             "name": c.name if c else ref}
+        if c and c.version:
+            d["version"] = c.version
+        if c and c.purl:
+            d["purl"] = c.purl
+        if c and c.cpe:
+            d["cpe"] = c.cpe
+        out_comps.append(d)
+    vulns = []
+    for v in result.vulnerabilities:
+        d: dict[str, Any] = {"bom-ref": f"{v.id}@{v.component}", "id": v.id,
+                             "source": {"name": "NVD", "url": f"https://nvd.nist.gov/vuln/detail/{v.id}"}
+                             if v.id.startswith("CVE-") else {"name": str(v.match.get("source", "firmpass"))}}
+        ratings = []
+        for s in v.cvss:
+            method = {"2.0": "CVSSv2", "3.0": "CVSSv3", "3.1": "CVSSv31", "4.0": "CVSSv4"}.get(s.version, "other")
+            r = {"score": s.base_score, "method": method, "vector": s.vector}
+            if s.severity in ("critical", "high", "medium", "low", "info", "none"):
+                r["severity"] = s.severity
+            ratings.append(r)
+        if ratings:
+            d["ratings"] = ratings
+        if v.description:
+            d["description"] = v.description
+        if v.published:
+            d["published"] = _iso(v.published)
+        an: dict[str, Any] = {"state": STATE_TO_CDX[v.vex.state]}
+        if v.vex.state == "not_affected" and v.vex.justification:
+            an["justification"] = v.vex.justification
+        det = _detail_str(v.vex.detail)
+        if det:
+            an["detail"] = det
+        d["analysis"] = an
+        d["affects"] = [{"ref": v.component}]
+        props = [{"name": "firmpass:match", "value": json.dumps(v.match, ensure_ascii=False, sort_keys=True)}]
+        if v.kev:
+            props.append({"name": "firmpass:kev", "value": json.dumps(v.kev, sort_keys=True)})
+        if v.epss:
+            props.append({"name": "firmpass:epss", "value": json.dumps(v.epss, sort_keys=True)})
+        d["properties"] = props
+        vulns.append(d)
+    return {"bomFormat": "CycloneDX", "specVersion": "1.5", "serialNumber": f"urn:uuid:{uuid.uuid4()}", "version": 1,
+            "metadata": {"timestamp": _now(), "tools": {"components": [{"type": "application", "name": "firmpass",
+                                                                          "version": __version__}]},
+                         "component": {"type": "firmware", "bom-ref": "firmware-image", "name": result.image.name,
+                                       "hashes": [{"alg": "SHA-256", "content": result.image.sha256}]}},
+            "components": out_comps, "vulnerabilities": vulns}
+
+
+def _iso(s: str) -> str:
+    s = s.strip()
+    if len(s) == 10:
+        return s + "T00:00:00Z"
+    if re.search(r"(Z|[+-]\d\d:\d\d)$", s):
+        return s
+    return s.split(".")[0] + "Z"
+
+
+def to_csaf(result: ScanResult, profile: dict | None) -> dict:
+    profile = profile or {}
+    man = profile.get("manufacturer") or {}
+    prod = profile.get("product") or {}
+    vendor = man.get("name") or "Unknown manufacturer"
+    pname = prod.get("name") or prod.get("model") or result.image.name
+    fw_ver = str(prod.get("firmware_version") or result.image.sha256[:12])
+    fw_id = "CSAFPID-FIRMWARE"
+    ns = man.get("website") or "https://example.invalid"
+    if not re.match(r"^https?://", ns):
+        ns = "https://" + ns
+    comps = {c.bom_ref: c for c in result.components}
+    used = sorted({v.component for v in result.vulnerabilities})
+    full_names, rels = [], []
+    for ref in used:
+        c = comps.get(ref)
+        name = f"{c.name} {c.version}" if c and c.version else (c.name if c else ref)
+        p: dict[str, Any] = {"name": name, "product_id": _pid(ref)}
+        helper = {}
+        if c and c.purl:
+            helper["purl"] = c.purl
+        if c and c.cpe:
+            helper["cpe"] = c.cpe
+        if helper:
+            p["product_identification_helper"] = helper
+        full_names.append(p)
+        rels.append({"category": "default_component_of",
+                     "full_product_name": {"name": f"{name} in {pname} {fw_ver}", "product_id": _pid(ref) + ":FW"},
+                     "product_reference": _pid(ref), "relates_to_product_reference": fw_id})
+    tree: dict[str, Any] = {"branches": [{"category": "vendor", "name": vendor, "branches": [
+        {"category": "product_name", "name": pname, "branches": [
+            {"category": "product_version", "name": fw_ver,
+             "product": {"name": f"{vendor} {pname} {fw_ver}", "product_id": fw_id,
+                         "product_identification_helper": {"hashes": [{"file_hashes": [
+                             {"algorithm": "sha256", "value": result.image.sha256}], "filename": result.image.name}]}}}]}]}]}
+    if full_names:
+        tree["full_product_names"] = full_names
+        tree["relationships"] = rels
+    by_id: dict[str, list[Vulnerability]] = {}
+    for v in result.vulnerabilities:
+        by_id.setdefault(v.id, []).append(v)
+    vulns = []
+    for vid, vs in by_id.items():
+        d: dict[str, Any] = {}
+        if re.match(r"^CVE-[0-9]{4}-[0-9]{4,}$", vid):
+            d["cve"] = vid
+        else:
+            d["ids"] = [{"system_name": str(vs[0].match.get("source", "OSV")), "text": vid}]
+        if vs[0].description:
+            d["notes"] = [{"category": "description", "text": vs[0].description, "title": "Description"}]
+        status: dict[str, list[str]] = {}
+        flags: dict[str, list[str]] = {}
+        threats, remediations, scores = [], [], []
+        for v in vs:
+            pid = _pid(v.component) + ":FW"
+            field = {"affected": "known_affected", "not_affected": "known_not_affected", "fixed": "fixed",
+                     "under_investigation": "under_investigation"}[v.vex.state]
+            status.setdefault(field, []).append(pid)
+            det = _detail_str(v.vex.detail)
+            if v.vex.state == "not_affected":
+                label = CDX_TO_CSAF.get(v.vex.justification or "")
+                if label:
+                    flags.setdefault(label, []).append(pid)
+                threats.append({"category": "impact", "details": det or "not affected", "product_ids": [pid]})
+            elif v.vex.state == "affected":
+                remediations.append({"category": "none_available",
+                                     "details": det or f"Update {v.component_name} to a version outside the affected "
+                                                       f"range ({v.match.get('range', 'see advisory')}).",
+                                     "product_ids": [pid]})
+            for s in v.cvss:
+                if s.version in ("3.0", "3.1") and s.severity in ("none", "low", "medium", "high", "critical"):
+                    scores.append({"products": [pid], "cvss_v3": {"version": s.version, "vectorString": s.vector,
+                                                                  "baseScore": s.base_score,
+                                                                  "baseSeverity": s.severity.upper()}})
+                    break
+        d["product_status"] = {k: sorted(set(x)) for k, x in status.items()}
+        if flags:
+            d["flags"] = [{"label": k, "product_ids": sorted(set(x))} for k, x in flags.items()]
+        if threats:
+            d["threats"] = threats
+        if remediations:
+            d["remediations"] = remediations
+        if scores:
+            d["scores"] = scores
+        if vs[0].kev:
+            d.setdefault("notes", []).append({"category": "other", "title": "CISA KEV",
+                                              "text": f"Listed in CISA Known Exploited Vulnerabilities since "
+                                                      f"{vs[0].kev.get('date_added')}"})
+        refs = [r for r in vs[0].references if re.match(r"^https?://", r)][:10]
+        if refs:
+            d["references"] = [{"category": "external", "summary": "Reference", "url": r} for r in refs]
+        vulns.append(d)
+    now = _now()
+    doc_id = f"firmpass-{result.image.sha256[:16]}"
+    doc: dict[str, Any] = {
+        "document": {
+            "category": "csaf_vex", "csaf_version": "2.0",
+            "title": f"VEX for {vendor} {pname} {fw_ver}",
+            "publisher": {"category": "vendor", "name": vendor, "namespace": ns},
+            "tracking": {"id": doc_id, "status": "final", "version": "1", "initial_release_date": now,
+                         "current_release_date": now,
+                         "revision_history": [{"date": now, "number": "1", "summary": "Generated by firmpass"}],
+                         "generator": {"engine": {"name": "firmpass", "version": __version__}, "date": now}},
+            "distribution": {"tlp": {"label": "WHITE"}},
+            "notes": [{"category": "summary", "title": "Scope",
+                       "text": f"Vulnerability status of the components found in firmware image {result.image.name} "
+                               f"(SHA-256 {result.image.sha256})."}],
+        },
+        "product_tree": tree,
+    }
+    if vulns:
+        doc["vulnerabilities"] = vulns
+    return doc
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4, DRAFT7
+
+    base = resources.files("firmpass.vulns").joinpath("schemas")
+    load = lambda n: json.loads(base.joinpath(n).read_text(encoding="utf-8"))  # noqa: E731
+    reg = Registry().with_resources([
+        ("https://www.first.org/cvss/cvss-v2.0.json", Resource(load("cvss-v2.0.json"), DRAFT4)),
+        ("https://www.first.org/cvss/cvss-v3.0.json", Resource(load("cvss-v3.0.json"), DRAFT7)),
+        ("https://www.first.org/cvss/cvss-v3.1.json", Resource(load("cvss-v3.1.json"), DRAFT7)),
+    ])
+    schema = load("csaf_json_schema.json")
+    from jsonschema import FormatChecker
+    return Draft202012Validator(schema, registry=reg, format_checker=FormatChecker())
+
+
+def validate_csaf(doc: dict) -> list[str]:
+    """Errors of `doc` against the CSAF 2.0 JSON schema (vendored), plus the csaf_vex profile's
+    required sections; an empty list means valid."""
+    errs = [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+            for e in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
+    d = doc.get("document") or {}
+    if d.get("category") == "csaf_vex":  # CSAF 2.0 section 4.5 (profile 5: VEX)
+        if not doc.get("product_tree"):
+            errs.append("product_tree: required by the csaf_vex profile")
+        for i, v in enumerate(doc.get("vulnerabilities") or []):
+            if not v.get("cve") and not v.get("ids"):
+                errs.append(f"vulnerabilities/{i}: cve or ids required by the csaf_vex profile")
+            ps = v.get("product_status") or {}
+            if not any(ps.get(k) for k in ("fixed", "known_affected", "known_not_affected", "under_investigation")):
+                errs.append(f"vulnerabilities/{i}/product_status: one status required by the csaf_vex profile")
+            na = set(ps.get("known_not_affected") or [])
+            covered = {p for f in v.get("flags") or [] for p in f.get("product_ids") or []} | \
+                      {p for t in v.get("threats") or [] if t.get("category") == "impact" for p in t.get("product_ids") or []}
+            if na - covered:
+                errs.append(f"vulnerabilities/{i}: known_not_affected products need a flag or impact statement")
+            ka = set(ps.get("known_affected") or [])
+            rem = {p for r in v.get("remediations") or [] for p in r.get("product_ids") or []}
+            if ka - rem:
+                errs.append(f"vulnerabilities/{i}: known_affected products need a remediation")
+    return errs

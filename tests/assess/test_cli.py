@@ -1,0 +1,45 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.assess.scan import corpus_like
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures"
+
+
+def cli(*args):
+    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_assess_saved_scan_with_changed_profile(tmp_path):
+    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-poor.yaml"))
+    assert r.returncode == 0, r.stderr
+    poor = json.loads((tmp_path / "assessment.json").read_text())
+    r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-full.yaml"), "--market", "uk")
+    assert r.returncode == 0, r.stderr and "assessment.json" in r.stdout
+    full = json.loads((tmp_path / "assessment.json").read_text())
+    assert full["markets"] == ["uk"] and full["profile"]["path"].endswith("profile-full.yaml")
+    assert full["summary"]["uk"]["score"] > poor["summary"]["uk"]["score"]
+    v = {x["ref"]: x for x in full["verdicts"]}
+    assert v["psti:PSTI-S1-2"]["verdict"] == "met" and v["en303645:5.1-1"]["verdict"] == "not_met"
+    assert full["image"]["name"] == "firmware.bin"
+
+
+def test_assess_bad_inputs_exit_2(tmp_path):
+    r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-full.yaml"))
+    assert r.returncode == 2 and "findings.json" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "findings.json").write_text("{not json")
+    r = cli("assess", str(tmp_path))
+    assert r.returncode == 2 and "findings.json" in r.stderr
+    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    bad = tmp_path / "p.yaml"
+    bad.write_text("schema_version: 1\nproduct: {name: X}\nmarkets: [mars]\n")
+    r = cli("assess", str(tmp_path), "--profile", str(bad))
+    assert r.returncode == 2 and "markets" in r.stderr and "产品档案" in r.stderr
+    r = cli("assess", str(tmp_path))  # no profile: every answer-dependent verdict needs evidence
+    data = json.loads((tmp_path / "assessment.json").read_text())
+    assert r.returncode == 0 and data["profile"]["path"] is None and len(data["questions"]) > 20
