@@ -119,7 +119,8 @@ def test_dpkg_status_gives_packages_with_full_revision(corpus, tmp_path, ground_
     c = by_name(comps)
     for p in ground_truth["packages"]:
         comp = c[p["package"]]
-        assert comp.properties["distro_version"] == p["version"]
+        assert comp.properties["distro_version"] == comp.properties["package_version"] == p["version"]
+        assert comp.properties["distro"] == "debian"
         assert comp.purl.startswith(f"pkg:deb/debian/{p['package']}@")
     assert c["libssl3"].version == "3.0.22" and c["libssl3"].properties["source_package"] == "openssl"
     assert c["libssl3"].cpe == "cpe:2.3:a:openssl:openssl:3.0.22:*:*:*:*:*:*:*"

@@ -149,3 +149,27 @@ def test_cli_check_bad_input_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["sbom", str(bad), "-o", str(tmp_path / "o"), "--format", "xml"])
     assert e.value.code == 2
+
+
+def test_pipeline_identify_vulns_sbom_on_corpus(corpus, tmp_path, fixtures):
+    """Cross-stage: the vulns stage matches our components (CPE / PURL), the CycloneDX SBOM carries its
+    vulnerabilities and still validates; findings.json has the components section."""
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import run_stages
+    from firmpass.vulns.importers import import_paths
+    from firmpass.vulns.store import Store
+    from tests.treectx import context_from_tree
+
+    import_paths(Store(tmp_path / "v.db"), [fixtures / "vulns"])
+    ctx = context_from_tree(Path(corpus / "rootfs").resolve(), tmp_path / "out", ScanOptions(db_path=tmp_path / "v.db"))
+    run_stages(ctx, ["identify", "vulns", "sbom"])
+    assert all(ctx.result.tool.stages[s]["status"] == "ok" for s in ("identify", "vulns", "sbom"))
+    assert ctx.result.vulnerabilities
+    text = (ctx.out / "sbom.cdx.json").read_text()
+    assert sbom.validate_cyclonedx(text) == []
+    doc = json.loads(text)
+    refs = {c["bom-ref"] for c in doc["components"]}
+    assert len(doc["vulnerabilities"]) == len(ctx.result.vulnerabilities)
+    assert all(a["ref"] in refs for v in doc["vulnerabilities"] for a in v["affects"])
+    findings = json.loads((ctx.out / "findings.json").read_text())
+    assert {c["name"] for c in findings["components"]} >= {"openssl", "busybox", "curl", "libcurl"}

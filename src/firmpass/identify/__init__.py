@@ -79,6 +79,14 @@ def _stem(soname_or_pkg: str) -> str:
     return _norm(s)
 
 
+def _distro(db: str, p: pkgdb.Package) -> str | None:
+    """The distribution whose security data applies to a package (its fixes are per distro revision)."""
+    text = f"{p.version} {p.maintainer or ''}".lower()
+    if db == "dpkg":
+        return "ubuntu" if "ubuntu" in text else ("raspbian" if "raspbian" in text else "debian")
+    return {"apk": "alpine", "opkg": "openwrt"}.get(db)
+
+
 def rule_for_package(name: str, source: str | None) -> Rule | None:
     by_id = rules_by_id()
     n = _norm(name)
@@ -168,6 +176,10 @@ class _Identifier:
             b.purl = self._pkg_purl(p, db) or b.purl
             b.properties.setdefault("package_db", db)
             b.properties.setdefault("distro_version", p.version)
+            b.properties.setdefault("package_version", p.version)  # the vulns stage reads this name
+            distro = _distro(db, p)
+            if distro:
+                b.properties.setdefault("distro", distro)
             if p.source:
                 b.properties.setdefault("source_package", p.source)
             if p.source_version:
@@ -293,6 +305,9 @@ class _Identifier:
             rule = rule_for_package(str(note["name"]), str(note["name"]))
             b = self._attach_rule(rule, up, f) if rule else self.comp(str(note["name"]), up)
             b.properties.setdefault("distro_version", note["version"])
+            b.properties.setdefault("package_version", note["version"])
+            if note.get("os"):
+                b.properties.setdefault("distro", str(note["os"]).lower())
             b.add(ComponentEvidence(path=f.path, method="elf-package-note", match=nm.group(0)[:200], container=f.container),
                   0.9, f, rank=0)
             primary = primary or b
