@@ -173,3 +173,15 @@ def test_pipeline_identify_vulns_sbom_on_corpus(corpus, tmp_path, fixtures):
     assert all(a["ref"] in refs for v in doc["vulnerabilities"] for a in v["affects"])
     findings = json.loads((ctx.out / "findings.json").read_text())
     assert {c["name"] for c in findings["components"]} >= {"openssl", "busybox", "curl", "libcurl"}
+
+
+def test_root_from_profile_beats_os_release(scanned):
+    prof = {"manufacturer": {"name": "ACME Corp", "website": "https://acme.example", "email": "psirt@acme.example"},
+            "product": {"name": "ACME R1000", "firmware_version": "1.0.0-r5"}}
+    doc = json.loads(sbom.build_cyclonedx(scanned.result, prof, scanned.out))
+    root = doc["metadata"]["component"]
+    assert (root["name"], root["version"], root["supplier"]["name"]) == ("ACME R1000", "1.0.0-r5", "ACME Corp")
+    assert doc["metadata"]["manufacturer"]["name"] == "ACME Corp"
+    sp = sbom.build_spdx(scanned.result, prof, scanned.out)
+    assert any(c.name == "ACME Corp" for c in sp.creation_info.creators)
+    assert sbom.validate_spdx(sp) == []

@@ -65,8 +65,13 @@ def root_info(result: ScanResult, profile: dict | None = None, out: Path | None 
     product = prof.get("product") or {}
     manu = prof.get("manufacturer") or {}
     osr = _os_release(result, out)
-    name = product.get("name") or osr.get("NAME") or result.image.name
-    version = product.get("firmware_version") or osr.get("VERSION_ID") or (osr.get("VERSION") or "").split(" ")[0] or None
+    # a vendor header's own fields (model, version) when the unpacker recorded them
+    hdr = result.image.container_chain[0].meta if result.image.container_chain else {}
+    hdr_name = hdr.get("model") or hdr.get("name") if isinstance(hdr, dict) else None
+    hdr_version = (hdr.get("version") or hdr.get("firmware_version")) if isinstance(hdr, dict) else None
+    name = product.get("name") or osr.get("NAME") or (str(hdr_name) if hdr_name else None) or result.image.name
+    version = product.get("firmware_version") or osr.get("VERSION_ID") or (osr.get("VERSION") or "").split(" ")[0] \
+        or (str(hdr_version) if hdr_version else None)
     return {
         "name": name, "version": version or NOASSERTION, "supplier": manu.get("name"),
         "supplier_url": manu.get("website"), "supplier_email": manu.get("email"),
@@ -175,7 +180,8 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
             if e.method in seen_m:
                 continue
             seen_m.add(e.method)
-            tech = AnalysisTechnique(METHOD_TECHNIQUE.get(e.method, "other"))
+            tech = AnalysisTechnique(METHOD_TECHNIQUE.get(
+                e.method, "binary-analysis" if e.method.startswith(("kernel-", "signature-")) else "other"))
             methods.append(Method(technique=tech, confidence=Decimal(str(c.confidence)),
                                   value=f"{e.method}{': ' + e.rule if e.rule else ''}{' = ' + e.match if e.match else ''}"[:500]))
         occ = [Occurrence(location=e.path, additional_context=f"container {e.container}; {e.method}")
@@ -345,7 +351,7 @@ def build_spdx(result: ScanResult, profile: dict | None = None, out: Path | None
         if c.cpe:
             refs.append(ExternalPackageRef(ExternalPackageRefCategory.SECURITY, "cpe23Type", c.cpe))
         lic = _spdx_license(c.licenses)
-        comment = f"confidence {c.confidence}; evidence: " + "; ".join(
+        comment = f"confidence {c.confidence}; files: {', '.join(c.files[:50])}; evidence: " + "; ".join(
             f"{e.method} {e.path or ''} [{e.container}] {e.match or ''}".strip() for e in c.evidence[:20])
         pkgs.append(Package(
             spdx_id=i, name=c.name, download_location=SpdxNoAssertion(), version=c.version or NOASSERTION,
@@ -353,8 +359,7 @@ def build_spdx(result: ScanResult, profile: dict | None = None, out: Path | None
             supplier=Actor(ActorType.ORGANIZATION, c.supplier) if c.supplier else SpdxNoAssertion(),
             files_analyzed=False, checksums=checks(c.hashes.get("sha256"), c.hashes.get("sha512")),
             license_concluded=SpdxNoAssertion(), license_declared=lic, copyright_text=SpdxNoAssertion(),
-            external_references=refs, primary_package_purpose=purpose.get(c.type), comment=comment[:4000],
-            attribution_texts=[f"file: {f}" for f in c.files[:50]]))
+            external_references=refs, primary_package_purpose=purpose.get(c.type), comment=comment[:4000]))
         rels.append(Relationship("SPDXRef-firmware", RelationshipType.CONTAINS, i))
     for c in result.components:
         for d in c.dependencies:
