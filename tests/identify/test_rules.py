@@ -58,12 +58,25 @@ def test_rule_on_crafted_sample(rule):
     if rule.fname is not None and not rule.anywhere and not rule.owned:
         m = match_rule(rule, text, "", True, True)
     else:
-        # the sample among unrelated strings, as in a real binary; owned patterns need an owning file
-        m = match_rule(rule, "x", "GLIBC_2.4\n1.2.3.4\n" + text + "\nversion %d.%d", True, True)
+        # the sample among unrelated bytes, through the same string extraction as a real binary;
+        # owned patterns need an owning file
+        blob = b"\x7fELF\x00GLIBC_2.4\x00\x01\x02" + text.encode() + b"\x00version %d.%d\x00\xff"
+        m = match_rule(rule, "x", version_strings(blob), True, True)
     assert m is not None and m.version == expected, (m and m.version, expected)
     if rule.anywhere and not rule.embeddable:
         # the same banner quoted inside another product's binary is not evidence
         assert match_rule(rule, "x", text, is_owner=False, other_owner=True) is None
+
+
+def test_most_specific_version_and_zlib_exclusion():
+    rules = {r.id: r for r in RULES}
+    txt = "OpenSSH_9.2\nOpenSSH_9.2p1 Debian-2+deb12u10"  # as in Debian's sshd
+    assert match_rule(rules["openssh"], "sshd", txt, True, False).version == "9.2p1"
+    assert match_rule(rules["openssh"], "sshd", "OpenSSH_9.2p1\nOpenSSH_8.4p1", True, False) is None or \
+        match_rule(rules["openssh"], "sshd", "OpenSSH_9.2p1\nOpenSSH_8.4p1", True, False).version is None
+    # libzip.so: the only bare version is zlib's, compiled in for deflateInit_
+    assert match_rule(rules["libzip"], "libzip.so.4.0", "1.2.13", True, False, links_zlib=True).version is None
+    assert match_rule(rules["libzip"], "libzip.so.4.0", "1.2.13", True, False, links_zlib=False).version == "1.2.13"
 
 
 def test_anchoring_rejects_near_misses():

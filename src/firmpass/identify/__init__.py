@@ -278,7 +278,7 @@ class _Identifier:
         mk = (f.sha256, base)
         matches = self.match_cache.get(mk)
         if matches is None:
-            matches = match_file(base, text)
+            matches = match_file(base, text, needed=dyn.needed if dyn is not None else None)
             self.match_cache[mk] = matches
         primary: _Builder | None = None
         # a name-only signal counts for executables and libraries, not for /etc/passwd

@@ -24,7 +24,11 @@ from typing import Any
 import yaml
 
 _STRINGS = re.compile(rb"[\x20-\x7e]{3,}")
-_HAS_VERSION = re.compile(rb"(?m)^.*\d\.\d.*$")
+# strings that can carry a version: "x.y", or an integer version after the word "version" (kmod 30)
+_HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^less \d|^[6-9][a-z]? +\d\d?-[A-Z][a-z]{2}-\d{4}$).*$")
+# zlib's version string is compiled into every caller of deflateInit_/inflateInit_: in a file that links
+# libz, a bare "1.2.13" is zlib's, never the file's own version
+_ZLIB_LIKE = re.compile(r"^1\.[23]\.\d{1,2}(?:\.\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^\d+$")
 
 
@@ -137,7 +141,8 @@ def _line(text: str, m: re.Match) -> str:
     return text[s: e if e >= 0 else len(text)][:200]
 
 
-def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None) -> list[Match]:
+def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
+               needed: list[str] | None = None) -> list[Match]:
     """All rule matches for one file (its base name and its version_strings()).
 
     At most one match per rule: the strongest kind found (banner > owned > bare > file name).
@@ -145,21 +150,40 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None) 
     rules = rules or load_rules()
     owners = [r for r in rules if r.owns(basename)]
     owner_ids = {r.id for r in owners}
+    links_zlib = any(n.startswith("libz.so") for n in needed or ())
     out: list[Match] = []
     for r in rules:
-        found = match_rule(r, basename, text, r.id in owner_ids, bool(owners))
+        found = match_rule(r, basename, text, r.id in owner_ids, bool(owners), links_zlib=links_zlib)
         if found is not None:
             out.append(found)
+    # a rule that yields to another product found in the same file (libjpeg-turbo keeps IJG's
+    # "6b  27-Mar-1998" string for compatibility: that is not IJG libjpeg 6b)
+    ids = {m.rule.id for m in out if m.version}
+    out = [m for m in out if not (set(m.rule.raw.get("unless", ())) & ids)]
     # a file named like several products (zebra: quagga or frr): keep the ones with a version if any
     if any(m.version for m in out):
         out = [m for m in out if m.version or not m.owned]
     return out
 
 
-def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: bool) -> Match | None:
+def _best(rx: re.Pattern, text: str) -> re.Match | None:
+    """The most specific match of a pattern: 'OpenSSH_9.2p1' over 'OpenSSH_9.2' (a prefix of it).
+    Versions that contradict each other (neither a prefix of the other) make the pattern inconclusive."""
+    ms = list(rx.finditer(text))
+    if len(ms) <= 1:
+        return ms[0] if ms else None
+    best = max(ms, key=lambda m: len(m.group("v")))
+    v = best.group("v")
+    if all(v.startswith(m.group("v")) for m in ms):
+        return best
+    return None
+
+
+def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: bool,
+               links_zlib: bool = False) -> Match | None:
     """One rule against one file: the strongest kind of match (banner > owned > bare > file name)."""
     for rx in r.anywhere:
-        m = rx.search(text)
+        m = _best(rx, text)
         if m:
             if other_owner and not is_owner and not r.embeddable:
                 break  # quoted inside another product's binary: not evidence of this product
@@ -168,12 +192,14 @@ def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: b
     if not is_owner:
         return None
     for rx in r.owned:
-        m = rx.search(text)
+        m = _best(rx, text)
         if m:
             return Match(r, m.group("v"), _line(text, m), "signature-owned", 0.9, True)
     if r.bare is not None:
         cands = {(m.group("v") if "v" in r.bare.groupindex and m.group("v") else m.group(0)): m.group(0)
                  for m in r.bare.finditer(text)}
+        if links_zlib and r.id != "zlib":
+            cands = {v: t for v, t in cands.items() if not _ZLIB_LIKE.match(v)}
         if len(cands) == 1:
             v, s = next(iter(cands.items()))
             return Match(r, v, s, "signature-bare", 0.7, True)
