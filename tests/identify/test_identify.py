@@ -50,6 +50,9 @@ def test_components_fields(binary_only):
     # weak signals kept, marked, with a low confidence
     nettle = by_name(comps)["libnettle"]
     assert nettle.version is None and nettle.confidence < 0.5 and nettle.properties["weak"]
+    # the product it probably is, without a CPE (a version-less CPE would match every CVE of nettle)
+    assert nettle.cpe is None and nettle.properties["product"] == "nettle"
+    assert nettle.properties["cpe_product"] == "nettle_project:nettle"
     assert all(cc.evidence for cc in comps)
 
 

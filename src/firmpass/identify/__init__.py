@@ -116,6 +116,7 @@ class _Identifier:
         self.kernel: dict[str, Any] | None = None
         self.modules: list[str] = []
         self.kernel_config: dict[str, str] | None = None
+        self.weak_product: dict[tuple[str, str], Rule] = {}
 
     # ------------------------------------------------------------------ components
     def comp(self, name: str, version: str | None, rule: Rule | None = None, type_: str | None = None) -> _Builder:
@@ -125,7 +126,10 @@ class _Identifier:
             b = _Builder(name=name, version=version, rule=rule, type=type_ or (rule.type if rule else "application"))
             if rule:
                 b.supplier = rule.supplier
-                b.cpe = rule.cpe23(version)
+                # no version, no CPE: a wildcard-version CPE would match every CVE of the product
+                b.cpe = rule.cpe23(version) if version else None
+                if not version and rule.cpe:
+                    b.properties["cpe_product"] = rule.cpe
                 if rule.cpe_aliases:
                     b.properties["cpe_aliases"] = [
                         f"cpe:2.3:a:{a}:{(rule.cpe23(version) or '').split(':')[5]}:*:*:*:*:*:*:*" for a in rule.cpe_aliases]
@@ -445,7 +449,8 @@ class _Identifier:
             else:
                 dyn = self.dyn.get((f.container, f.path))
                 if dyn is not None and dyn.soname:
-                    continue  # left to the SONAME pass (a versionless product name adds nothing)
+                    self.weak_product[(f.container, f.path)] = m.rule
+                    continue  # the SONAME pass names it; the product it probably belongs to goes in properties
                 b = self.comp(m.rule.name, None, m.rule)
                 b.add(ComponentEvidence(path=f.path, method="file-name", match=posixpath.basename(f.path),
                                         rule=m.rule.id, container=f.container), 0.3, f, rank=4)
@@ -471,6 +476,13 @@ class _Identifier:
             b = self.comp(name, None, None, type_="library")
             b.purl = PackageURL(type="generic", name=name).to_string()
             b.properties["soname"] = dyn.soname
+            wr = self.weak_product.get((cont, path))
+            if wr is not None:
+                b.properties["product"] = wr.name
+                b.properties["rule"] = wr.id
+                if wr.cpe:
+                    b.properties["cpe_product"] = wr.cpe
+                b.supplier = b.supplier or wr.supplier
             b.add(ComponentEvidence(path=path, method="soname", match=dyn.soname, container=cont), 0.3, f, rank=1)
             self.file_comp[(cont, path)] = b.key
 
