@@ -117,6 +117,7 @@ class _Identifier:
         self.modules: list[str] = []
         self.kernel_config: dict[str, str] | None = None
         self.weak_product: dict[tuple[str, str], Rule] = {}
+        self.needs_data: set[str] = set()
 
     # ------------------------------------------------------------------ components
     def comp(self, name: str, version: str | None, rule: Rule | None = None, type_: str | None = None) -> _Builder:
@@ -259,6 +260,12 @@ class _Identifier:
                     continue
                 if not self._want(f, head):
                     continue
+            if (f.sha256 and f.sha512 and f.sha256 in self.text_cache and f.sha256 not in self.needs_data
+                    and not base.endswith(".ko")):
+                # the same content was scanned in another filesystem (a rootfs copied into the image
+                # several times): its strings and ELF data are cached, only the evidence is added
+                self._scan_one(f, base, b"")
+                continue
             try:
                 data = self.ctx.read(f, MAX_SCAN_BYTES)
             except OSError as e:
@@ -277,6 +284,9 @@ class _Identifier:
             cached = (version_strings(data_view(data, dyn)), dyn)
             self.text_cache[f.sha256] = cached
         text, dyn = cached
+        if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
+                     or base.endswith(".ko") or f.path.startswith("/boot/config-")):
+            self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
         if dyn is not None:
             self.dyn[(f.container, f.path)] = dyn
         mk = (f.sha256, base)
