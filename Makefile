@@ -7,7 +7,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := squashfs-tools mtd-utils u-boot-tools device-tree-compiler cpio openssl e2fsprogs \
-	libarchive-tools libarchive13 fonts-wqy-microhei poppler-utils libmagic1 xz-utils lzop lz4 zstd \
+	libarchive-tools libarchive13 fonts-wqy-microhei libharfbuzz-subset0 poppler-utils libmagic1 xz-utils lzop lz4 zstd \
 	android-sdk-libsparse-utils openssh-client file liblzo2-dev libpango-1.0-0 libpangoft2-1.0-0 \
 	binutils python3-venv python3-dev gcc zip
 
@@ -29,7 +29,10 @@ venv: $(BIN)/firmpass
 
 demo: $(BIN)/firmpass
 	$(BIN)/python -m tests.corpus build
-	$(BIN)/firmpass scan tests/corpus/.cache/out/firmware.bin -o demo-out --profile tests/fixtures/profile-full.yaml
+	rm -rf demo-out && mkdir -p demo-out
+	# a local vulnerability store: the project's shared data set when it is beside the checkout, else the test fixtures
+	$(BIN)/firmpass db import $$( [ -d ../shared/data/vuln ] && echo ../shared/data/vuln || echo tests/fixtures/vulns ) --db demo-out/vulns.db
+	$(BIN)/firmpass scan tests/corpus/.cache/out/firmware.bin -o demo-out --profile tests/fixtures/profile-full.yaml --db demo-out/vulns.db
 	@echo "results: demo-out/ (report.html, report.pdf, findings.json, assessment.json, sbom.*.json, evidence/)"
 
 test: $(BIN)/firmpass

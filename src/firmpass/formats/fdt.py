@@ -176,3 +176,83 @@ def parse(data: bytes) -> Fdt:
         raise FdtError("incomplete tree")
     return Fdt(totalsize=totalsize, version=version, off_struct=off_struct, size_struct=size_struct,
                off_strings=off_strings, size_strings=size_strings, root=root, blob=blob)
+
+
+def find_regions(fdt: Fdt, include: set[str] | list[str], exclude_props: set[str] | list[str]) -> list[tuple[int, int]]:
+    """Byte regions (absolute offset, size) of the structure block that cover the nodes in `include`,
+    as U-Boot's fdt_find_regions() selects them for FIT configuration signatures.
+
+    Rules (devicetree regions as U-Boot uses them): a listed node contributes its FDT_BEGIN_NODE tag,
+    its properties (except `exclude_props`) and its FDT_END_NODE tag; a direct child of a listed node
+    contributes only its BEGIN/END tags; deeper nodes nothing; the final FDT_END tag is always in.
+    Adjacent regions are merged.  Raises FdtError on a malformed structure block."""
+    inc, exc = set(include), set(exclude_props)
+    s, strings, base = fdt.struct_block, fdt.strings_block, fdt.off_struct
+    regions: list[tuple[int, int]] = []
+    start, want, pos = -1, 0, 0
+    stack: list[int] = []
+    path: list[str] = []
+    while True:
+        offset = pos
+        if pos + 4 > len(s):
+            raise FdtError("structure block ends without FDT_END")
+        (tok,) = struct.unpack_from(">I", s, pos)
+        pos += 4
+        include_it = 0
+        if tok == FDT_BEGIN_NODE:
+            name, pos = _cstr(s, pos, len(s))
+            pos = (pos + 3) & ~3
+        elif tok == FDT_PROP:
+            if pos + 8 > len(s):
+                raise FdtError("property outside the structure block")
+            ln, nameoff = struct.unpack_from(">II", s, pos)
+            pos = (pos + 8 + ln + 3) & ~3
+        elif tok not in (FDT_END_NODE, FDT_NOP, FDT_END):
+            raise FdtError(f"bad token {tok:#x} at {offset}")
+        stop_at = pos
+        if tok == FDT_PROP:
+            include_it = want >= 2
+            stop_at = offset
+            pname, _ = _cstr(strings, nameoff, len(strings)) if nameoff < len(strings) else ("", 0)
+            if pname in exc:
+                include_it = 0
+        elif tok == FDT_NOP:
+            include_it = want >= 2
+            stop_at = offset
+        elif tok == FDT_BEGIN_NODE:
+            if len(stack) >= MAX_DEPTH:
+                raise FdtError("nodes nested too deeply")
+            path.append(name)
+            p = "/" + "/".join(x for x in path if x)
+            stack.append(want)
+            if want == 1:
+                stop_at = offset
+            if p in inc:
+                want = 2
+            elif want:
+                want -= 1
+            else:
+                stop_at = offset
+            include_it = want
+        elif tok == FDT_END_NODE:
+            if not stack:
+                raise FdtError("unbalanced end of node")
+            include_it = want
+            want = stack.pop()
+            path.pop()
+        elif tok == FDT_END:
+            include_it = 1
+        if include_it and start == -1:
+            if regions and offset == regions[-1][0] + regions[-1][1] - base:
+                start = regions.pop()[0] - base
+            else:
+                start = offset
+        if not include_it and start != -1:
+            regions.append((base + start, stop_at - start))
+            start = -1
+        if tok == FDT_END:
+            break
+    if pos != len(s) and fdt.version >= 17:
+        raise FdtError("structure block has data after FDT_END")
+    regions.append((base + start, pos - start))
+    return regions

@@ -1,0 +1,249 @@
+"""Credential checks (CRED-001 .. CRED-006): /etc/passwd, /etc/shadow, web user files.
+
+Hash cracking uses passlib (md5_crypt, sha256_crypt, sha512_crypt, des_crypt, bcrypt, apr_md5_crypt)
+against the built-in list ``data/default_passwords.txt``, bounded in time per hash and overall; each
+distinct hash is tried once per scan even when the filesystem appears in several containers.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+import time
+from functools import lru_cache
+from importlib import resources
+
+from firmpass.checks.base import CheckRun, Hit, mask, mask_text
+from firmpass.checks.registry import check
+from firmpass.model import Text
+
+NOLOGIN = {"/bin/false", "/usr/bin/false", "/sbin/nologin", "/usr/sbin/nologin", "/bin/nologin", "/dev/null", ""}
+HASH_BUDGET_S = 1.5  # per distinct hash
+TOTAL_BUDGET_S = 4.0  # all cracking in one scan
+
+
+@lru_cache(maxsize=None)
+def default_passwords() -> tuple[str, ...]:
+    txt = resources.files("firmpass.checks").joinpath("data", "default_passwords.txt").read_text("utf-8")
+    return tuple(l.strip() for l in txt.splitlines() if l.strip() and not l.lstrip().startswith("#"))
+
+
+def scheme_of(h: str) -> str | None:
+    """passlib handler name for a crypt(3) string, or None when it is no hash (locked, empty)."""
+    if not h or h[0] in "*!" or h in ("x", "NP", "LK"):
+        return None
+    if h.startswith("$1$"):
+        return "md5_crypt"
+    if h.startswith("$apr1$"):
+        return "apr_md5_crypt"
+    if h.startswith("$5$"):
+        return "sha256_crypt"
+    if h.startswith("$6$"):
+        return "sha512_crypt"
+    if h.startswith(("$2a$", "$2b$", "$2y$")):
+        return "bcrypt"
+    if h.startswith("$y$"):
+        return "yescrypt"
+    if re.fullmatch(r"[./0-9A-Za-z]{13}", h):
+        return "des_crypt"
+    if h.startswith("_") and len(h) == 20:
+        return "bsdi_crypt"
+    return "unknown"
+
+
+SCHEME_LABEL = {"md5_crypt": "MD5-crypt ($1$)", "apr_md5_crypt": "Apache MD5 ($apr1$)", "des_crypt": "DES-crypt",
+                "bsdi_crypt": "BSDi DES-crypt", "sha256_crypt": "SHA-256-crypt ($5$)",
+                "sha512_crypt": "SHA-512-crypt ($6$)", "bcrypt": "bcrypt", "yescrypt": "yescrypt"}
+WEAK = {"md5_crypt", "apr_md5_crypt", "des_crypt", "bsdi_crypt"}
+
+
+def crack(run: CheckRun, h: str, user: str) -> str | None:
+    """The default password matching `h`, or None. Memoised per hash; time-bounded."""
+    memo = run.memo.setdefault("cracked", {})
+    if h in memo:
+        return memo[h]
+    scheme = scheme_of(h)
+    result = None
+    spent = run.memo.setdefault("crack_seconds", 0.0)
+    if scheme and scheme not in ("unknown", "yescrypt") and spent < TOTAL_BUDGET_S:
+        from passlib import hash as ph
+
+        handler = getattr(ph, scheme)
+        t0 = time.perf_counter()
+        cands = [user] + [p for p in default_passwords() if p != user]
+        for pw in cands:
+            try:
+                if handler.verify(pw, h):
+                    result = pw
+                    break
+            except Exception:  # noqa: BLE001 - malformed hash or missing backend (e.g. no bcrypt module)
+                break
+            if time.perf_counter() - t0 > HASH_BUDGET_S:
+                break
+        run.memo["crack_seconds"] = spent + time.perf_counter() - t0
+    memo[h] = result
+    return result
+
+
+def accounts(run: CheckRun) -> list[dict]:
+    """Accounts per filesystem: passwd joined with shadow, with file/line evidence for both."""
+    if "accounts" in run.memo:
+        return run.memo["accounts"]
+    out = []
+    for pw in run.find("/etc/passwd"):
+        if not run.is_text(pw):
+            continue
+        shadow = {}
+        sh_ent = run.ctx.lookup("/etc/shadow", pw.container)
+        if sh_ent is not None and sh_ent.type == "file" and run.is_text(sh_ent):
+            for n, line in enumerate(run.lines(sh_ent), 1):
+                f = line.split(":")
+                if len(f) >= 2 and f[0]:
+                    shadow[f[0]] = (f[1], n, line)
+        for n, line in enumerate(run.lines(pw), 1):
+            f = line.split(":")
+            if len(f) < 7 or not f[0] or line.startswith("#"):
+                continue
+            try:
+                uid = int(f[2])
+            except ValueError:
+                continue
+            acc = {"user": f[0], "uid": uid, "shell": f[6].strip(), "container": pw.container,
+                   "passwd": pw, "passwd_line": n, "passwd_text": line}
+            if f[1] == "x" and f[0] in shadow and sh_ent is not None:
+                acc.update(hash=shadow[f[0]][0], src=sh_ent, src_line=shadow[f[0]][1], src_text=shadow[f[0]][2])
+            elif f[1] != "x":
+                acc.update(hash=f[1], src=pw, src_line=n, src_text=line)
+            else:
+                acc.update(hash=None, src=pw, src_line=n, src_text=line)
+            out.append(acc)
+    run.memo["accounts"] = out
+    return out
+
+
+def _hash_masked(line: str, h: str | None) -> str:
+    if not h or len(h) < 8:
+        return line
+    return line.replace(h, h[: h.rfind("$") + 3] + "***" if "$" in h else h[:2] + "***")
+
+
+@check("CRED-001")
+def empty_password(run: CheckRun):
+    for a in accounts(run):
+        if a["hash"] == "" and a["shell"] not in NOLOGIN:
+            yield Hit(key=("user", a["user"]), evidence=[run.ev(a["src"], a["src_line"], a["src_text"],
+                                                              "empty password field")],
+                      params={"user": a["user"], "shell": a["shell"], "path": a["src"].path},
+                      data={"user": a["user"], "uid": a["uid"], "shell": a["shell"]})
+
+
+@check("CRED-002")
+def default_password(run: CheckRun):
+    for a in accounts(run):
+        h = a["hash"]
+        if not h or scheme_of(h) in (None, "unknown"):
+            continue
+        pw = crack(run, h, a["user"])
+        if pw is None:
+            continue
+        scheme = scheme_of(h)
+        yield Hit(key=("user", a["user"], a["src"].path),
+                  evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], h),
+                                   f"cracked {SCHEME_LABEL.get(scheme, scheme)} hash")],
+                  params={"user": a["user"], "path": a["src"].path, "masked": mask_text(pw),
+                          "how": Text(en=f"cracked from its {SCHEME_LABEL.get(scheme, scheme)} hash",
+                                      zh=f"由其 {SCHEME_LABEL.get(scheme, scheme)} 哈希破解得到"),
+                          "where": Text(en="system account", zh="系统账户")},
+                  data={"user": a["user"], "scheme": scheme, "password_masked": mask(pw), "uid": a["uid"]})
+    for u in web_users(run):
+        if u["plaintext"] and u["password"] in default_passwords() or (u["plaintext"] and u["password"] == u["user"]):
+            yield Hit(key=("user", u["user"], u["entry"].path),
+                      evidence=[run.ev(u["entry"], u["line"], f'{u["user"]}:{mask(u["password"])}', "plaintext")],
+                      params={"user": u["user"], "path": u["entry"].path, "masked": mask_text(u["password"]),
+                              "how": Text(en="stored in plain text", zh="以明文保存"),
+                              "where": Text(en="web login", zh="Web 登录")},
+                      data={"user": u["user"], "scheme": "plaintext", "password_masked": mask(u["password"])})
+
+
+@check("CRED-003")
+def weak_hash(run: CheckRun):
+    for a in accounts(run):
+        s = scheme_of(a["hash"] or "")
+        if s in WEAK:
+            yield Hit(key=("user", a["user"]),
+                      evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], a["hash"]), s)],
+                      params={"user": a["user"], "scheme": SCHEME_LABEL[s], "path": a["src"].path},
+                      data={"user": a["user"], "scheme": s})
+
+
+@check("CRED-004")
+def shared_hash(run: CheckRun):
+    by: dict[tuple[str, str], list[dict]] = {}
+    for a in accounts(run):
+        if a["hash"] and scheme_of(a["hash"]) not in (None,):
+            by.setdefault((a["container"], a["hash"]), []).append(a)
+    for (_c, h), accs in by.items():
+        if len(accs) < 2:
+            continue
+        users = sorted(a["user"] for a in accs)
+        yield Hit(key=("hash", h), evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], h))
+                                              for a in accs],
+                  params={"users": users, "path": accs[0]["src"].path}, data={"users": users})
+
+
+@check("CRED-005")
+def extra_uid0(run: CheckRun):
+    for a in accounts(run):
+        if a["uid"] == 0 and a["user"] != "root":
+            yield Hit(key=("user", a["user"]), evidence=[run.ev(a["passwd"], a["passwd_line"], a["passwd_text"])],
+                      params={"user": a["user"], "path": a["passwd"].path},
+                      data={"user": a["user"], "shell": a["shell"], "login": a["shell"] not in NOLOGIN})
+
+
+# ----------------------------------------------------------------------------- web / app user files
+HTPASSWD_NAMES = re.compile(r"(^|/)(\.htpasswd|htpasswd|[^/]*\.htpasswd|lighttpd[^/]*\.user|[^/]*users?\.txt)$")
+
+
+def _userfiles(run: CheckRun) -> dict[tuple[str, str], bool]:
+    """(container, path) of user:password files -> True when the config says the file is plaintext."""
+    found: dict[tuple[str, str], bool] = {}
+    for e in run.regular:
+        if HTPASSWD_NAMES.search(e.path):
+            found[(e.container, e.path)] = False
+    for e, n, line in run.config_lines(run.glob(r"(^|/)lighttpd[^/]*\.conf$|/lighttpd/.*\.conf$")):
+        m = re.match(r'auth\.backend\.(plain|htpasswd|htdigest)\.userfile\s*=\s*"([^"]+)"', line)
+        if m:
+            found[(e.container, posixpath.normpath(m.group(2)))] = m.group(1) == "plain"
+    return found
+
+
+def web_users(run: CheckRun) -> list[dict]:
+    if "web_users" in run.memo:
+        return run.memo["web_users"]
+    out = []
+    for (c, path), plain_backend in _userfiles(run).items():
+        e = run.ctx.lookup(path, c)
+        if e is None or e.type != "file" or not run.is_text(e):
+            continue
+        for n, line in enumerate(run.lines(e), 1):
+            if not line.strip() or line.startswith("#") or ":" not in line:
+                continue
+            user, _, pw = line.partition(":")
+            if ":" in pw and not plain_backend:  # htdigest user:realm:hash
+                continue
+            looks_hashed = scheme_of(pw) not in ("unknown", None) or pw.startswith(("{SHA}", "{SSHA}"))
+            out.append({"user": user, "password": pw, "entry": e, "line": n, "text": line,
+                        "plaintext": plain_backend or not looks_hashed,
+                        "how": "lighttpd auth.backend = plain" if plain_backend else "user:password line"})
+    run.memo["web_users"] = out
+    return out
+
+
+@check("CRED-006")
+def plaintext_credentials(run: CheckRun):
+    for u in web_users(run):
+        if u["plaintext"] and u["password"]:
+            yield Hit(key=("user", u["user"], u["entry"].path),
+                      evidence=[run.ev(u["entry"], u["line"], f'{u["user"]}:{mask(u["password"])}', u["how"])],
+                      params={"user": u["user"], "path": u["entry"].path, "how": u["how"]},
+                      data={"user": u["user"], "password_masked": mask(u["password"]),
+                            "is_default": u["password"] in default_passwords()})

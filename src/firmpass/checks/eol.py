@@ -1,0 +1,89 @@
+"""Outdated / end-of-life components (EOL-001) from ctx.result.components and the sourced table
+``data/eol.yaml``."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from firmpass.checks.base import CheckRun, Hit
+from firmpass.checks.registry import check
+from firmpass.model import Evidence, Text
+
+
+@lru_cache(maxsize=None)
+def table() -> dict:
+    return yaml.safe_load(resources.files("firmpass.checks").joinpath("data", "eol.yaml").read_text("utf-8"))
+
+
+def upstream_version(v: str) -> str:
+    v = v.split(":", 1)[-1]  # epoch
+    v = re.split(r"[-+~]", v, maxsplit=1)[0]  # distro revision
+    return v
+
+
+def _vt(s: str) -> tuple:
+    return tuple(int(x) for x in re.findall(r"\d+", s))
+
+
+def lookup(name: str, version: str) -> dict | None:
+    """{product, branch, eol (date), source} when (name, version) is on an ended branch's row."""
+    n = name.lower()
+    for product, row in table().items():
+        if n not in row["names"] and not (product == "linux" and n.startswith("linux-image")):
+            continue
+        up = upstream_version(version)
+        nums = re.findall(r"\d+", up)
+        if not nums:
+            return None
+        parts = row.get("branch_parts", 2)
+        if product == "openssl" and nums[0] in ("0", "1"):
+            parts = row.get("branch_parts_legacy", 3)
+        branch = ".".join(nums[:parts])
+        ent = row["branches"].get(branch)
+        if ent is not None:
+            return {"product": product, "branch": branch, "eol": _as_date(ent["eol"]), "source": ent["source"]}
+        if product == "linux":
+            listed = sorted(row["branches"], key=_vt)
+            if _vt(branch) < _vt(listed[0]):
+                return {"product": product, "branch": branch, "eol": _as_date(row["older_than_listed_eol"]),
+                        "source": "https://www.kernel.org/category/releases.html (older than every longterm branch)"}
+            if _vt(branch) < _vt(row["non_lts_unmaintained_before"]):
+                return {"product": product, "branch": branch, "eol": None,
+                        "source": "https://www.kernel.org/category/releases.html (non-longterm stable branch)"}
+        return None
+    return None
+
+
+def _as_date(v) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(str(v))
+
+
+@check("EOL-001")
+def end_of_life(run: CheckRun, today: date | None = None):
+    today = today or run.memo.get("today") or datetime.now(timezone.utc).date()
+    for c in run.ctx.result.components:
+        if not c.version:
+            continue
+        hit = lookup(c.name, c.version)
+        if hit is None or (hit["eol"] is not None and hit["eol"] > today):
+            continue
+        eol = hit["eol"].isoformat() if hit["eol"] else "(non-longterm branch, unmaintained)"
+        distro = bool(re.search(r"[-~+](deb|ubuntu|el\d|fc\d|\d)", c.version.split(":", 1)[-1]))
+        evs = [Evidence(path=ev.path or "-", container=ev.container, excerpt=ev.match,
+                        detail=f"{c.name} {c.version} identified by {ev.method}") for ev in c.evidence]
+        evs += [Evidence(path=p, detail=f"file of {c.name}") for p in c.files[:5] if p not in {e.path for e in evs}]
+        if not evs:
+            evs = [Evidence(path="-", detail=f"component {c.bom_ref}")]
+        note = Text(en=(" (the version string carries a distribution revision: check whether the distribution "
+                        "still backports fixes)") if distro else "",
+                    zh="（版本号带有发行版修订号：请确认该发行版是否仍在回移修复）" if distro else "")
+        yield Hit(key=("eol", hit["product"], hit["branch"], c.name), evidence=evs,
+                  params={"name": c.name, "version": c.version, "product": hit["product"], "branch": hit["branch"],
+                          "eol": eol, "source": hit["source"], "distro_note": note},
+                  severity="medium" if distro else None,
+                  data={"component": c.bom_ref, "product": hit["product"], "branch": hit["branch"], "eol": eol,
+                        "source": hit["source"], "distribution_revision": distro})

@@ -1,0 +1,258 @@
+"""Secure boot (BOOT-001 .. BOOT-005): legacy uImage vs FIT, FIT signatures verified against the
+public key of a U-Boot control DTB found in the image, U-Boot environment, dm-verity / IMA.
+
+Boot artefacts are looked for in the container chain (the image itself and carved parts, by their
+format or magic) and among the regular files of every filesystem.  The verdict for the image goes
+to ``extra["secure_boot"]``: verified | signed_no_key | signature_invalid | unsigned | unknown.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from firmpass.checks.base import CheckRun, Hit
+from firmpass.checks.registry import check
+from firmpass.formats import fdt as fdtmod
+from firmpass.formats import uboot
+from firmpass.model import Evidence, Text
+
+BLOB_MAX = 512 * 1024 * 1024
+RANK = {"signature_invalid": 0, "unsigned": 1, "signed_no_key": 2, "verified": 3}
+FDT_MAGIC = b"\xd0\x0d\xfe\xed"
+UIMG_MAGIC = b"\x27\x05\x19\x56"
+
+
+def _read_path(p: Path, n: int | None = None) -> bytes:
+    fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(BLOB_MAX if n is None else n)
+
+
+def _candidates(run: CheckRun):
+    """(label, container, evidence path, reader) for every blob that may be a boot artefact."""
+    ctx = run.ctx
+    for node in ctx.result.image.container_chain:
+        if not node.blob:
+            continue
+        p = Path(node.blob)
+        p = p if p.is_absolute() else ctx.out / p
+        fmt = (node.format or "").lower()
+        known = fmt in ("fit", "uimage", "dtb", "fdt", "uboot-env", "u-boot-env", "ubootenv")
+        try:
+            head = _read_path(p, 4)
+        except OSError:
+            continue
+        if known or head in (FDT_MAGIC, UIMG_MAGIC) or "env" in fmt:
+            parent = next((n for n in ctx.result.image.container_chain if n.id == node.parent), None)
+            where = (parent.source_path if parent is not None and parent.source_path else
+                     ctx.result.image.name if node.parent == "0" else f"container {node.parent}")
+            label = node.source_path or (ctx.result.image.name if node.id == "0"
+                                         else f"{where}@{node.offset:#x} ({fmt or 'blob'})")
+            yield label, node.id, (lambda p=p: _read_path(p)), fmt
+    for e in run.regular:
+        if e.size < 64 or e.size > BLOB_MAX:
+            continue
+        name = e.path.rsplit("/", 1)[-1].lower()
+        head = run.head(e, 4)
+        is_env = ("env" in name and e.size <= 1 << 20 and not run.is_text(e)
+                  and not name.endswith((".so", ".py", ".sh")))
+        if head in (FDT_MAGIC, UIMG_MAGIC) or is_env:
+            yield e.path, e.container, (lambda e=e: run.ctx.read(e, BLOB_MAX)), "env" if is_env else ""
+
+
+def analyse(run: CheckRun) -> dict:
+    if "secure_boot" in run.memo:
+        return run.memo["secure_boot"]
+    fits, uimages, ctl_keys, envs, bootargs = [], [], {}, [], []
+    seen: dict[str, dict] = {}
+    blobs = []
+    for label, container, reader, fmt in _candidates(run):
+        try:
+            data = reader()
+        except OSError:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        ev = Evidence(path=label, container=container, sha256=digest)
+        if digest in seen:
+            seen[digest]["evidence"].append(ev)
+            continue
+        rec = {"evidence": [ev], "name": label}
+        seen[digest] = rec
+        blobs.append((rec, data, fmt))
+    # control DTBs first: their keys verify the FITs
+    for rec, data, fmt in blobs:
+        if data[:4] == FDT_MAGIC:
+            try:
+                f = fdtmod.parse(data)
+            except fdtmod.FdtError as e:
+                rec["error"] = str(e)
+                continue
+            rec["fdt"] = f
+            if not uboot.is_fit(f):
+                keys = uboot.keys_from_dtb(f)
+                if keys:
+                    ctl_keys.update(keys)
+                    rec["kind"] = "control-dtb"
+                    rec["keys"] = sorted(keys)
+                ch = f.node("/chosen")
+                if ch is not None and ch.prop("bootargs") is not None:
+                    bootargs.append((rec, ch.prop("bootargs").as_str()))
+    for rec, data, fmt in blobs:
+        if "fdt" in rec and uboot.is_fit(rec["fdt"]):
+            rec["kind"] = "fit"
+            try:
+                rep = uboot.verify_fit(data, ctl_keys or None)
+                rec["report"] = rep.as_dict()
+                rec["verdict"] = rep.verdict
+                f = rec["fdt"]
+                for img in f.node("/images").children:  # board DTBs inside the FIT: their bootargs
+                    t = img.prop("type")
+                    if t is not None and t.as_str() == "flat_dt":
+                        d = uboot.image_data(f, img, data)
+                        if d and d[:4] == FDT_MAGIC:
+                            try:
+                                ch = fdtmod.parse(d).node("/chosen")
+                                if ch is not None and ch.prop("bootargs") is not None:
+                                    bootargs.append((rec, ch.prop("bootargs").as_str()))
+                            except fdtmod.FdtError:
+                                pass
+            except Exception as e:  # noqa: BLE001 - a malformed FIT fails verification, it does not stop the scan
+                rec["verdict"] = "signature_invalid"
+                rec["report"] = {"reasons": [f"malformed FIT: {type(e).__name__}: {e}"], "configs": {}}
+            fits.append(rec)
+        elif data[:4] == UIMG_MAGIC:
+            hdr = uboot.parse_uimage(data)
+            if hdr:
+                rec.update(kind="uimage", header=hdr, verdict="unsigned")
+                uimages.append(rec)
+        elif "env" in fmt or "env" in rec["name"].lower():
+            env = uboot.parse_env(data)
+            if env:
+                rec.update(kind="uboot-env", env=env)
+                envs.append(rec)
+                if "bootargs" in env["vars"]:
+                    bootargs.append((rec, env["vars"]["bootargs"]))
+    images = fits + uimages
+    verdict = min((r["verdict"] for r in images), key=lambda v: RANK[v]) if images else "unknown"
+    # dm-verity / IMA signs
+    files = {f.path for f in run.ctx.result.files}
+    verity = sorted(p for p in files if re.search(r"(^|/)(veritysetup|verity_?setup)$", p))
+    verity += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"roothash=|dm-mod\.create=.*verity|dm=.*verity", a)]
+    ima = sorted(p for p in files if p.startswith("/etc/ima") or p.endswith("ima-policy"))
+    ima += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"ima_appraise|ima_policy|evm=", a)]
+    fw_env = [f for f in run.regular if f.path == "/etc/fw_env.config"]
+    summary = {
+        "verdict": verdict,
+        "images": [{"name": r["name"], "kind": r["kind"], "verdict": r["verdict"],
+                    "locations": [{"path": e.path, "container": e.container} for e in r["evidence"]],
+                    "sha256": r["evidence"][0].sha256,
+                    **({"fit": r["report"]} if "report" in r else {}),
+                    **({"uimage": r["header"]} if "header" in r else {})} for r in images],
+        "control_dtb_keys": sorted(ctl_keys), "bootargs": list(dict.fromkeys(a for _r, a in bootargs)),
+        "uboot_env": [{"name": r["name"], "vars": {k: v for k, v in r["env"]["vars"].items()
+                                                   if k in ("bootdelay", "bootargs", "bootcmd", "stdin", "stdout",
+                                                            "console", "silent", "bootstopkey", "preboot")}}
+                      for r in envs],
+        "fw_env_config": [f.path for f in fw_env][:1],
+        "dm_verity": verity, "ima": ima,
+    }
+    run.memo["secure_boot"] = summary
+    run.memo["_boot"] = {"fits": fits, "uimages": uimages, "envs": envs, "bootargs": bootargs, "fw_env": fw_env}
+    return summary
+
+
+@check("BOOT-001")
+def unsigned(run: CheckRun):
+    analyse(run)
+    b = run.memo["_boot"]
+    bad = [r for r in b["uimages"] + b["fits"] if r["verdict"] == "unsigned"]
+    if not bad:
+        return
+    evs = []
+    for r in bad:
+        det = (f"legacy uImage '{r['header']['name']}' ({r['header']['type']}): format has no signature"
+               if r["kind"] == "uimage" else "FIT image without signature nodes in its configurations")
+        evs += [e.model_copy(update={"detail": det}) for e in r["evidence"]]
+    names = [r["name"] for r in bad]
+    kinds = {r["kind"] for r in bad}
+    detail = Text(en=("Legacy uImages have no signature at all." if "uimage" in kinds else "")
+                  + (" The FIT images have no signature nodes." if "fit" in kinds else ""),
+                  zh=("旧式 uImage 格式本身不支持签名。" if "uimage" in kinds else "")
+                  + ("FIT 镜像中没有签名节点。" if "fit" in kinds else ""))
+    yield Hit(key=("unsigned",), evidence=evs, params={"names": names, "detail": detail},
+              data={"images": [{"name": r["name"], "kind": r["kind"]} for r in bad]})
+
+
+@check("BOOT-002")
+def invalid(run: CheckRun):
+    analyse(run)
+    for r in run.memo["_boot"]["fits"]:
+        if r["verdict"] != "signature_invalid":
+            continue
+        reasons = list(r["report"].get("reasons", []))
+        for c in r["report"].get("configs", {}).values():
+            for s in c["signatures"]:
+                reasons += s.get("reasons", [])
+        reasons = list(dict.fromkeys(reasons)) or ["signature invalid"]
+        yield Hit(key=("fit", r["evidence"][0].sha256),
+                  evidence=[e.model_copy(update={"detail": "; ".join(reasons)}) for e in r["evidence"]],
+                  params={"name": r["name"], "reasons": "; ".join(reasons)}, data={"reasons": reasons})
+
+
+@check("BOOT-003")
+def no_key(run: CheckRun):
+    analyse(run)
+    for r in run.memo["_boot"]["fits"]:
+        if r["verdict"] != "signed_no_key":
+            continue
+        sigs = [s for c in r["report"]["configs"].values() for s in c["signatures"]]
+        yield Hit(key=("fit", r["evidence"][0].sha256),
+                  evidence=[e.model_copy(update={"detail": "signed configuration, no public key in the image"})
+                            for e in r["evidence"]],
+                  params={"name": r["name"], "algo": sigs[0]["algo"] if sigs else "?",
+                          "key": sigs[0]["key_name_hint"] if sigs else "?"},
+                  data={"signatures": [{k: s[k] for k in ("node", "algo", "key_name_hint")} for s in sigs]})
+
+
+@check("BOOT-004")
+def boot_settings(run: CheckRun):
+    analyse(run)
+    b = run.memo["_boot"]
+    for r in b["envs"]:
+        v = r["env"]["vars"]
+        bd = v.get("bootdelay")
+        if bd is not None and bd.strip() not in ("-2", "0") and "bootstopkey" not in v and "bootstopkeysha256" not in v:
+            yield Hit(key=("bootdelay",), evidence=[e.model_copy(update={"excerpt": f"bootdelay={bd}"})
+                                                    for e in r["evidence"]],
+                      params={"issue": Text(en=f"autoboot can be interrupted (bootdelay={bd}, no stop key)",
+                                            zh=f"自动启动可被打断（bootdelay={bd}，未设置停止键）"),
+                              "path": r["name"]}, data={"bootdelay": bd})
+    for r, args in b["bootargs"]:
+        m = re.search(r"console=(tty(S|AMA|O|mxc|MSM|HS)\d+[^\s]*)", args)
+        if m:
+            yield Hit(key=("console",), evidence=[e.model_copy(update={"excerpt": args[:200],
+                                                                       "detail": "kernel console on a serial port"})
+                                                  for e in r["evidence"]],
+                      params={"issue": Text(en=f"kernel console on serial port ({m.group(1)})",
+                                            zh=f"内核控制台开在串口上（{m.group(1)}）"), "path": r["name"]},
+                      data={"console": m.group(1)})
+    for f in b["fw_env"]:
+        yield Hit(key=("fw_env",), evidence=[run.ev(f, None, None, "fw_setenv/fw_printenv configuration")],
+                  params={"issue": Text(en="U-Boot environment writable from Linux (fw_env.config)",
+                                        zh="可在 Linux 中改写 U-Boot 环境变量（fw_env.config）"), "path": f.path},
+                  data={"fw_env_config": f.path})
+
+
+@check("BOOT-005")
+def runtime_integrity(run: CheckRun):
+    s = analyse(run)
+    if not run.regular or s["dm_verity"] or s["ima"]:
+        return
+    evs = [Evidence(path="/", container=c, detail="filesystem root: no veritysetup, no /etc/ima, no verity/IMA "
+                                                      "kernel arguments") for c in run.containers]
+    yield Hit(key=("integrity",), evidence=evs,
+              params={"detail": Text(en="searched the filesystems and the kernel command lines",
+                                     zh="已检查文件系统和内核命令行")},
+              data={"searched": ["veritysetup", "roothash=", "dm-mod.create", "/etc/ima", "ima_appraise"]})

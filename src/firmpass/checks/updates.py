@@ -1,0 +1,139 @@
+"""Update mechanism (UPD-001 .. UPD-004): which updater is there, does it verify signatures, how
+does it fetch (https / http), does it refuse downgrades, is there an A/B or recovery path."""
+from __future__ import annotations
+
+import posixpath
+import re
+
+from firmpass.checks.base import CheckRun, Hit, in_dir
+from firmpass.checks.registry import check
+from firmpass.model import Evidence, Text
+
+UPDATERS = {  # name -> (binary basenames, config paths)
+    "SWUpdate": ({"swupdate"}, ("/etc/swupdate.cfg", "/etc/swupdate/swupdate.cfg")),
+    "RAUC": ({"rauc"}, ("/etc/rauc/system.conf",)),
+    "Mender": ({"mender", "mender-update", "mender-auth"}, ("/etc/mender/mender.conf",)),
+    "fwupd": ({"fwupd", "fwupdmgr"}, ("/etc/fwupd/fwupd.conf", "/etc/fwupd/daemon.conf")),
+    "opkg": ({"opkg"}, ("/etc/opkg.conf", "/etc/opkg/opkg.conf")),
+    "OpenWrt sysupgrade": ({"sysupgrade"}, ("/lib/upgrade/common.sh",)),
+    "hawkBit client": ({"rauc-hawkbit-updater", "swupdate-hawkbit"}, ("/etc/rauc-hawkbit-updater/config.conf",)),
+}
+SIGN_RX = re.compile(r"(openssl\s+(dgst|pkeyutl|smime|cms)\b.*-verify|gpgv?\b.*--verify|\busign\b.*-V|\bucert\b|"
+                     r"\bsignify\b.*-V|public-key-file|ArtifactVerifyKey|check_signature|\[keyring\]|"
+                     r"signature[_-]?(check|verify)|verify[_-]?signature|rsa_verify|ecdsa_verify)", re.I)
+ROLLBACK_RX = re.compile(r"(--no-downgrading|\s-N\s|version.*(-lt|-le|-gt|-ge|<|>)|(-lt|-gt|-le|-ge).*version|"
+                         r"anti[-_]?rollback|rollback[_-]?(index|counter|protection)|min[_-]?version|"
+                         r"compatible\s*=|max-version)", re.I)
+FLASH_RX = re.compile(r"\b(mtd\s+(-r\s+)?write|flashcp|flash_erase|nandwrite|dd\s+[^|;]*of=/dev/(mtd|mmcblk|sd)|"
+                      r"ubiupdatevol|fw_setenv\s+(upgrade_available|bootcount|boot_part|active_slot))")
+URL_RX = re.compile(r"\b(https?|ftp|tftp)://[^\s\"'<>)]+", re.I)
+AB_RX = re.compile(r"(\[slot\.\w+\.1\]|rootfs_?[ab]\b|altbootcmd|upgrade_available|bootcount|boot_part|"
+                   r"active_slot|recovery)", re.I)
+
+
+def find_updaters(run: CheckRun) -> list[dict]:
+    if "_updaters" in run.memo:
+        return run.memo["_updaters"]
+    found: dict[str, dict] = {}
+    for f in run.ctx.result.files:
+        if f.type not in ("file", "symlink"):
+            continue
+        base = posixpath.basename(f.path)
+        for name, (bins, confs) in UPDATERS.items():
+            if (base in bins and in_dir(f.path, "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
+                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or f.path in confs:
+                u = found.setdefault(name, {"name": name, "files": [], "texts": []})
+                u["files"].append(f)
+    # vendor update scripts: text files that write flash partitions
+    for e in run.regular:
+        if e.size > 256 * 1024 or in_dir(e.path, "/usr/share", "/usr/include") or not run.is_text(e):
+            continue
+        if not re.search(r"(upgrade|update|firmware|fwup|flash|ota)", e.path, re.I):
+            continue
+        txt = run.read(e).decode("utf-8", "replace")
+        if FLASH_RX.search(txt):
+            u = found.setdefault(f"vendor script {e.path}", {"name": f"vendor script {e.path}", "files": [],
+                                                              "texts": []})
+            u["files"].append(e)
+    # related text (configs, scripts mentioning the updater) for signature / transport / rollback signs
+    for u in found.values():
+        names = {posixpath.basename(f.path) for f in u["files"]}
+        for f in u["files"]:
+            if f.type == "file" and run.is_text(f):
+                u["texts"].append(f)
+        for e in run.regular:
+            if e in u["texts"] or e.size > 256 * 1024 or not run.is_text(e):
+                continue
+            if not (in_dir(e.path, "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
+                continue
+            txt = run.read(e)
+            if any(n.encode() in txt for n in names if len(n) > 3):
+                u["texts"].append(e)
+    out = list(found.values())
+    for u in out:
+        u["signature"] = _first(run, u["texts"], SIGN_RX)
+        if u["name"] in ("RAUC", "fwupd"):  # these always verify (bundles / metadata are signed by design)
+            u["signature"] = u["signature"] or ("by design", None, None)
+        u["rollback"] = _first(run, u["texts"], ROLLBACK_RX)
+        u["ab"] = _first(run, u["texts"], AB_RX)
+        u["urls"] = [(e, n, m.group(0)) for e in u["texts"] for n, line in enumerate(run.lines(e), 1)
+                     if not line.lstrip().startswith("#") for m in URL_RX.finditer(line)]
+    run.memo["_updaters"] = out
+    run.memo["updates"] = [{"updater": u["name"], "files": sorted({f.path for f in u["files"]}),
+                            "signature_verification": bool(u["signature"]), "anti_rollback": bool(u["rollback"]),
+                            "ab_or_recovery": bool(u["ab"]),
+                            "urls": sorted({x[2] for x in u["urls"]})} for u in out]
+    return out
+
+
+def _first(run, texts, rx):
+    for e in texts:
+        for n, line in enumerate(run.lines(e), 1):
+            if not line.lstrip().startswith("#") and rx.search(line):
+                return (e, n, line.strip())
+    return None
+
+
+@check("UPD-001")
+def no_updater(run: CheckRun):
+    if run.regular and not find_updaters(run):
+        yield Hit(key=("none",), evidence=[Evidence(path="/", container=c, detail="no updater binary, config or "
+                                                    "flash-writing update script found") for c in run.containers],
+                  data={"searched": sorted(UPDATERS) + ["vendor scripts writing flash"]})
+
+
+@check("UPD-002")
+def unsigned_updates(run: CheckRun):
+    for u in find_updaters(run):
+        if u["signature"]:
+            continue
+        f = u["files"][0]
+        why = Text(en="no signature option, key or verify command in its configuration or scripts",
+                   zh="其配置或脚本中没有签名选项、公钥或校验命令")
+        yield Hit(key=("upd", u["name"]), evidence=[run.ev(x, None, None, "updater file") for x in u["files"][:10]],
+                  params={"updater": u["name"], "path": f.path, "why": why},
+                  data={"updater": u["name"], "files": [x.path for x in u["files"]]})
+
+
+@check("UPD-003")
+def plain_http(run: CheckRun):
+    for u in find_updaters(run):
+        by: dict[str, list] = {}
+        for e, n, url in u["urls"]:
+            if url.lower().startswith(("http://", "ftp://", "tftp://")) and not re.match(
+                    r"^https?://(127\.|localhost|\[::1\])", url):
+                by.setdefault(e.path, []).append((e, n, url))
+        for path, xs in by.items():
+            yield Hit(key=("http", path), evidence=[run.ev(e, n, url) for e, n, url in xs],
+                      params={"path": path, "urls": sorted({x[2] for x in xs})},
+                      data={"updater": u["name"], "urls": sorted({x[2] for x in xs})})
+
+
+@check("UPD-004")
+def rollback(run: CheckRun):
+    for u in find_updaters(run):
+        if u["rollback"] or not u["signature"]:
+            continue  # without signatures, rollback protection is moot (UPD-002 already raised)
+        f = u["files"][0]
+        yield Hit(key=("rb", u["name"]), evidence=[run.ev(x, None, None, "updater file") for x in u["files"][:10]],
+                  params={"updater": u["name"], "path": f.path}, data={"updater": u["name"]})

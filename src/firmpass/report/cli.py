@@ -1,0 +1,52 @@
+"""`firmpass report OUT`: re-render report.html, report.pdf and the evidence package from a saved
+scan directory (findings.json + assessment.json), e.g. in another language or after editing the
+profile."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from firmpass.errors import FirmpassError, UnusableInput
+from firmpass.i18n import both, msg
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(
+        out: Path = typer.Argument(..., help="Scan output directory (holds findings.json)."),
+        lang: str = typer.Option("both", "--lang", help="Report language: en, zh or both."),
+        no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
+        profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML); default: the one the scan used."),
+    ) -> None:
+        """Re-render the report and the evidence package from a saved scan directory."""
+        from rich.console import Console
+
+        from firmpass.evidence import write_evidence
+        from firmpass.report import write_report
+        from firmpass.report.load import load_assessment, load_profile_file, load_result
+
+        if lang not in ("en", "zh", "both"):
+            raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
+        if not out.is_dir():
+            raise UnusableInput("err.bad_scan_dir", path=str(out))
+        result = load_result(out)
+        assessment = load_assessment(out)
+        prof_path = profile
+        if prof_path is None and assessment:
+            recorded = (assessment.get("profile") or {}).get("path")
+            if recorded and Path(recorded).is_file():
+                prof_path = Path(recorded)
+        if profile is not None and not profile.is_file():
+            raise FirmpassError("err.no_such_file", path=str(profile))
+        prof = load_profile_file(prof_path) if prof_path is not None else None
+        err = Console(stderr=True, highlight=False)
+        if assessment is None:
+            err.print("warning: " + both(msg("report.no_assessment", path=str(out / "assessment.json"))), markup=False, soft_wrap=True)
+        written = write_report(out, result, assessment, prof, lang, pdf=not no_pdf)
+        summary = write_evidence(out, result, assessment, prof)
+        for n in summary["notes"]:
+            err.print(f"note: {n['en']} / {n['zh']}", markup=False, soft_wrap=True)
+        files = [p.name for p in written.values()] + ["evidence/", "evidence.zip"]
+        Console(highlight=False).print(both(msg("report.done", files=", ".join(files), out=str(out))), markup=False, soft_wrap=True)

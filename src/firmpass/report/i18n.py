@@ -1,0 +1,40 @@
+"""The report's and the evidence package's bilingual chrome: every heading, label and sentence the
+report adds around the scan data lives in messages.yaml next to this file, with `en` and `zh`."""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from firmpass.model import Text
+
+
+@lru_cache(maxsize=None)
+def catalogue() -> dict[str, dict[str, str]]:
+    text = resources.files(__package__).joinpath("messages.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    return data
+
+
+def t(key: str, **kw: Any) -> Text:
+    """A chrome string in both languages; a missing key or language raises (tests catch it)."""
+    entry = catalogue()[key]
+    en, zh = entry["en"], entry["zh"]
+    if kw:
+        en, zh = en.format(**kw), zh.format(**kw)
+    return Text(en=en, zh=zh)
+
+
+def as_text(value: Any) -> Text:
+    """Text, {'en','zh'} dict, plain string or None -> Text (a missing language falls back to the other)."""
+    if isinstance(value, Text):
+        en, zh = value.en, value.zh
+    elif isinstance(value, dict):
+        en, zh = str(value.get("en") or ""), str(value.get("zh") or "")
+    elif value is None:
+        en = zh = ""
+    else:
+        en = zh = str(value)
+    return Text(en=en or zh, zh=zh or en)

@@ -1,0 +1,54 @@
+"""Reading a saved scan directory (findings.json, assessment.json, the profile) for `firmpass report`
+and as a fallback when an earlier stage did not hand its data over in memory."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from firmpass.errors import UnusableInput
+from firmpass.model import ScanResult
+
+MAX_JSON = 512 * 1024 * 1024
+
+
+def load_result(out: Path) -> ScanResult:
+    p = out / "findings.json"
+    try:
+        if not p.is_file() or p.stat().st_size > MAX_JSON:
+            raise UnusableInput("err.bad_scan_dir", path=str(out))
+        return ScanResult.model_validate_json(p.read_bytes())
+    except UnusableInput:
+        raise
+    except Exception:  # noqa: BLE001 - any parse/validation error is an unusable scan dir
+        raise UnusableInput("err.bad_scan_dir", path=str(out)) from None
+
+
+def load_assessment(out: Path) -> dict[str, Any] | None:
+    p = out / "assessment.json"
+    if not p.is_file():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_profile_file(path: Path) -> dict[str, Any] | None:
+    """The assess helper's validating loader when present; otherwise plain YAML (read defensively)."""
+    try:
+        from firmpass.profile import load_profile
+    except ImportError:
+        load_profile = None
+    if load_profile is not None:
+        return load_profile(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise UnusableInput("err.bad_profile", path=str(path), detail=str(e).splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise UnusableInput("err.bad_profile", path=str(path), detail="not a mapping")
+    return data

@@ -1,0 +1,254 @@
+"""Turn a ScanResult + assessment + profile into the plain data the report template shows.
+
+Everything here is data, never markup: the template escapes it (autoescape on), because every
+string that comes from an image (paths, excerpts, component names, descriptions) is hostile text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from firmpass.model import SEVERITY_ORDER, ScanResult
+from firmpass.report.i18n import as_text, t
+
+MARKET_ORDER = ["eu", "uk", "us", "cn"]
+VERDICTS = ["met", "partly_met", "needs_evidence", "not_met", "not_applicable"]
+VERDICT_ORDER = {"not_met": 0, "partly_met": 1, "needs_evidence": 2, "met": 3, "not_applicable": 4}
+SEVERITIES = ["critical", "high", "medium", "low", "info"]
+HARDENING_KEYS = ["nx", "pie", "relro_full", "relro_partial", "canary", "fortify", "stripped"]
+VEX_STATES = ["affected", "not_affected", "fixed", "under_investigation"]
+
+
+@dataclass
+class Caps:
+    """How many rows long tables show; the rest is counted and pointed to in findings.json."""
+
+    verdicts: int = 100_000
+    findings: int = 100_000
+    evidence_per_finding: int = 20
+    components: int = 100_000
+    vulns: int = 100_000
+    containers: int = 200
+    warnings: int = 200
+    findings_per_verdict: int = 100_000
+    questions: int = 100_000
+    compact_verdicts: bool = False  # PDF: met / not applicable listed by id, details only for open ones
+
+    @classmethod
+    def for_pdf(cls) -> "Caps":
+        return cls(verdicts=40, findings=60, evidence_per_finding=4, components=120, vulns=120,
+                   containers=60, warnings=40, findings_per_verdict=8, questions=40, compact_verdicts=True)
+
+
+def human_size(n: int | None) -> str:
+    if not n:
+        return "0 B"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _cvss_best(v) -> tuple[float | None, str | None, str | None]:
+    if not v.cvss:
+        return None, None, None
+    best = sorted(v.cvss, key=lambda c: (c.version, c.base_score), reverse=True)[0]
+    return best.base_score, best.version, best.vector
+
+
+def get(d: Any, path: str, default: Any = None) -> Any:
+    """Profile field by dotted path, defensively (the profile may be partial or None)."""
+    cur = d
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return default if cur is None else cur
+
+
+def build_view(result: ScanResult, assessment: dict | None, profile: dict | None, caps: Caps) -> dict[str, Any]:
+    r = result
+    extra = r.extra or {}
+
+    # ----------------------------------------------------------------- identity and data dates
+    chain = [{"id": c.id, "parent": c.parent or "", "format": c.format, "offset": c.offset, "size": human_size(c.size),
+              "status": c.status, "source_path": c.source_path or ""} for c in r.image.container_chain]
+    vdb = extra.get("vuln_db") or {}
+    sources = []
+    for name, info in sorted((vdb.get("sources") or {}).items()):
+        info = info if isinstance(info, dict) else {}
+        sources.append({"name": str(name), "records": info.get("records"), "last_update": str(info.get("last_update") or "")})
+    file_types: dict[str, int] = {}
+    for f in r.files:
+        file_types[f.type] = file_types.get(f.type, 0) + 1
+    identity = {
+        "name": r.image.name, "sha256": r.image.sha256, "size": human_size(r.image.size), "size_bytes": r.image.size,
+        "chain": chain[: caps.containers], "chain_more": max(0, len(chain) - caps.containers),
+        "files": len(r.files), "file_types": sorted(file_types.items()),
+        "version": r.tool.version, "started": r.tool.started, "finished": r.tool.finished or "",
+        "vuln_db_sources": sources, "vuln_db_empty": bool(vdb.get("empty")) if vdb else None,
+        "vuln_db_present": bool(vdb),
+        "assessment_generated": (assessment or {}).get("generated", ""),
+    }
+
+    # ----------------------------------------------------------------- findings
+    findings = sorted(r.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.id))
+    sev_counts = {s: 0 for s in SEVERITIES}
+    for f in r.findings:
+        sev_counts[f.severity] = sev_counts.get(f.severity, 0) + 1
+    fview = []
+    for f in findings[: caps.findings]:
+        ev = [{"path": e.path, "container": e.container or "", "line": e.line, "excerpt": e.excerpt or "",
+               "sha256": e.sha256 or "", "detail": e.detail or ""} for e in f.evidence[: caps.evidence_per_finding]]
+        fview.append({"id": f.id, "check": f.check, "severity": f.severity, "title": as_text(f.title),
+                      "description": as_text(f.description), "remediation": as_text(f.remediation),
+                      "evidence": ev, "evidence_more": max(0, len(f.evidence) - caps.evidence_per_finding),
+                      "provisions": list(f.provisions)})
+    finding_titles = {f.id: as_text(f.title) for f in r.findings}
+
+    # ----------------------------------------------------------------- components
+    comps = sorted(r.components, key=lambda c: (c.name.lower(), c.version or ""))
+    cview = [{"name": c.name, "version": c.version or "", "type": c.type, "purl": c.purl or "", "cpe": c.cpe or "",
+              "supplier": c.supplier or "", "confidence": c.confidence, "weak": c.confidence < 0.5,
+              "methods": sorted({e.method for e in c.evidence})} for c in comps[: caps.components]]
+
+    # ----------------------------------------------------------------- vulnerabilities: exploited first
+    def vkey(v):
+        score, _, _ = _cvss_best(v)
+        epss = (v.epss or {}).get("score") or 0.0
+        return (0 if v.kev else 1, SEVERITY_ORDER.get(v.severity or "info", 5), -(score or 0.0), -epss, v.id)
+
+    vulns = sorted(r.vulnerabilities, key=vkey)
+    vex_counts = {s: 0 for s in VEX_STATES}
+    kev_count = 0
+    for v in r.vulnerabilities:
+        vex_counts[v.vex.state] = vex_counts.get(v.vex.state, 0) + 1
+        kev_count += 1 if v.kev else 0
+    vview = []
+    for v in vulns[: caps.vulns]:
+        score, ver, vector = _cvss_best(v)
+        vview.append({"id": v.id, "component": v.component_name, "version": v.component_version or "",
+                      "severity": v.severity or "", "cvss": score, "cvss_version": ver or "", "vector": vector or "",
+                      "epss": (v.epss or {}).get("score"), "epss_pct": (v.epss or {}).get("percentile"),
+                      "kev": v.kev or None, "vex": v.vex.state, "justification": v.vex.justification or "",
+                      "vex_detail": as_text(v.vex.detail) if v.vex.detail else None})
+
+    # ----------------------------------------------------------------- assessment
+    markets, frameworks, provisions, questions, divergences = [], [], [], [], []
+    closed: dict[str, dict[str, list[str]]] = {}
+    questions_more = 0
+    verdict_counts = {k: 0 for k in VERDICTS}
+    if assessment:
+        summ = assessment.get("summary") if isinstance(assessment.get("summary"), dict) else {}
+        order = [m for m in MARKET_ORDER if m in summ] + sorted(m for m in summ if m not in MARKET_ORDER)
+        for m in order:
+            s = summ.get(m) if isinstance(summ.get(m), dict) else {}
+            try:
+                score = float(s.get("score") or 0.0)
+            except (TypeError, ValueError):
+                score = 0.0
+            raw = s.get("counts") if isinstance(s.get("counts"), dict) else {}
+            counts = {k: _int(raw.get(k)) for k in VERDICTS}
+            label = t(f"market.{m}") if f"market.{m}" in _market_keys() else as_text(m)
+            status = as_text(s.get("label")) if s.get("label") else None
+            markets.append({"id": m, "label": label, "status": status, "scored": s.get("score") is not None,
+                            "score": max(0.0, min(1.0, score)), "counts": counts,
+                            "frameworks": [str(x) for x in s.get("frameworks") or []]})
+        for fw in _dicts(assessment.get("frameworks")):
+            frameworks.append({"id": str(fw.get("id", "")), "version": str(fw.get("version", "")),
+                               "title": as_text(fw.get("title")), "markets": [str(x) for x in fw.get("markets") or []]})
+        fw_order = {f["id"]: i for i, f in enumerate(frameworks)}
+        vs = sorted(_dicts(assessment.get("verdicts")),
+                    key=lambda v: (fw_order.get(str(v.get("framework")), 99), VERDICT_ORDER.get(str(v.get("verdict")), 9), str(v.get("ref"))))
+        for v in vs:
+            verdict_counts[str(v.get("verdict"))] = verdict_counts.get(str(v.get("verdict")), 0) + 1
+        if caps.compact_verdicts:
+            # details for the most pressing open verdicts (not met first, mandatory first), the rest by id
+            open_vs = [v for v in vs if v.get("verdict") not in ("met", "not_applicable")]
+            open_vs.sort(key=lambda v: (VERDICT_ORDER.get(v.get("verdict"), 9), 0 if v.get("status") == "mandatory" else 1))
+            detailed = {id(v) for v in open_vs[: caps.verdicts]}
+            for v in vs:
+                if id(v) not in detailed:
+                    closed.setdefault(str(v.get("framework", "")), {}).setdefault(str(v.get("verdict")), []).append(
+                        str(v.get("id", "")) + ("?" if v.get("uncertain") else ""))
+            vs = [v for v in vs if id(v) in detailed]
+        for v in vs[: caps.verdicts]:
+            provisions.append({
+                "ref": str(v.get("ref", "")), "framework": str(v.get("framework", "")), "id": str(v.get("id", "")),
+                "title": as_text(v.get("title")), "status": str(v.get("status", "")), "verdict": str(v.get("verdict", "")),
+                "reason": as_text(v.get("reason")), "next_step": as_text(v.get("next_step")),
+                "findings": [str(x) for x in (v.get("findings") or [])[: caps.findings_per_verdict]],
+                "findings_more": max(0, len(v.get("findings") or []) - caps.findings_per_verdict),
+                "answers": [{"field": str(a.get("field", "")), "value": str(a.get("value", ""))} for a in v.get("profile_answers") or [] if isinstance(a, dict)],
+                "uncertain": bool(v.get("uncertain")), "uncertainty": as_text(v.get("uncertainty")),
+                "markets": [str(x) for x in v.get("markets") or []],
+            })
+        provisions_more = max(0, len(vs) - caps.verdicts)
+        qs = _dicts(assessment.get("questions"))
+        questions_more = max(0, len(qs) - caps.questions)
+        for q in qs[: caps.questions]:
+            questions.append({"field": str(q.get("field", "")), "question": as_text(q.get("question"))})
+        for d in _dicts(assessment.get("divergences")):
+            divergences.append({"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
+                                "detail": as_text(d.get("detail"))})
+    else:
+        provisions_more = 0
+
+    # ----------------------------------------------------------------- hardening, secure boot
+    hard = extra.get("hardening") or {}
+    elf_count = _int(hard.get("elf_count"))
+    hardening = []
+    if elf_count:
+        executables = _int(hard.get("executables")) or elf_count
+        for k in HARDENING_KEYS:
+            if k in hard:
+                n = _int(hard.get(k))
+                # PIE is a property of executables; shared libraries are position-independent anyway
+                total = executables if k == "pie" else elf_count
+                hardening.append({"key": k, "n": n, "total": total, "ratio": n / total if total else 0.0})
+    sb = extra.get("secure_boot") or {}
+
+    prof = profile or {}
+    return {
+        "identity": identity,
+        "findings": fview, "findings_total": len(r.findings), "findings_more": max(0, len(findings) - caps.findings),
+        "severity_counts": sev_counts, "finding_titles": finding_titles,
+        "components": cview, "components_total": len(comps), "components_more": max(0, len(comps) - caps.components),
+        "vulns": vview, "vulns_total": len(vulns), "vulns_more": max(0, len(vulns) - caps.vulns),
+        "vex_counts": vex_counts, "kev_count": kev_count,
+        "assessment": assessment is not None,
+        "markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
+        "closed": closed, "compact": caps.compact_verdicts,
+        "verdict_counts": verdict_counts, "questions": questions, "questions_more": questions_more, "divergences": divergences,
+        "hardening": hardening, "elf_count": elf_count,
+        "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
+        "warnings": [{"stage": w.stage, "code": w.code, "message": as_text(w.message), "part": w.part or ""}
+                     for w in r.warnings[: caps.warnings]],
+        "warnings_more": max(0, len(r.warnings) - caps.warnings),
+        "product": {
+            "manufacturer": str(get(prof, "manufacturer.name", "")), "name": str(get(prof, "product.name", "")),
+            "model": str(get(prof, "product.model", "")), "firmware_version": str(get(prof, "product.firmware_version", "")),
+            "support_end": str(get(prof, "support.end_date", "")),
+        },
+        "profile": profile is not None,
+    }
+
+
+def _int(x: Any) -> int:
+    try:
+        return int(x or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _dicts(x: Any) -> list[dict]:
+    """Entries of a list that are mappings (assessment.json read back from disk may be anything)."""
+    return [e for e in x if isinstance(e, dict)] if isinstance(x, list) else []
+
+
+def _market_keys() -> set[str]:
+    from firmpass.report.i18n import catalogue
+
+    return {k for k in catalogue() if k.startswith("market.")}

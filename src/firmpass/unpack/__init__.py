@@ -1,0 +1,70 @@
+"""The unpack stage: open a firmware image, nested to any depth, keeping the image's true metadata.
+
+``run(ctx)`` fills ``ctx.result.image.container_chain`` (one ContainerNode per container: the image
+is "0", its parts "0.1", "0.2", a part's parts "0.1.1", ...) and ``ctx.result.files`` (one FileEntry
+per filesystem entry with the mode, owner, link target and device numbers stored in the image).
+
+Layout under the output directory (``ctx.out``)::
+
+    unpacked/blobs/<id>.<format>.bin   raw bytes of every carved part and every payload: uImage,
+                                       FIT, DTB, TRX partitions, decompressed streams (kernel ...),
+                                       UBI volumes.  ContainerNode.blob points here (node "0", the
+                                       input image, points at the input file itself).
+    unpacked/<id>.<format>/...         a filesystem or archive's content (ContainerNode.extracted_to);
+                                       FileEntry.disk_path is a regular file in here.  Directories are
+                                       0755, files 0644, nothing executable; symlinks are made last,
+                                       verbatim and never followed; device nodes and fifos are not
+                                       created (their metadata is in FileEntry).
+
+A file inside a filesystem that is itself a container (a tar.gz, a squashfs in /lib/firmware ...)
+gets its own ContainerNode with ``source_path`` set, and its blob is the extracted file.
+
+Formats (one handler each, firmpass.unpack.handlers): uImage (kernel, ramdisk, multi), FIT, DTB,
+Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), UBI, UBIFS, JFFS2, ext2/3/4,
+cpio (newc, odc), tar, zip, gzip/xz/bzip2/zstd/lzma streams; Linux bzImage and ELF are recognised
+leaves.  Bytes before or between known parts (a vendor header) are carved by signature.
+
+Hostile input: nothing is written outside ``ctx.out`` (SafeTree), every stream and filesystem is
+bounded by ``ctx.options.limits`` (expansion ratio and per-file size stop one part with a warning;
+total size, file count and time stop unpacking, keep what was done and warn); a corrupt part gives
+a warning naming it and the rest is unpacked; nothing from the image is executed.  A file with no
+known container raises UnusableInput("err.not_firmware"); an image whose only container is
+corrupt raises UnusableInput("err.corrupt"); a limit hit before anything usable came out raises
+LimitExceeded("err.limit").  The CLI turns those into one line and exit code 2.
+"""
+from __future__ import annotations
+
+
+from firmpass.errors import LimitExceeded, UnusableInput
+from firmpass.unpack import handlers  # noqa: F401 - registers the handlers
+from firmpass.unpack.engine import REGISTRY, Unpacker
+
+__all__ = ["run", "REGISTRY"]
+
+
+def run(ctx) -> None:
+    u = Unpacker(ctx)
+    ctx.result.image.container_chain.clear()
+    root = u.new_node(None, "data", size=ctx.result.image.size, blob=str(ctx.image))
+    try:
+        u.open_file(root, ctx.image, 0, carve=True)
+    except LimitExceeded as e:  # a global limit: keep what was unpacked, say where it stopped
+        root.status = "partial"
+        if not ctx.result.files and len(u.nodes) <= 1:
+            raise
+        ctx.warn("unpack", "limit", e.text)
+    # formats of carving parents are only known after their parts: set the chains last
+    chains = {n.id: u.chain(n) for n in u.nodes}
+    for f in ctx.result.files:
+        f.chain = chains.get(f.container, f.chain)
+    ctx.scratch["unpack"] = {"bytes_written": u.written, "files": u.nfiles}
+    if len(u.nodes) == 1 and root.format == "data":
+        raise UnusableInput("err.not_firmware", path=str(ctx.image))
+    if not ctx.result.files and u.failures:
+        useful = [n for n in u.nodes if n.status == "ok" and n.format not in ("data", "empty")]
+        if not useful:  # every container found was corrupt or a bomb: nothing to scan
+            nid, why = next(iter(u.failures.items()))
+            if why == "limit":
+                meta = u.by_id[nid].meta
+                raise LimitExceeded("err.limit", detail=meta.get("limit", ""), option=meta.get("limit_option", "--max-ratio"))
+            raise UnusableInput("err.corrupt", path=str(ctx.image), detail=why)

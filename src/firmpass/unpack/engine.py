@@ -1,0 +1,544 @@
+"""The unpacking engine: budget, safe tree writer, identification, carving and recursion.
+
+Handlers (firmpass.unpack.handlers) know one format each; this module decides which handler runs on
+which bytes, where its output goes, and enforces the limits.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import posixpath
+import re
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from firmpass.errors import LimitExceeded
+from firmpass.i18n import msg
+from firmpass.model import ContainerNode, FileEntry
+
+STAGE = "unpack"
+BLOBS = "unpacked/blobs"
+
+
+class PartError(Exception):
+    """A corrupt / truncated / unsupported part: warn, keep going with the rest."""
+
+
+class StreamLimit(Exception):
+    """A per-stream limit (expansion ratio, size of one file) was hit: that part stops."""
+
+    def __init__(self, detail: str, option: str):
+        super().__init__(detail)
+        self.detail, self.option = detail, option
+
+
+# ---------------------------------------------------------------------------------- byte sources
+class Window:
+    """A read-only file object over [off, end) of a buffer (mmap or bytes): lets libraries that want a
+    file handle read a carved part in place, without copying it."""
+
+    def __init__(self, buf, off: int, end: int):
+        self.buf, self.off, self.end, self.pos = buf, off, end, 0
+
+    def read(self, n: int = -1) -> bytes:
+        size = self.end - self.off
+        if self.pos >= size:
+            return b""
+        stop = size if n is None or n < 0 else min(size, self.pos + n)
+        data = self.buf[self.off + self.pos: self.off + stop]
+        self.pos = stop
+        return bytes(data)
+
+    def readinto(self, b) -> int:
+        d = self.read(len(b))
+        b[: len(d)] = d
+        return len(d)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 1:
+            pos += self.pos
+        elif whence == 2:
+            pos += self.end - self.off
+        self.pos = max(0, pos)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Src:
+    """The bytes a handler works on: [off, end) of `buf`, which is the file `path` mapped."""
+
+    path: Path
+    buf: object
+    off: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.off
+
+    def view(self, start: int = 0, stop: int | None = None):
+        stop = self.size if stop is None else min(stop, self.size)
+        return memoryview(self.buf)[self.off + start: self.off + stop]
+
+    def window(self) -> Window:
+        return Window(self.buf, self.off, self.end)
+
+
+# ---------------------------------------------------------------------------------- safe writer
+def clean_path(name: str) -> str:
+    """The path inside a filesystem, normalised: '..' cannot climb above the root, no empty or '.'
+    parts, no NUL, each part at most 255 bytes.  Returns '' for the root itself."""
+    parts: list[str] = []
+    for c in name.replace("\\", "/").split("/"):
+        if c in ("", "."):
+            continue
+        if c == "..":
+            if parts:
+                parts.pop()
+            continue
+        c = c.replace("\0", "")
+        while len(c.encode("utf-8", "surrogateescape")) > 255:
+            c = c[:-1]
+        parts.append(c)
+    return "/".join(parts)
+
+
+class SafeTree:
+    """Writes a filesystem's content under one directory and nowhere else.
+
+    Every parent directory is one this object created (tracked in `dirs`), files are opened with
+    O_NOFOLLOW|O_CREAT, and symlinks are only made by `finish()` after all content is written, with
+    their target verbatim and never followed; so neither '../' names, absolute names nor symlinks
+    or hard links in the image can direct a write outside the root.  Nothing is made executable.
+    """
+
+    def __init__(self, u: "Unpacker", root: Path):
+        self.u, self.root = u, root
+        root.mkdir(parents=True, exist_ok=True)
+        self.dirs: set[str] = {""}
+        self.files: set[str] = set()
+        self.links: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def rel(self, path: str) -> str:
+        """disk path relative to the output dir"""
+        return os.path.relpath(self.root / path, self.u.out) if path else os.path.relpath(self.root, self.u.out)
+
+    def mkdir(self, path: str) -> bool:
+        if path in self.dirs:
+            return True
+        parent = posixpath.dirname(path)
+        if not self.mkdir(parent):
+            return False
+        if path in self.files:
+            return False
+        p = self.root / path
+        try:
+            os.mkdir(p, 0o755)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(p).st_mode):
+                return False
+        except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
+            return False
+        with self.lock:
+            self.dirs.add(path)
+        return True
+
+    def write(self, path: str, chunks: Iterable[bytes] | bytes) -> str | None:
+        """Write a regular file; returns its disk path relative to the output dir, or None on a name
+        conflict (e.g. a file whose parent is a file)."""
+        if not path or path in self.dirs or not self.mkdir(posixpath.dirname(path)):
+            return None
+        p = self.root / path
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        except OSError:
+            return None
+        with os.fdopen(fd, "wb") as fh:
+            if isinstance(chunks, (bytes, bytearray, memoryview)):
+                chunks = (chunks,)
+            for c in chunks:
+                self.u.account(len(c))
+                fh.write(c)
+        with self.lock:
+            self.files.add(path)
+        return self.rel(path)
+
+    def hardlink(self, path: str, target: str) -> str | None:
+        """A hard link inside this tree (target already written here), else None."""
+        if target not in self.files or not path or path in self.dirs or not self.mkdir(posixpath.dirname(path)):
+            return None
+        try:
+            if os.path.lexists(self.root / path):
+                os.unlink(self.root / path)
+            os.link(self.root / target, self.root / path, follow_symlinks=False)
+        except OSError:
+            return None
+        self.files.add(path)
+        return self.rel(path)
+
+    def symlink(self, path: str, target: str) -> None:
+        self.links.append((path, target))
+
+    def finish(self) -> None:
+        for path, target in self.links:
+            if not path or path in self.dirs or path in self.files:
+                continue
+            parent = posixpath.dirname(path)
+            if parent not in self.dirs:
+                continue
+            try:
+                os.symlink(target.replace("\0", ""), self.root / path)
+            except OSError:
+                pass
+        self.links.clear()
+
+
+# ---------------------------------------------------------------------------------- handler API
+class Handler:
+    """One format.  `magics`: (bytes, offset of the magic from the start of the format).
+    carve: found by the signature scan inside a blob; sniff: recognised at offset 0 of a file inside
+    a filesystem.  probe() returns the part's size, -1 when only unpacking tells (streams), or None
+    when the bytes are not this format."""
+
+    name = "?"
+    magics: list[tuple[bytes, int]] = []
+    carve = True
+    sniff = True
+    leaf = False  # recognised and recorded, nothing inside (kernel, DTB, ELF)
+
+    def probe(self, buf, off: int, end: int) -> int | None:
+        raise NotImplementedError
+
+    def unpack(self, u: "Unpacker", node: ContainerNode, src: Src, depth: int) -> int:
+        """Unpack the part; returns the bytes consumed (<= src.size)."""
+        return src.size
+
+
+REGISTRY: list[Handler] = []
+
+
+def register(cls):
+    REGISTRY.append(cls())
+    return cls
+
+
+_sig_cache: dict[str, tuple[re.Pattern, dict[str, list[tuple[Handler, int]]]]] = {}
+
+
+def signatures(kind: str):
+    """A compiled alternation of all magics (C speed over an mmap), with handlers per group."""
+    if kind not in _sig_cache:
+        groups: dict[bytes, list[tuple[Handler, int]]] = {}
+        for h in REGISTRY:
+            if kind == "carve" and not h.carve:
+                continue
+            for magic, moff in h.magics:
+                groups.setdefault(magic, []).append((h, moff))
+        names = {f"g{i}": m for i, m in enumerate(groups)}
+        pat = re.compile(b"|".join(b"(?P<%s>%s)" % (n.encode(), re.escape(m)) for n, m in names.items()), re.S)
+        _sig_cache[kind] = (pat, {n: groups[m] for n, m in names.items()})
+    return _sig_cache[kind]
+
+
+# ---------------------------------------------------------------------------------- engine
+def _pad_len(buf, start: int, end: int) -> int:
+    """Length of the 0x00/0xFF padding run at [start, end)."""
+    if start >= end:
+        return 0
+    m = re.compile(rb"[\x00]*|[\xff]*").match(buf, start, end)
+    return m.end() - start if m else 0
+
+
+class Unpacker:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.out: Path = ctx.out
+        self.lim = ctx.options.limits
+        self.t0 = time.monotonic()
+        self.written = 0
+        self.nfiles = 0
+        self.nodes: list[ContainerNode] = ctx.result.image.container_chain
+        self.by_id: dict[str, ContainerNode] = {}
+        self._kids: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.limit_hit: LimitExceeded | None = None
+        self.failures: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ limits
+    def limit(self, detail: str, option: str) -> LimitExceeded:
+        return LimitExceeded("err.limit", detail=detail, option=option)
+
+    def account(self, n: int) -> None:
+        with self.lock:
+            self.written += n
+            w = self.written
+        if w > self.lim.max_total_bytes:
+            raise self.limit(f"more than {self.lim.max_total_bytes} bytes unpacked", "--max-size")
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() - self.t0 > self.lim.max_seconds:
+            raise self.limit(f"unpacking took more than {self.lim.max_seconds:g} s", "--timeout")
+
+    def count_file(self, n: int = 1) -> None:
+        self.nfiles += n
+        if self.nfiles > self.lim.max_files:
+            raise self.limit(f"more than {self.lim.max_files} files", "--max-files")
+
+    def stream_guard(self, consumed: int, produced: int, what: str) -> None:
+        """Per-stream bounds: expansion ratio (with a 1 MiB floor) and the size of one output."""
+        if produced > self.lim.max_file_bytes:
+            raise StreamLimit(f"{what}: output larger than {self.lim.max_file_bytes} bytes", "--max-size")
+        if produced > (1 << 20) and produced > self.lim.max_ratio * max(consumed, 1):
+            raise StreamLimit(f"{what}: expands more than {self.lim.max_ratio:g} times "
+                              f"({consumed} -> {produced}+ bytes)", "--max-ratio")
+        self.check_time()
+
+    # ------------------------------------------------------------------ nodes
+    def new_node(self, parent: ContainerNode | None, fmt: str, offset: int = 0, size: int = 0, **kw) -> ContainerNode:
+        if parent is None:
+            nid = "0"
+        else:
+            k = self._kids.get(parent.id, 0) + 1
+            self._kids[parent.id] = k
+            nid = f"{parent.id}.{k}"
+        node = ContainerNode(id=nid, parent=parent.id if parent else None, format=fmt, offset=offset, size=size, **kw)
+        self.nodes.append(node)
+        self.by_id[nid] = node
+        return node
+
+    def chain(self, node: ContainerNode) -> list[str]:
+        out = []
+        n: ContainerNode | None = node
+        while n is not None:
+            out.append(n.format)
+            n = self.by_id.get(n.parent) if n.parent else None
+        return out[::-1]
+
+    def blob_file(self, node: ContainerNode, fmt: str | None = None) -> Path:
+        d = self.out / BLOBS
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{node.id}.{fmt or node.format}.bin"
+
+    def tree(self, node: ContainerNode) -> SafeTree:
+        root = self.out / "unpacked" / f"{node.id}.{node.format}"
+        node.extracted_to = os.path.relpath(root, self.out)
+        return SafeTree(self, root)
+
+    def warn(self, code: str, node: ContainerNode | None, **kw) -> None:
+        self.ctx.warn(STAGE, code, msg(f"unpack.{code}", **kw), part=node.id if node else None)
+
+    def part_name(self, node: ContainerNode) -> str:
+        where = f" ({node.source_path})" if node.source_path else ""
+        return f"{node.format} part {node.id} at offset {node.offset:#x}{where}"
+
+    # ------------------------------------------------------------------ identification
+    def identify(self, buf, end: int, kind: str = "carve") -> tuple[Handler | None, int | None]:
+        """The handler whose format starts at offset 0 of buf[:end] (strongest first)."""
+        for h in REGISTRY:
+            if kind == "sniff" and not h.sniff:
+                continue
+            for magic, moff in h.magics:
+                if moff + len(magic) <= end and buf[moff: moff + len(magic)] == magic:
+                    try:
+                        size = h.probe(buf, 0, end)
+                    except Exception:  # noqa: BLE001 - a probe failing means "not this format"
+                        size = None
+                    if size is not None:
+                        return h, size
+        return None, None
+
+    # ------------------------------------------------------------------ recursion
+    def open_file(self, node: ContainerNode, path: Path, depth: int, carve: bool, kind: str = "carve",
+                  known: Handler | None = None) -> None:
+        """Identify and unpack the file `path` as `node`: as one format when one starts at offset 0 and
+        covers it, else (carve=True) by carving every part found by signature."""
+        if depth > self.lim.max_depth:
+            node.status = "skipped"
+            self.warn("depth", node, part=self.part_name(node), depth=self.lim.max_depth)
+            return
+        self.check_time()
+        size = path.stat().st_size
+        node.size = node.size or size
+        if size == 0:
+            node.format = "empty" if node.format in ("data", "?") else node.format
+            return
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            h, psize = (known, known.probe(mm, 0, size)) if known else self.identify(mm, size, kind)
+            if h is not None and psize is not None and (psize < 0 or psize >= size - _pad_len(mm, psize, size)
+                                                         or not carve):
+                node.format = h.name
+                path = self._rename_blob(node, path)
+                consumed = self.run(h, node, Src(path, mm, 0, size), depth)
+                if carve and consumed and consumed < size and consumed + _pad_len(mm, consumed, size) < size:
+                    self.carve(node, Src(path, mm, 0, size), consumed, depth)
+                return
+            if not carve:
+                return
+            found = self.carve(node, Src(path, mm, 0, size), 0, depth)
+            if found:
+                first = min((n.offset for n in self.nodes if n.parent == node.id), default=0)
+                if node.format in ("data", "?"):
+                    node.format = "vendor-header" if first > 0 else "concat"
+
+    def _rename_blob(self, node: ContainerNode, path: Path) -> Path:
+        """Blobs written before their format was known are named <id>.bin; give them the format."""
+        if node.blob and node.blob.endswith(f"/{node.id}.bin") and path.name == f"{node.id}.bin":
+            new = path.with_name(f"{node.id}.{node.format}.bin")
+            os.replace(path, new)
+            node.blob = os.path.relpath(new, self.out)
+            return new
+        return path
+
+    def run(self, h: Handler, node: ContainerNode, src: Src, depth: int) -> int:
+        """Run one handler, turning its failures into a warning that names the part."""
+        if h.leaf:
+            try:
+                return h.unpack(self, node, src, depth)
+            except Exception:  # noqa: BLE001
+                return src.size
+        try:
+            return h.unpack(self, node, src, depth)
+        except LimitExceeded:
+            node.status = "partial"
+            raise
+        except StreamLimit as e:
+            node.status = "failed"
+            node.meta["limit"] = e.detail
+            node.meta["limit_option"] = e.option
+            self.warn("limit", node, part=self.part_name(node), detail=e.detail, option=e.option)
+            self.failures[node.id] = "limit"
+            return src.size
+        except (PartError, Exception) as e:  # noqa: BLE001 - hostile input: one part's failure is a warning
+            detail = str(e) or type(e).__name__
+            node.status = "partial" if node.status == "partial" else "failed"
+            node.meta.setdefault("error", detail[:300])
+            self.warn("corrupt_part", node, part=self.part_name(node), detail=detail[:300])
+            self.failures[node.id] = detail[:300]
+            return src.size
+
+    def carve(self, parent: ContainerNode, src: Src, start: int, depth: int) -> int:
+        """Find parts by signature in src[start:], unpack each as a child of parent; returns their count.
+        A signature scan of our own (one regex over the mmap) is used instead of unblob: unblob would
+        bring ~40 dependencies and sasquatch for squashfs, while the formats here need only their
+        magic and a header check to be sized."""
+        pat, groups = signatures("carve")
+        buf, end = src.buf, src.end
+        pos, found = start, 0
+        while pos < end:
+            m = pat.search(buf, pos, end)
+            if m is None:
+                break
+            hit = None
+            for h, moff in groups[m.lastgroup]:
+                off = m.start() - moff
+                if off < pos:
+                    continue
+                try:
+                    size = h.probe(buf, off, end)
+                except Exception:  # noqa: BLE001
+                    size = None
+                if size is not None:
+                    hit = (h, off, size)
+                    break
+            if hit is None:
+                pos = m.start() + 1
+                continue
+            h, off, size = hit
+            stop = end if size < 0 else min(end, off + size)
+            child = self.new_node(parent, h.name, offset=off, size=(stop - off) if size >= 0 else 0)
+            found += 1
+            if depth + 1 > self.lim.max_depth:
+                child.status = "skipped"
+                self.warn("depth", child, part=self.part_name(child), depth=self.lim.max_depth)
+                pos = stop
+                continue
+            if size >= 0 and off + size > end:
+                self.warn("truncated", child, part=self.part_name(child), size=size, have=end - off)
+                child.status = "partial"
+            consumed = self.run(h, child, Src(src.path, buf, off, stop), depth + 1)
+            consumed = max(1, min(consumed, stop - off))
+            child.size = consumed
+            if child.blob is None:
+                bp = self.blob_file(child)
+                self.account(consumed)
+                with open(bp, "wb") as fh:
+                    fh.write(memoryview(buf)[off: off + consumed])
+                child.blob = os.path.relpath(bp, self.out)
+            pos = off + consumed
+        return found
+
+    # ------------------------------------------------------------------ helpers for handlers
+    def child_blob(self, parent: ContainerNode, depth: int, data_writer: Callable[[object], None] | bytes,
+                   offset: int = 0, fmt: str = "data", carve: bool = True, **kw) -> ContainerNode:
+        """A payload of `parent` (decompressed stream, uImage/FIT/TRX part): written to
+        unpacked/blobs/<id>.bin, then identified and unpacked in turn."""
+        child = self.new_node(parent, fmt, offset=offset, **kw)
+        bp = self.blob_file(child, fmt)
+        if fmt == "data":  # named after its format once identified (see _rename_blob)
+            bp = bp.with_name(f"{child.id}.bin")
+        try:
+            with open(bp, "wb") as fh:
+                if isinstance(data_writer, (bytes, bytearray, memoryview)):
+                    self.account(len(data_writer))
+                    fh.write(data_writer)
+                else:
+                    data_writer(fh)
+        except StreamLimit:  # a bomb: drop its partial output, the parent records the limit
+            bp.unlink(missing_ok=True)
+            self.nodes.remove(child)
+            del self.by_id[child.id]
+            raise
+        child.blob = os.path.relpath(bp, self.out)
+        child.size = bp.stat().st_size
+        self.open_file(child, bp, depth + 1, carve=carve)
+        return child
+
+    def add_fs(self, node: ContainerNode, tree: SafeTree, entries: list[FileEntry], depth: int,
+               nested: bool = True) -> None:
+        """Publish a filesystem's entries, then open the container files found inside it."""
+        tree.finish()
+        chain = self.chain(node)
+        for e in entries:
+            e.container = node.id
+            e.chain = chain
+        self.ctx.result.files.extend(entries)
+        node.meta["files"] = len(entries)
+        if nested:
+            self.nested(node, entries, depth)
+
+    def nested(self, node: ContainerNode, entries: list[FileEntry], depth: int) -> None:
+        for e in entries:
+            if e.type != "file" or e.disk_path is None or e.size < 32:
+                continue
+            p = self.out / e.disk_path
+            try:
+                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                with os.fdopen(fd, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    h, size = self.identify(mm, len(mm), "sniff")
+            except (OSError, ValueError):
+                continue
+            if h is None or h.leaf:
+                continue
+            child = self.new_node(node, h.name, source_path=e.path, blob=e.disk_path, size=e.size)
+            self.open_file(child, p, depth + 1, carve=False, kind="sniff")

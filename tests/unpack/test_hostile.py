@@ -1,0 +1,209 @@
+"""Hostile input: path traversal, links pointing out, bombs, truncation, non-firmware; and the CLI's
+one-line answer with exit code 2."""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from firmpass.context import ScanOptions
+from firmpass.errors import LimitExceeded, UnusableInput
+from tests.unpack.conftest import unpack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def all_paths(d: Path) -> set[str]:
+    return {str(p.relative_to(d)) for p in d.rglob("*")}
+
+
+def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> None:
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as t:
+        for ti, data in members:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+
+
+def _ti(name, typ=tarfile.REGTYPE, data=b"", link="", mode=0o644):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.linkname, ti.mode, ti.size = typ, link, mode, len(data) if typ == tarfile.REGTYPE else 0
+    return ti, (data if typ == tarfile.REGTYPE else None)
+
+
+def cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
+    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+
+
+def test_tar_traversal_and_links_stay_inside(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    evil = tmp_path / "evil.tar"
+    _tar(evil, [
+        _ti("../../escape-dotdot", data=b"dotdot"),
+        _ti(str(tmp_path / "escape-abs"), data=b"abs"),
+        _ti("link", tarfile.SYMTYPE, link=str(outside)),
+        _ti("link/through-symlink", data=b"through"),       # written through the symlink on a naive extractor
+        _ti("hard", tarfile.LNKTYPE, link="../../../etc/passwd"),  # hard link to a file outside
+        _ti("etc/ok.conf", data=b"fine", mode=0o4755),
+    ])
+    before = all_paths(tmp_path)
+    out = tmp_path / "out"
+    ctx = unpack(evil, out)
+    # nothing appeared outside the output dir
+    assert all_paths(tmp_path) - before <= {p for p in all_paths(tmp_path) if p == "out" or p.startswith("out/")}
+    assert list(outside.iterdir()) == []
+    files = {f.path: f for f in ctx.result.files}
+    assert files["/escape-dotdot"].disk_path and (out / files["/escape-dotdot"].disk_path).read_bytes() == b"dotdot"
+    assert files["/link"].type == "symlink" and files["/link"].link_target == str(outside)  # kept verbatim
+    assert files["/etc/ok.conf"].mode == 0o4755
+    assert files["/hard"].disk_path is None  # its target is not in the archive
+    for f in files.values():
+        if f.disk_path:
+            real = (out / f.disk_path).resolve()
+            assert str(real).startswith(str(out.resolve()) + os.sep)
+
+
+def test_zip_traversal_stays_inside(tmp_path):
+    z = tmp_path / "evil.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("../../zip-escape", b"x")
+        zf.writestr("/abs-zip-escape", b"y")
+        zf.writestr("ok/file.txt", b"z")
+    before = all_paths(tmp_path)
+    ctx = unpack(z, tmp_path / "out")
+    new = all_paths(tmp_path) - before
+    assert all(p == "out" or p.startswith("out/") for p in new), new
+    assert {f.path for f in ctx.result.files} >= {"/zip-escape", "/abs-zip-escape", "/ok/file.txt"}
+
+
+def test_gzip_bomb_stops_at_ratio_limit(tmp_path):
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (64 << 20), 9))  # 64 MiB of zeros in ~64 KiB
+    with pytest.raises(LimitExceeded) as e:
+        unpack(bomb, tmp_path / "out")
+    assert "expands more than 250" in e.value.text.en and "--max-ratio" in e.value.text.en
+    assert "安全上限" in e.value.text.zh
+    # stopped after ~250 x the input, long before 64 MiB, and the bomb's partial output is dropped
+    blobs = tmp_path / "out" / "unpacked" / "blobs"
+    assert sum(p.stat().st_size for p in blobs.iterdir()) < 1 << 20 if blobs.exists() else True
+    r = cli("unpack", str(bomb), "-o", str(tmp_path / "out2"))
+    assert r.returncode == 2 and "safety limit" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_zip_bomb_stops_at_ratio_limit(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("zeros.bin", b"\0" * (64 << 20))
+    r = cli("unpack", str(bomb), "-o", str(tmp_path / "out"))
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "safety limit" in lines[0] and "--max-ratio" in lines[0]
+    assert (tmp_path / "out" / "findings.json").exists()  # results so far are written first
+
+
+def test_nested_bomb_is_a_warning_and_the_rest_unpacks(tmp_path):
+    t = tmp_path / "mixed.tar"
+    _tar(t, [_ti("bomb.gz", data=gzip.compress(b"\0" * (32 << 20), 9)), _ti("etc/hostname", data=b"acme\n")])
+    ctx = unpack(t, tmp_path / "out")
+    assert "/etc/hostname" in {f.path for f in ctx.result.files}
+    w = [w for w in ctx.result.warnings if w.code == "limit"]
+    assert w and "bomb.gz" in w[0].message.en and w[0].message.zh
+
+
+def test_total_size_limit(corpus, tmp_path):
+    opts = ScanOptions()
+    opts.limits.max_total_bytes = 4 << 20
+    ctx = unpack(corpus / "rootfs-gzip.sqfs", tmp_path, opts)
+    assert any(w.code == "limit" and "--max-size" in w.message.en for w in ctx.result.warnings)
+    assert ctx.result.image.container_chain[0].status == "partial"
+
+
+def test_truncated_part_warns_and_rest_unpacks(corpus, tmp_path):
+    good = (corpus / "rootfs-gzip.sqfs").read_bytes()
+    bad = (corpus / "rootfs-xz.sqfs").read_bytes()
+    img = tmp_path / "mixed.bin"
+    img.write_bytes(b"HDRX" + b"\0" * 252 + good + bad[: len(bad) // 2])
+    ctx = unpack(img, tmp_path / "out")
+    nodes = {n.id: n for n in ctx.result.image.container_chain}
+    assert nodes["0.1"].status == "ok" and nodes["0.2"].status != "ok"
+    assert len([f for f in ctx.result.files if f.container == "0.1"]) == 637
+    assert any("0.2" == w.part and "squashfs part 0.2" in w.message.en for w in ctx.result.warnings)
+
+
+def test_truncated_squashfs_cli(corpus, tmp_path):
+    img = tmp_path / "trunc.sqfs"
+    data = (corpus / "rootfs-gzip.sqfs").read_bytes()
+    img.write_bytes(data[: len(data) * 3 // 5])
+    r = cli("unpack", str(img), "-o", str(tmp_path / "out"))
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert "corrupt or truncated" in lines[0] and "已损坏或被截断" in lines[0]
+
+
+def test_not_firmware_cli(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("meeting notes, not a firmware image\n" * 200)
+    r = cli("unpack", str(f), "-o", str(tmp_path / "out"))
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "not a firmware image" in lines[0], r.stderr
+    with pytest.raises(UnusableInput):
+        unpack(f, tmp_path / "out3")
+
+
+def test_random_bytes_are_not_firmware(tmp_path):
+    import random
+
+    f = tmp_path / "noise.bin"
+    f.write_bytes(random.Random(7).randbytes(4 << 20))  # no signature may survive its header check
+    with pytest.raises(UnusableInput) as e:
+        unpack(f, tmp_path / "out")
+    assert "not a firmware image" in e.value.text.en
+
+
+def test_hard_link_inside_archive(tmp_path):
+    t = tmp_path / "links.tar"
+    _tar(t, [_ti("bin/real", data=b"ELFish", mode=0o755), _ti("bin/alias", tarfile.LNKTYPE, link="bin/real")])
+    ctx = unpack(t, tmp_path / "out")
+    files = {f.path: f for f in ctx.result.files}
+    alias = files["/bin/alias"]
+    assert alias.type == "hardlink" and alias.link_target == "/bin/real"
+    assert (tmp_path / "out" / alias.disk_path).read_bytes() == b"ELFish"
+
+
+def test_directory_input_cli(tmp_path):
+    r = cli("scan", str(tmp_path), "-o", str(tmp_path / "out"))
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "not a regular file" in lines[0], r.stderr
+
+
+def test_depth_and_file_count_limits(corpus, tmp_path):
+    opts = ScanOptions()
+    opts.limits.max_depth = 1
+    ctx = unpack(corpus / "uImage-kernel", tmp_path / "a", opts)
+    nodes = {n.id: n for n in ctx.result.image.container_chain}
+    assert nodes["0.1"].format == "gzip" and nodes["0.1.1"].status == "skipped"
+    assert any(w.code == "depth" and "--max-depth" in w.message.en for w in ctx.result.warnings)
+    opts = ScanOptions()
+    opts.limits.max_files = 5
+    ctx = unpack(corpus / "etc.tar", tmp_path / "b", opts)
+    assert len(ctx.result.files) <= 5
+    assert any(w.code == "limit" and "--max-files" in w.message.en for w in ctx.result.warnings)
+
+
+def test_absurd_names_skip_one_entry_not_the_archive(tmp_path):
+    t = tmp_path / "names.tar"
+    deep = "/".join(["d" * 200] * 30) + "/deep.txt"  # longer than PATH_MAX on disk
+    _tar(t, [_ti(deep, data=b"deep"), _ti("x" * 300, data=b"long"), _ti("nul\0name", data=b"nul"),
+             _ti("etc/ok", data=b"ok")])
+    ctx = unpack(t, tmp_path / "out")
+    files = {f.path: f for f in ctx.result.files}
+    assert (tmp_path / "out" / files["/etc/ok"].disk_path).read_bytes() == b"ok"
+    assert "/" + deep in files  # recorded with its metadata even when it cannot be written
