@@ -9,7 +9,7 @@ upstream version (tests/identify/truth.py derives that from the real .deb files)
 every versioned component reported.  Time is printed next to a floor measured in the same run:
 reading and SHA-256-hashing every regular file of the image once (what any content scan costs).
 
-Without the unpack stage the corpus rootfs tree is used, once and as three filesystems (firmware.bin
+Without the unpack stage (older checkouts) the corpus rootfs tree is used, once and as three filesystems (firmware.bin
 holds the rootfs three times), which is what identification sees of firmware.bin.
 Target: identification <= 3 s on the 74 MB firmware.bin on a 2-core machine.
 """
