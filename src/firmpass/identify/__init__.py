@@ -1,0 +1,591 @@
+"""identify stage: every component and exact version in the image, with its evidence.
+
+Sources: package databases (dpkg, opkg, apk, rpm sqlite, Buildroot/Yocto manifests), binary
+signatures (rules/signatures.yaml, see signatures.py), ELF packaging notes (.note.package JSON),
+the Linux kernel (image header / banner / compressed payload, modules' vermagic, uImage name),
+BusyBox applets, and shared libraries by SONAME.  Results are merged into one component per
+(name, version); the evidence lists every path and container (a rootfs copied three times into one
+image gives one component with three pieces of evidence).  Every ELF's DT_NEEDED entries become
+dependencies on the components providing those SONAMEs.  A weak signal is kept with a low
+confidence, never dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packageurl import PackageURL
+
+from firmpass.context import ScanContext
+from firmpass.i18n import msg
+from firmpass.identify import busybox as bb
+from firmpass.identify import kernel as kern
+from firmpass.identify import pkgdb
+from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
+from firmpass.identify.signatures import Match, Rule, load_rules, match_file, rule_for_source, rules_by_id, version_strings
+from firmpass.model import Component, ComponentEvidence, FileEntry
+
+STAGE = "identify"
+MAX_SCAN_BYTES = 64 << 20
+_PKG_NOTE = re.compile(r'^\{"type":"(deb|rpm|apk|alpm|ebuild)".*\}$', re.M)
+
+
+@dataclass
+class _Builder:
+    name: str
+    version: str | None
+    type: str = "application"
+    rule: Rule | None = None
+    supplier: str | None = None
+    cpe: str | None = None
+    purl: str | None = None
+    licenses: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    evidence: list[ComponentEvidence] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    main: FileEntry | None = None
+    main_rank: int = 9
+    deps: set = field(default_factory=set)  # builder keys
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.name, self.version)
+
+    def add(self, ev: ComponentEvidence, conf: float, entry: FileEntry | None = None, rank: int = 5) -> None:
+        if not any(e.path == ev.path and e.container == ev.container and e.method == ev.method for e in self.evidence):
+            self.evidence.append(ev)
+        self.confidence = max(self.confidence, conf)
+        if entry is not None:
+            if entry.path not in self.files:
+                self.files.append(entry.path)
+            if rank < self.main_rank:
+                self.main, self.main_rank = entry, rank
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+def _stem(soname_or_pkg: str) -> str:
+    """libnl-genl-3.so.200 -> libnlgenl3 ; libnl-genl-3-200 -> libnlgenl3 ; libbrotli1 -> libbrotli"""
+    s = soname_or_pkg.split(".so")[0]
+    s = re.sub(r"(?<=[a-z])-?\d+(?:[.-]\d+)*$", "", s) if ".so" not in soname_or_pkg else s
+    return _norm(s)
+
+
+def _distro(db: str, p: pkgdb.Package) -> str | None:
+    """The distribution whose security data applies to a package (its fixes are per distro revision)."""
+    text = f"{p.version} {p.maintainer or ''}".lower()
+    if db == "dpkg":
+        return "ubuntu" if "ubuntu" in text else ("raspbian" if "raspbian" in text else "debian")
+    return {"apk": "alpine", "opkg": "openwrt"}.get(db)
+
+
+def rule_for_package(name: str, source: str | None) -> Rule | None:
+    by_id = rules_by_id()
+    n = _norm(name)
+    for r in load_rules():
+        if _norm(r.name) == n or _norm(r.id) == n:
+            return r
+    cands = [r for r in load_rules() if source and source in r.debian]
+    if not cands:
+        return None
+    for r in cands:
+        if n.startswith(_norm(r.name)) or n.startswith(_norm(r.id)):
+            return r
+    return cands[0] if len(cands) == 1 or not by_id else cands[0]
+
+
+class _Identifier:
+    def __init__(self, ctx: ScanContext):
+        self.ctx = ctx
+        self.comps: dict[tuple[str, str | None], _Builder] = {}
+        self.file_comp: dict[tuple[str, str], tuple[str, str | None]] = {}  # (container, path) -> key
+        self.dyn: dict[tuple[str, str], DynInfo] = {}
+        self.text_cache: dict[str, tuple[str, DynInfo | None]] = {}
+        self.match_cache: dict[tuple[str, str], list[Match]] = {}
+        self.pkg_by_rule: dict[tuple[str, str], list[_Builder]] = {}  # (rule id, upstream) -> package comps
+        self.pkg_by_stem: dict[tuple[str, str], _Builder] = {}  # (container, stem) -> package comp
+        self.busybox: dict[str, Any] | None = None
+        self.kernel: dict[str, Any] | None = None
+        self.modules: list[str] = []
+        self.kernel_config: dict[str, str] | None = None
+        self.weak_product: dict[tuple[str, str], Rule] = {}
+        self.needs_data: set[str] = set()
+
+    # ------------------------------------------------------------------ components
+    def comp(self, name: str, version: str | None, rule: Rule | None = None, type_: str | None = None) -> _Builder:
+        key = (name, version)
+        b = self.comps.get(key)
+        if b is None:
+            b = _Builder(name=name, version=version, rule=rule, type=type_ or (rule.type if rule else "application"))
+            if rule:
+                b.supplier = rule.supplier
+                # no version, no CPE: a wildcard-version CPE would match every CVE of the product
+                b.cpe = rule.cpe23(version) if version else None
+                if not version and rule.cpe:
+                    b.properties["cpe_product"] = rule.cpe
+                if rule.cpe_aliases:
+                    b.properties["cpe_aliases"] = [
+                        f"cpe:2.3:a:{a}:{(rule.cpe23(version) or '').split(':')[5]}:*:*:*:*:*:*:*" for a in rule.cpe_aliases]
+                parts = rule.purl.split("/")
+                ns = "/".join(parts[1:-1]) or None
+                b.purl = PackageURL(type=parts[0], namespace=ns, name=parts[-1], version=version).to_string()
+            self.comps[key] = b
+        return b
+
+    # ------------------------------------------------------------------ package databases
+    def package_dbs(self) -> None:
+        for cont in self.ctx.filesystems():
+            for path, (db, parser) in pkgdb.DB_PATHS.items():
+                ent = self.ctx.lookup(path, cont)
+                if ent is None or ent.type != "file":
+                    continue
+                try:
+                    pkgs = parser(self.ctx.read_text(ent, 64 << 20))
+                except Exception as e:  # noqa: BLE001
+                    self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=path, detail=str(e)), cont)
+                    continue
+                self._add_packages(pkgs, ent, cont, db)
+            for ent in self.ctx.result.files:
+                if ent.container != cont or ent.type != "file":
+                    continue
+                base = posixpath.basename(ent.path)
+                try:
+                    if base == "rpmdb.sqlite":
+                        self._add_packages(pkgdb.parse_rpm_sqlite(self.ctx.read(ent, 256 << 20)), ent, cont, "rpm")
+                    elif base in ("Packages", "Packages.db") and "/rpm" in ent.path:
+                        self.ctx.warn(STAGE, "rpm_bdb", msg("identify.rpm_bdb", path=ent.path), cont)
+                    elif base == "manifest.csv" and "legal-info" in ent.path:
+                        self._add_packages(pkgdb.parse_buildroot_manifest(self.ctx.read_text(ent)), ent, cont, "buildroot")
+                    elif base.endswith(".manifest") and ("/etc/" in ent.path or "/usr/share/" in ent.path):
+                        self._add_packages(pkgdb.parse_yocto_manifest(self.ctx.read_text(ent)), ent, cont, "yocto")
+                except Exception as e:  # noqa: BLE001
+                    self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=ent.path, detail=str(e)), cont)
+
+    def _add_packages(self, pkgs: list[pkgdb.Package], ent: FileEntry, cont: str, db: str) -> None:
+        names = {}
+        for p in pkgs:
+            rule = rule_for_package(p.name, p.source)
+            b = self.comp(p.name, p.upstream, rule, type_="library" if p.name.startswith("lib") else None)
+            if rule is not None:
+                b.properties["product"] = rule.name
+            if rule is None:
+                b.purl = None
+            b.purl = self._pkg_purl(p, db) or b.purl
+            b.properties.setdefault("package_db", db)
+            b.properties.setdefault("distro_version", p.version)
+            b.properties.setdefault("package_version", p.version)  # the vulns stage reads this name
+            distro = _distro(db, p)
+            if distro:
+                b.properties.setdefault("distro", distro)
+            if p.source:
+                b.properties.setdefault("source_package", p.source)
+            if p.source_version:
+                b.properties.setdefault("source_version", p.source_version)
+            if p.arch:
+                b.properties.setdefault("arch", p.arch)
+            if p.maintainer:
+                b.supplier = p.maintainer
+            if p.homepage:
+                b.properties.setdefault("homepage", p.homepage)
+            lic = [p.license] if p.license else self._copyright(p.name, cont)
+            for lc in lic:
+                if lc not in b.licenses:
+                    b.licenses.append(lc)
+            b.add(ComponentEvidence(path=ent.path, method=f"{db}-status" if db in ("dpkg", "opkg") else f"{db}-db",
+                                    match=f"{p.name} {p.version}", container=cont), 1.0)
+            for f in p.files:
+                if f not in b.files:
+                    b.files.append(f)
+                self.file_comp.setdefault((cont, f), b.key)
+            b.properties["_depends"] = p.depends
+            names[p.name] = b
+            if rule is not None:
+                self.pkg_by_rule.setdefault((rule.id, p.upstream), []).append(b)
+            self.pkg_by_stem.setdefault((cont, _stem(p.name)), b)
+        for b in names.values():
+            for d in b.properties.pop("_depends", []):
+                if d in names and names[d] is not b:
+                    b.deps.add(names[d].key)
+
+    def _pkg_purl(self, p: pkgdb.Package, db: str) -> str | None:
+        qual = {"arch": p.arch} if p.arch else {}
+        if db == "dpkg":
+            ns = "debian"
+            if p.source and p.source != p.name:
+                qual["upstream"] = p.source
+            return PackageURL(type="deb", namespace=ns, name=p.name, version=p.version, qualifiers=qual or None).to_string()
+        if db == "opkg":
+            return PackageURL(type="generic", namespace="openwrt", name=p.name, version=p.version, qualifiers=qual or None).to_string()
+        if db == "apk":
+            return PackageURL(type="apk", namespace="alpine", name=p.name, version=p.version, qualifiers=qual or None).to_string()
+        if db == "rpm":
+            return PackageURL(type="rpm", name=p.name, version=p.version, qualifiers=qual or None).to_string()
+        return PackageURL(type="generic", name=p.name, version=p.version).to_string()
+
+    def _copyright(self, pkg: str, cont: str) -> list[str]:
+        ent = self.ctx.lookup(f"/usr/share/doc/{pkg}/copyright", cont)
+        if ent is None or ent.type != "file":
+            return []
+        try:
+            return pkgdb.debian_copyright_license(self.ctx.read_text(ent, 1 << 20))
+        except OSError:
+            return []
+
+    # ------------------------------------------------------------------ binaries
+    def _want(self, f: FileEntry, head: bytes) -> bool:
+        return head[:4] == b"\x7fELF" or kern.looks_like_kernel(posixpath.basename(f.path), head)
+
+    def scan_files(self) -> None:
+        rules = load_rules()
+        name_rx = re.compile("|".join(f"(?:{r.files.pattern})" for r in rules if r.files))
+        for f in self.ctx.iter_files(("file",)):
+            if f.disk_path is None or f.size == 0 or f.size > MAX_SCAN_BYTES:
+                continue
+            base = posixpath.basename(f.path)
+            is_elf = f.elf is not None
+            if not is_elf and not name_rx.search(base) and not base.endswith(".ko") \
+                    and not f.path.startswith("/boot/config-"):
+                # cheap sniff: ELF or kernel header
+                try:
+                    head = self.ctx.read(f, 0x210)
+                except OSError:
+                    continue
+                if not self._want(f, head):
+                    continue
+            if (f.sha256 and f.sha512 and f.sha256 in self.text_cache and f.sha256 not in self.needs_data
+                    and not base.endswith(".ko")):
+                # the same content was scanned in another filesystem (a rootfs copied into the image
+                # several times): its strings and ELF data are cached, only the evidence is added
+                self._scan_one(f, base, b"")
+                continue
+            try:
+                data = self.ctx.read(f, MAX_SCAN_BYTES)
+            except OSError as e:
+                self.ctx.warn(STAGE, "unreadable", msg("identify.unreadable", path=f.path, detail=str(e)), f.container)
+                continue
+            if f.sha256 is None:
+                f.sha256 = hashlib.sha256(data).hexdigest()
+            if f.sha512 is None:
+                f.sha512 = hashlib.sha512(data).hexdigest()
+            self._scan_one(f, base, data)
+
+    def _scan_one(self, f: FileEntry, base: str, data: bytes) -> None:
+        cached = self.text_cache.get(f.sha256)
+        if cached is None:
+            dyn = dyn_info(data)
+            cached = (version_strings(data_view(data, dyn)), dyn)
+            self.text_cache[f.sha256] = cached
+        text, dyn = cached
+        if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
+                     or base.endswith(".ko") or f.path.startswith("/boot/config-")):
+            self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
+        if dyn is not None:
+            self.dyn[(f.container, f.path)] = dyn
+        mk = (f.sha256, base)
+        matches = self.match_cache.get(mk)
+        if matches is None:
+            matches = match_file(base, text, needed=dyn.needed if dyn is not None else None)
+            self.match_cache[mk] = matches
+        primary: _Builder | None = None
+        # a name-only signal counts for executables and libraries, not for /etc/passwd
+        owned_weak = [m for m in matches if m.version is None] if dyn is not None else []
+        for m in sorted(matches, key=lambda m: (not m.owned, -m.confidence)):
+            if m.version is None:
+                continue
+            if m.rule.id == "linux_kernel":
+                continue  # the kernel path below reads the header / payload properly
+            b = self._attach_rule(m.rule, m.version, f)
+            b.add(ComponentEvidence(path=f.path, method=m.method, match=m.text, rule=m.rule.id, container=f.container),
+                  m.confidence, f, rank=0 if m.owned else 3)
+            if primary is None and (m.owned or not any(x.owned for x in matches)):
+                primary = b
+        # packaging metadata note (systemd, ... built with --package-metadata)
+        for nm in _PKG_NOTE.finditer(text):
+            try:
+                note = json.loads(nm.group(0))
+            except ValueError:
+                continue
+            if not note.get("name") or not note.get("version"):
+                continue
+            up = pkgdb.debian_upstream(str(note["version"])) if note.get("type") == "deb" else str(note["version"])
+            rule = rule_for_package(str(note["name"]), str(note["name"]))
+            b = self._attach_rule(rule, up, f) if rule else self.comp(str(note["name"]), up)
+            b.properties.setdefault("distro_version", note["version"])
+            b.properties.setdefault("package_version", note["version"])
+            if note.get("os"):
+                b.properties.setdefault("distro", str(note["os"]).lower())
+            b.add(ComponentEvidence(path=f.path, method="elf-package-note", match=nm.group(0)[:200], container=f.container),
+                  0.9, f, rank=0)
+            primary = primary or b
+        # kernel
+        if data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210]):
+            kv = kern.kernel_version(data)
+            if kv:
+                primary = self._kernel(kv, f.path, f.container, f) or primary
+                self.kernel_config = self.kernel_config or kern.ikconfig(data)
+        if f.path.startswith("/boot/config-") or base == "kernel-config":
+            self.kernel_config = self.kernel_config or kern.parse_config(data[: 4 << 20].decode("utf-8", "replace")) or None
+        if base.endswith(".ko"):
+            vm = kern.vermagic(data)
+            if vm:
+                self.modules.append(f.path)
+                m = kern.RELEASE.match(vm)
+                if m:
+                    self._kernel({"version": m.group(1), "release": vm.split()[0], "method": "vermagic"}, f.path,
+                                 f.container, None, conf=0.6, match=f"vermagic={vm}")
+        # busybox applets
+        if any(m.rule.id == "busybox" for m in matches) and self.busybox is None:
+            apps = bb.applets(data)
+            bm = next(m for m in matches if m.rule.id == "busybox")
+            self.busybox = {"version": bm.version, "applets": apps, "path": f.path}
+        if primary is None and owned_weak:
+            # a name-only signal: attach to the product's versioned component in this filesystem if there is
+            # exactly one, else keep it as a weak, version-less component
+            self._pending_weak.append((f, owned_weak))
+        if primary is not None:
+            self.file_comp[(f.container, f.path)] = primary.key
+
+    _pending_weak: list
+
+    def _attach_rule(self, rule: Rule, version: str, f: FileEntry | None) -> _Builder:
+        """The component for a rule match: a package-db component of that product and version when there is one."""
+        pk = self.pkg_by_rule.get((rule.id, version))
+        if pk:
+            if f is not None and len(pk) > 1:
+                stem = _stem(posixpath.basename(f.path))
+                for b in pk:
+                    s = _stem(b.name)
+                    if stem.startswith(s) or s.startswith(stem):
+                        return b
+                for b in pk:
+                    if _norm(b.name) == _norm(rule.name):
+                        return b
+            return pk[0]
+        return self.comp(rule.name, version, rule)
+
+    def _kernel(self, kv: dict, path: str, cont: str | None, f: FileEntry | None, conf: float = 0.95,
+                match: str | None = None, blob: bytes | None = None) -> _Builder:
+        rule = rules_by_id()["linux_kernel"]
+        b = self.comp(rule.name, kv["version"], rule)
+        b.properties.setdefault("kernel_release", kv.get("release"))
+        if f is None and blob is not None and b.main is None:
+            # a kernel carved from a container or the image itself: hash the blob the version came from
+            f = FileEntry(path=path, container=cont or "0", type="file", size=len(blob),
+                          sha256=hashlib.sha256(blob).hexdigest(), sha512=hashlib.sha512(blob).hexdigest())
+        b.add(ComponentEvidence(path=path, method=kv.get("method", "kernel-banner"), match=match or kv.get("banner"),
+                                rule=rule.id, container=cont), conf, f, rank=0 if f else 5)
+        if self.kernel is None or conf > self.kernel.get("_conf", 0):
+            self.kernel = {"version": kv["version"], "release": kv.get("release"), "config": None, "_conf": conf}
+        return b
+
+    FS_FORMATS = {"squashfs", "jffs2", "ubi", "ubifs", "cpio", "ext2", "ext3", "ext4", "extfs", "cramfs", "romfs",
+                  "yaffs", "yaffs2", "tar", "zip", "fat", "vendor-header"}
+    KERNEL_FORMATS = {"uimage", "fit", "fit-image", "kernel", "linux-kernel", "bzimage", "zimage", "vmlinux"}
+
+    def kernel_from_containers(self) -> None:
+        """Kernels outside the filesystems: uImage / FIT payloads and decompressed blobs, or the image itself."""
+        seen: set[str] = set()
+        found = False
+        for node in self.ctx.result.image.container_chain:
+            if node.format in self.FS_FORMATS or not node.blob:
+                continue
+            p = Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob
+            try:
+                if not p.is_file() or p.stat().st_size > 96 << 20:
+                    continue
+                with open(p, "rb") as fh:
+                    head = fh.read(0x210)
+                    if head[0x202:0x206] != b"HdrS" and node.format not in self.KERNEL_FORMATS:
+                        continue
+                    data = head + fh.read()
+            except OSError:
+                continue
+            h = hashlib.sha256(data).hexdigest()
+            if h in seen:
+                continue
+            seen.add(h)
+            kv = kern.kernel_version(data)
+            if kv:
+                self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
+                found = True
+        if not found:  # fall back on a version in a uImage / FIT name: weak
+            for node in self.ctx.result.image.container_chain:
+                name = str(node.meta.get("name") or node.meta.get("description") or "")
+                v = kern.version_from_name(name) if node.format in self.KERNEL_FORMATS else None
+                if v:
+                    self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"/{node.format}-{node.id}",
+                                 node.id, None, conf=0.4, match=name)
+        # the image itself may be a bare kernel (no container found)
+        if not self.ctx.result.image.container_chain and self.ctx.image.is_file():
+            try:
+                with open(self.ctx.image, "rb") as fh:
+                    head = fh.read(0x210)
+            except OSError:
+                return
+            if head[0x202:0x206] == b"HdrS" and self.ctx.image.stat().st_size <= 96 << 20:
+                data = self.ctx.image.read_bytes()
+                kv = kern.kernel_version(data)
+                if kv:
+                    self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
+
+    # ------------------------------------------------------------------ weak signals and shared libraries
+    def resolve_weak(self) -> None:
+        for f, weak in self._pending_weak:
+            if (f.container, f.path) in self.file_comp:
+                continue
+            same_by_rule = {m.rule.id: [b for b in self.comps.values() if b.rule is not None and b.rule.id == m.rule.id
+                                        and b.version and any(e.container == f.container for e in b.evidence)]
+                            for m in weak}
+            having = [m for m in weak if same_by_rule[m.rule.id]]
+            if len(having) == 1:
+                m = having[0]
+            elif len(weak) == 1:
+                m = weak[0]
+            else:  # a name several products use, with no version: too ambiguous to claim
+                continue
+            same = same_by_rule[m.rule.id]
+            if len(same) == 1:
+                b = same[0]
+                b.add(ComponentEvidence(path=f.path, method="file-name+sibling", match=posixpath.basename(f.path),
+                                        rule=m.rule.id, container=f.container), b.confidence, f, rank=4)
+            else:
+                dyn = self.dyn.get((f.container, f.path))
+                if dyn is not None and dyn.soname:
+                    self.weak_product[(f.container, f.path)] = m.rule
+                    continue  # the SONAME pass names it; the product it probably belongs to goes in properties
+                b = self.comp(m.rule.name, None, m.rule)
+                b.add(ComponentEvidence(path=f.path, method="file-name", match=posixpath.basename(f.path),
+                                        rule=m.rule.id, container=f.container), 0.3, f, rank=4)
+            self.file_comp[(f.container, f.path)] = b.key
+
+    def sonames(self) -> None:
+        for (cont, path), dyn in self.dyn.items():
+            if (cont, path) in self.file_comp or not dyn.soname:
+                continue
+            f = self.ctx.lookup(path, cont, follow=False)
+            stem = _stem(dyn.soname)
+            pk = None
+            for (c, s), b in self.pkg_by_stem.items():
+                if c == cont and s and (stem == s or (stem.startswith(s) and len(s) >= 5)):
+                    pk = b
+                    break
+            if pk is not None:
+                pk.add(ComponentEvidence(path=path, method="soname+package-name", match=dyn.soname, container=cont),
+                       pk.confidence, f, rank=2)
+                self.file_comp[(cont, path)] = pk.key
+                continue
+            name = dyn.soname.split(".so")[0]
+            b = self.comp(name, None, None, type_="library")
+            b.purl = PackageURL(type="generic", name=name).to_string()
+            b.properties["soname"] = dyn.soname
+            wr = self.weak_product.get((cont, path))
+            if wr is not None:
+                b.properties["product"] = wr.name
+                b.properties["rule"] = wr.id
+                if wr.cpe:
+                    b.properties["cpe_product"] = wr.cpe
+                b.supplier = b.supplier or wr.supplier
+            b.add(ComponentEvidence(path=path, method="soname", match=dyn.soname, container=cont), 0.3, f, rank=1)
+            self.file_comp[(cont, path)] = b.key
+
+    def dependencies(self) -> None:
+        provider: dict[tuple[str, str], tuple[str, str | None]] = {}
+        provider_any: dict[str, tuple[str, str | None]] = {}
+        for (cont, path), dyn in self.dyn.items():
+            key = self.file_comp.get((cont, path))
+            if key is None:
+                continue
+            names = {posixpath.basename(path)}
+            if dyn.soname:
+                names.add(dyn.soname)
+            for n in names:
+                provider.setdefault((cont, n), key)
+                provider_any.setdefault(n, key)
+        # symlinked sonames (libfoo.so.1 -> libfoo.so.1.2.3)
+        for ent in self.ctx.iter_files(("symlink",)):
+            tgt = self.ctx.lookup(ent.path, ent.container)
+            if tgt is not None:
+                key = self.file_comp.get((tgt.container, tgt.path))
+                if key is not None:
+                    provider.setdefault((ent.container, posixpath.basename(ent.path)), key)
+        for (cont, path), dyn in self.dyn.items():
+            key = self.file_comp.get((cont, path))
+            if key is None:
+                continue
+            for n in dyn.needed:
+                dep = provider.get((cont, n)) or provider_any.get(n)
+                if dep is not None and dep != key:
+                    self.comps[key].deps.add(dep)
+
+    # ------------------------------------------------------------------ output
+    def components(self) -> list[Component]:
+        refs: dict[tuple[str, str | None], str] = {}
+        used: set[str] = set()
+        for key, b in sorted(self.comps.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            base = re.sub(r"[^A-Za-z0-9._+\-@]", "-", f"{b.name}@{b.version or 'unknown'}")
+            ref, n = base, 1
+            while ref in used:
+                n += 1
+                ref = f"{base}-{n}"
+            used.add(ref)
+            refs[key] = ref
+        out = []
+        for key, b in sorted(self.comps.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            hashes = {}
+            if b.main is not None:
+                if b.main.sha256:
+                    hashes["sha256"] = b.main.sha256
+                if b.main.sha512:
+                    hashes["sha512"] = b.main.sha512
+                b.properties.setdefault("main_file", b.main.path)
+            if b.rule is not None:
+                b.properties.setdefault("rule", b.rule.id)
+            if b.confidence < 0.5:
+                b.properties["weak"] = True
+            out.append(Component(
+                bom_ref=refs[key], name=b.name, version=b.version, type=b.type, supplier=b.supplier, cpe=b.cpe,
+                purl=b.purl, licenses=b.licenses, confidence=round(b.confidence, 2), evidence=b.evidence,
+                files=b.files, hashes=hashes, dependencies=sorted(refs[d] for d in b.deps if d in refs and d != key),
+                properties=b.properties))
+        return out
+
+
+def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
+    """Run every identification source over ctx.result.files; returns the merged components
+    and fills ctx.result.extra["busybox"] / ["kernel"]."""
+    idf = _Identifier(ctx)
+    idf._pending_weak = []
+    if use_package_db:
+        idf.package_dbs()
+    idf.scan_files()
+    idf.kernel_from_containers()
+    idf.resolve_weak()
+    idf.sonames()
+    idf.dependencies()
+    if idf.busybox is not None:
+        ctx.result.extra["busybox"] = {"version": idf.busybox["version"], "applets": idf.busybox["applets"]}
+    if idf.kernel is not None or idf.modules:
+        k = dict(idf.kernel or {})
+        k.pop("_conf", None)
+        ctx.result.extra["kernel"] = {"version": k.get("version"), "release": k.get("release"),
+                                      "config": idf.kernel_config, "modules": sorted(idf.modules)}
+    comps = idf.components()
+    if idf.busybox is not None:
+        for c in comps:
+            if c.name == "busybox" and c.version == idf.busybox["version"]:
+                c.properties["applets"] = idf.busybox["applets"]
+                c.properties["applet_count"] = len(idf.busybox["applets"])
+    return comps
+
+
+def run(ctx: ScanContext) -> None:
+    ctx.result.components = identify(ctx)
+    ctx.result.tool.stages.setdefault(STAGE, {})["components"] = len(ctx.result.components)

@@ -1,0 +1,211 @@
+"""Binary signature rules (rules/signatures.yaml) and the matcher over a file's printable strings.
+
+Written here rather than taken from a library: the maintained scanners that carry such tables
+(cve-bin-tool's checkers, EMBA's version database) are whole applications with their own data model
+and no stable library API; firmpass needs a small, precise, data-driven matcher whose every result
+carries the rule and the matched text as evidence.
+
+Precision is the design goal:
+- only strings holding a "digit.digit" are ever compared, each pattern anchored to a whole string;
+- a pattern listed under `owned` (or a `bare` version) only counts in a file whose name says it belongs
+  to the product (libcurl.so.4 for libcurl);
+- an `anywhere` banner found in a file owned by ANOTHER product is dropped unless the rule is
+  `embeddable` (a statically linked zlib keeps its unmistakable copyright banner; an 'OpenSSL 3.0.x'
+  quoted inside curl does not make an OpenSSL component).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+_STRINGS = re.compile(rb"[\x20-\x7e]{3,}")
+# strings that can carry a version: "x.y", or an integer version after the word "version" (kmod 30)
+_HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^less \d|^[6-9][a-z]? +\d\d?-[A-Z][a-z]{2}-\d{4}$).*$")
+# zlib's version string is compiled into every caller of deflateInit_/inflateInit_: in a file that links
+# libz, a bare "1.2.13" is zlib's, never the file's own version
+_ZLIB_LIKE = re.compile(r"^1\.[23]\.\d{1,2}(?:\.\d+)?$")
+_PLAIN_NUMBER = re.compile(r"^\d+$")
+
+
+@dataclass
+class Rule:
+    id: str
+    name: str
+    cpe: str | None  # "vendor:product"
+    cpe_aliases: list[str]
+    purl: str  # type/name or type/namespace/name
+    type: str
+    supplier: str | None
+    files: re.Pattern | None
+    anywhere: list[re.Pattern]
+    owned: list[re.Pattern]
+    bare: re.Pattern | None
+    fname: re.Pattern | None
+    embeddable: bool
+    debian: list[str]
+    corpus: str | None = None
+    sample: list[str] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def owns(self, basename: str) -> bool:
+        return bool(self.files and self.files.search(basename))
+
+    def cpe23(self, version: str | None) -> str | None:
+        if not self.cpe:
+            return None
+        vendor, product = self.cpe.split(":", 1)
+        return f"cpe:2.3:a:{vendor}:{product}:{cpe_escape(version) if version else '*'}:*:*:*:*:*:*:*".replace(
+            "cpe:2.3:a:", f"cpe:2.3:{'o' if self.type == 'operating-system' else 'a'}:", 1)
+
+
+def cpe_escape(v: str) -> str:
+    """Quote a version for a CPE 2.3 formatted string (NIST IR 7695 section 6.2.2)."""
+    return re.sub(r"([^A-Za-z0-9._\-])", r"\\\1", v)
+
+
+def _compile(p: str) -> re.Pattern:
+    rx = re.compile(p, re.M)
+    if "v" not in rx.groupindex:
+        raise ValueError(f"signature pattern lacks a (?P<v>...) group: {p}")
+    return rx
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> tuple[Rule, ...]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(resources.files(__package__).joinpath("rules/signatures.yaml").read_text(encoding="utf-8"), Loader=loader)
+    out: list[Rule] = []
+    seen: set[str] = set()
+    for d in data:
+        rid = d["id"]
+        if rid in seen:
+            raise ValueError(f"duplicate signature rule id {rid}")
+        seen.add(rid)
+        bare = d.get("bare")
+        name = d.get("name", rid)
+        out.append(Rule(
+            id=rid, name=name, cpe=d.get("cpe") or None, cpe_aliases=list(d.get("cpe_aliases", [])),
+            purl=d.get("purl", f"generic/{name}"), type=d.get("type", "application"),
+            # an open-source product's supplier is its project unless the table names the maintainer
+            supplier=d.get("supplier") or f"{name} project",
+            files=re.compile(d["files"]) if d.get("files") else None,
+            anywhere=[_compile(p) for p in d.get("anywhere", [])],
+            owned=[_compile(p) for p in d.get("owned", [])],
+            bare=re.compile(rf"^(?:{bare})$", re.M) if bare else None,
+            fname=_compile(d["fname"]) if d.get("fname") else None,
+            embeddable=bool(d.get("embeddable", False)), debian=list(d.get("debian", [])),
+            corpus=d.get("corpus"), sample=d.get("sample"), raw=d,
+        ))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def rules_by_id() -> dict[str, Rule]:
+    return {r.id: r for r in load_rules()}
+
+
+@lru_cache(maxsize=1)
+def rule_for_source() -> dict[str, Rule]:
+    """Debian source package name -> rule (the first rule naming it)."""
+    out: dict[str, Rule] = {}
+    for r in load_rules():
+        for s in r.debian:
+            out.setdefault(s, r)
+    return out
+
+
+def version_strings(data: bytes) -> str:
+    """The printable strings (>= 3 chars) of a blob that hold a 'digit.digit', one per line."""
+    joined = b"\n".join(_STRINGS.findall(data))
+    return b"\n".join(_HAS_VERSION.findall(joined)).decode("ascii", "replace")
+
+
+@dataclass
+class Match:
+    rule: Rule
+    version: str | None
+    text: str  # the matched string (evidence)
+    method: str  # "signature-banner", "signature-owned", "signature-bare", "file-name"
+    confidence: float
+    owned: bool  # the file's name belongs to the rule's product
+
+
+def _line(text: str, m: re.Match) -> str:
+    s = text.rfind("\n", 0, m.start()) + 1
+    e = text.find("\n", m.end())
+    return text[s: e if e >= 0 else len(text)][:200]
+
+
+def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
+               needed: list[str] | None = None) -> list[Match]:
+    """All rule matches for one file (its base name and its version_strings()).
+
+    At most one match per rule: the strongest kind found (banner > owned > bare > file name).
+    """
+    rules = rules or load_rules()
+    owners = [r for r in rules if r.owns(basename)]
+    owner_ids = {r.id for r in owners}
+    links_zlib = any(n.startswith("libz.so") for n in needed or ())
+    out: list[Match] = []
+    for r in rules:
+        found = match_rule(r, basename, text, r.id in owner_ids, bool(owners), links_zlib=links_zlib)
+        if found is not None:
+            out.append(found)
+    # a rule that yields to another product found in the same file (libjpeg-turbo keeps IJG's
+    # "6b  27-Mar-1998" string for compatibility: that is not IJG libjpeg 6b)
+    ids = {m.rule.id for m in out if m.version}
+    out = [m for m in out if not (set(m.rule.raw.get("unless", ())) & ids)]
+    # a file named like several products (zebra: quagga or frr): keep the ones with a version if any
+    if any(m.version for m in out):
+        out = [m for m in out if m.version or not m.owned]
+    return out
+
+
+def _best(rx: re.Pattern, text: str) -> re.Match | None:
+    """The most specific match of a pattern: 'OpenSSH_9.2p1' over 'OpenSSH_9.2' (a prefix of it).
+    Versions that contradict each other (neither a prefix of the other) make the pattern inconclusive."""
+    ms = list(rx.finditer(text))
+    if len(ms) <= 1:
+        return ms[0] if ms else None
+    best = max(ms, key=lambda m: len(m.group("v")))
+    v = best.group("v")
+    if all(v.startswith(m.group("v")) for m in ms):
+        return best
+    return None
+
+
+def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: bool,
+               links_zlib: bool = False) -> Match | None:
+    """One rule against one file: the strongest kind of match (banner > owned > bare > file name)."""
+    for rx in r.anywhere:
+        m = _best(rx, text)
+        if m:
+            if other_owner and not is_owner and not r.embeddable:
+                break  # quoted inside another product's binary: not evidence of this product
+            conf = 0.95 if is_owner else (0.6 if other_owner else 0.8)
+            return Match(r, m.group("v"), _line(text, m), "signature-banner", conf, is_owner)
+    if not is_owner:
+        return None
+    for rx in r.owned:
+        m = _best(rx, text)
+        if m:
+            return Match(r, m.group("v"), _line(text, m), "signature-owned", 0.9, True)
+    if r.bare is not None:
+        cands = {(m.group("v") if "v" in r.bare.groupindex and m.group("v") else m.group(0)): m.group(0)
+                 for m in r.bare.finditer(text)}
+        if links_zlib and r.id != "zlib":
+            cands = {v: t for v, t in cands.items() if not _ZLIB_LIKE.match(v)}
+        if len(cands) == 1:
+            v, s = next(iter(cands.items()))
+            return Match(r, v, s, "signature-bare", 0.7, True)
+    if r.fname is not None:
+        m = r.fname.search(basename)
+        if m:
+            return Match(r, m.group("v"), basename, "file-name", 0.6, True)
+    # the name says which product; no version in the file: a weak signal, kept
+    return Match(r, None, basename, "file-name", 0.3, True)
