@@ -18,7 +18,6 @@ try:  # recent Typer vendors its own copy of Click
     from typer import _click as click
 except ImportError:  # pragma: no cover
     import click
-from rich.console import Console
 
 from firmpass import __version__
 from firmpass.context import Limits, ScanOptions
@@ -33,8 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False, soft_wrap=True)
+from firmpass.console import err_console, out_console  # noqa: E402
 
 MARKETS = ("eu", "uk", "us", "cn")
 COMMAND_MODULES = [

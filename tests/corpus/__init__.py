@@ -47,10 +47,3 @@ def build(force: bool = False) -> Path:
 
 def ground_truth() -> dict:
     return json.loads((build() / "ground_truth.json").read_text())
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["build"]:
-        print(build(force="--force" in sys.argv))

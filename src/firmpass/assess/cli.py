@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-assess a saved scan with a (changed) profile, without rescanning; writes OUT/assessment.json."""
         from firmpass.assess import assess_dir
-        from firmpass.cli import out_console, parse_markets
+        from firmpass.cli import parse_markets
+        from firmpass.console import out_console
         from firmpass.errors import FirmpassError, UnusableInput
         from firmpass.i18n import both, msg
 
@@ -43,7 +44,7 @@ def _rerender_report(out: Path, data: dict, profile: Optional[Path], markets: Op
         from firmpass import report  # type: ignore
     except ImportError:
         return
-    from firmpass.cli import err_console, out_console
+    from firmpass.console import err_console, out_console
     from firmpass.context import ScanContext, ScanOptions
     from firmpass.i18n import both, msg
     from firmpass.model import ScanResult

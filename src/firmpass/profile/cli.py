@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+
 import yaml
 
 
@@ -141,11 +142,10 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:
         """Ask the profile questions (English or Chinese) and write a validated YAML profile."""
-        from rich.console import Console
         from rich.prompt import Prompt
 
         from firmpass import frameworks
-        from firmpass.cli import out_console
+        from firmpass.console import out_console
         from firmpass.errors import FirmpassError
         from firmpass.i18n import both, msg
         from firmpass.profile import validate
@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
         T = lambda key, **kw: getattr(msg(key, **kw), lang)  # noqa: E731
         data: dict[str, Any] = default_profile()
         if not defaults:
-            con = Console(highlight=False)
+            con = out_console
             con.print(T("profile.init.title"), markup=False)
             try:
                 _ask_all(con, Prompt, T, data, lang, frameworks)
@@ -174,7 +174,7 @@ def register(app: typer.Typer) -> None:
     @profile_app.command("validate")
     def validate_cmd(file: Path = typer.Argument(..., help="Profile to check.")) -> None:
         """Validate a profile against the JSON schema (exit 2 with one clear line if invalid)."""
-        from firmpass.cli import out_console
+        from firmpass.console import out_console
         from firmpass.i18n import both, msg
         from firmpass.profile import load_profile
 

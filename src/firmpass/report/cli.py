@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from firmpass.console import err_console, out_console
+
 from firmpass.errors import FirmpassError, UnusableInput
 from firmpass.i18n import both, msg
 
@@ -21,7 +23,6 @@ def register(app: typer.Typer) -> None:
         profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML); default: the one the scan used."),
     ) -> None:
         """Re-render the report and the evidence package from a saved scan directory."""
-        from rich.console import Console
 
         from firmpass.evidence import write_evidence
         from firmpass.report import write_report
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         if profile is not None and not profile.is_file():
             raise FirmpassError("err.no_such_file", path=str(profile))
         prof = load_profile_file(prof_path) if prof_path is not None else None
-        err = Console(stderr=True, highlight=False)
+        err = err_console
         if assessment is None:
             err.print("warning: " + both(msg("report.no_assessment", path=str(out / "assessment.json"))), markup=False, soft_wrap=True)
         written = write_report(out, result, assessment, prof, lang, pdf=not no_pdf)
@@ -49,4 +50,4 @@ def register(app: typer.Typer) -> None:
         for n in summary["notes"]:
             err.print(f"note: {n['en']} / {n['zh']}", markup=False, soft_wrap=True)
         files = [p.name for p in written.values()] + ["evidence/", "evidence.zip"]
-        Console(highlight=False).print(both(msg("report.done", files=", ".join(files), out=str(out))), markup=False, soft_wrap=True)
+        out_console.print(both(msg("report.done", files=", ".join(files), out=str(out))), markup=False, soft_wrap=True)

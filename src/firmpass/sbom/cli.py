@@ -21,8 +21,7 @@ from typer.core import TyperGroup
 from firmpass.errors import FirmpassError
 from firmpass.i18n import both, msg
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+from firmpass.console import err_console, out_console
 
 
 class SbomGroup(TyperGroup):

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from firmpass.errors import FirmpassError
@@ -16,8 +15,7 @@ from firmpass.i18n import both, msg
 
 db_app = typer.Typer(help="Local vulnerability database. 本地漏洞数据库。", no_args_is_help=True,
                      rich_markup_mode=None)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+from firmpass.console import err_console as err, out_console as out
 OPT_DB = typer.Option(None, "--db", help="Store file (default: $FIRMPASS_DB or the user's data dir).")
 
 
