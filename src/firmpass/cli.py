@@ -22,7 +22,8 @@ except ImportError:  # pragma: no cover
 from firmpass import __version__
 from firmpass.context import Limits, ScanOptions
 from firmpass.errors import FirmpassError
-from firmpass.i18n import both, msg
+from firmpass.i18n import both, exc_detail, msg
+from firmpass.model import Text
 
 app = typer.Typer(
     name="firmpass",
@@ -60,18 +61,33 @@ def _root(
 
 def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: Optional[int],
                 max_files: Optional[int], timeout: Optional[float]) -> Limits:
+    """Limits from the command line; a limit of zero or less is a usage error, not 'no limit'."""
     lim = Limits()
-    if max_size:
-        lim.max_total_bytes = parse_size(max_size)
-    if max_ratio:
+
+    def positive(opt: str, value):
+        if value is not None and not value > 0:
+            raise FirmpassError("err.bad_limit", option=opt, value=str(value))
+        return value
+
+    if max_size is not None:
+        lim.max_total_bytes = positive("--max-size", parse_size(max_size))
+    if positive("--max-ratio", max_ratio) is not None:
         lim.max_ratio = max_ratio
-    if max_depth is not None:
+    if positive("--max-depth", max_depth) is not None:
         lim.max_depth = max_depth
-    if max_files:
+    if positive("--max-files", max_files) is not None:
         lim.max_files = max_files
-    if timeout:
+    if positive("--timeout", timeout) is not None:
         lim.max_seconds = timeout
     return lim
+
+
+def check_input_file(path: Path) -> None:
+    """An input file named on the command line: exists and is a regular file, else one line, exit 2."""
+    if not path.exists():
+        raise FirmpassError("err.no_such_file", path=str(path))
+    if not path.is_file():
+        raise FirmpassError("err.not_a_file", path=str(path))
 
 
 def parse_size(text: str) -> int:
@@ -82,14 +98,14 @@ def parse_size(text: str) -> int:
             return int(float(t[:-1]) * mult[t[-1]])
         return int(t)
     except ValueError:
-        raise FirmpassError("err.bad_option", detail=f"size {text!r}") from None
+        raise FirmpassError("err.bad_size", option="--max-size", value=repr(text)) from None
 
 
 def parse_markets(text: str) -> list[str]:
     ms = [m.strip().lower() for m in text.split(",") if m.strip()]
     bad = [m for m in ms if m not in MARKETS]
     if bad or not ms:
-        raise FirmpassError("err.bad_option", detail=f"--market {text!r}: choose from {','.join(MARKETS)}")
+        raise FirmpassError("err.bad_choice", option="--market", value=repr(text), choices=",".join(MARKETS))
     return ms
 
 
@@ -143,16 +159,17 @@ def scan(
     from firmpass.pipeline import scan as run_scan
 
     if lang not in ("en", "zh", "both"):
-        raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
+        raise FirmpassError("err.bad_choice", option="--lang", value=repr(lang), choices="en, zh, both")
     if profile is not None:
-        if not profile.is_file():
-            raise FirmpassError("err.no_such_file", path=str(profile))
         from firmpass.profile import load_profile
 
         load_profile(profile)  # a bad profile stops here with one line, before any scanning
     for v in vex:
-        if not v.is_file():
-            raise FirmpassError("err.no_such_file", path=str(v))
+        check_input_file(v)
+    if db is not None:
+        from firmpass.vulns.store import check_db_file
+
+        check_db_file(db)  # a file that is not a store stops here, before any scanning
     opts = ScanOptions(markets=parse_markets(market), profile_path=profile, lang=lang, pdf=not no_pdf,
                        limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout),
                        db_path=db, vex_files=list(vex))
@@ -216,13 +233,13 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
-        fail(both(msg("err.bad_option", detail="aborted")), 130)
+        fail(both(msg("err.bad_option", detail=Text(en="aborted", zh="已中止"))), 130)
     except click.exceptions.ClickException as e:
         fail(both(msg("err.bad_option", detail=e.format_message().replace("\n", " "))), 2)
     except KeyboardInterrupt:
-        fail(both(msg("err.bad_option", detail="interrupted")), 130)
-    except Exception as e:  # noqa: BLE001 - never a traceback on the terminal
-        fail(both(msg("err.internal", stage="cli", detail=f"{type(e).__name__}: {e}", out="-")), 1)
+        fail(both(msg("err.bad_option", detail=Text(en="interrupted", zh="已中断"))), 130)
+    except Exception as e:  # noqa: BLE001 - never a traceback on the terminal; the contract's codes are 0 and 2
+        fail(both(msg("err.internal", stage="cli", detail=exc_detail(e), out="-")), 2)
 
 
 if __name__ == "__main__":

@@ -19,3 +19,13 @@ class UnusableInput(FirmpassError):
 
 class LimitExceeded(FirmpassError):
     """A safety limit (size, ratio, depth, count, time) was hit."""
+
+
+class InternalError(FirmpassError):
+    """A bug or an input no handler anticipated, in a stage the scan cannot go on without.  Exit 2
+    like unusable input (the contract has 0 and 2 only); the results so far are already on disk."""
+
+    def __init__(self, stage: str, exc: BaseException, out: object = "-"):
+        from firmpass.i18n import exc_detail
+
+        super().__init__("err.internal", stage=stage, detail=exc_detail(exc), out=str(out))

@@ -18,8 +18,8 @@ from typing import Callable
 
 from firmpass import __version__
 from firmpass.context import ScanContext, ScanOptions
-from firmpass.errors import FirmpassError, UnusableInput
-from firmpass.i18n import msg
+from firmpass.errors import FirmpassError, InternalError, UnusableInput
+from firmpass.i18n import exc_detail, msg
 from firmpass.model import ImageInfo, ScanResult, ToolInfo
 
 # vulns runs before sbom so the CycloneDX SBOM carries the vulnerabilities too
@@ -106,13 +106,15 @@ def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], No
                 write_findings(ctx)
                 raise
             info["error"] = e.text.en
-            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=e.text.en))
+            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=e.text))
         except Exception as e:  # noqa: BLE001 - one stage's bug must not lose the others' results
-            if name in FATAL:
-                raise
             info["status"] = "failed"
-            info["error"] = f"{type(e).__name__}: {e}"
-            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=f"{type(e).__name__}: {e}"))
+            info["error"] = exc_detail(e)
+            if name in FATAL:
+                info["seconds"] = round(time.perf_counter() - t0, 3)
+                write_findings(ctx)  # what was read before the failure stays on disk
+                raise InternalError(name, e, ctx.out) from e
+            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=exc_detail(e)))
         info["seconds"] = round(time.perf_counter() - t0, 3)
         write_findings(ctx)
     ctx.result.tool.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -47,7 +47,7 @@ def corpus_like(findings=True, kev=True) -> ScanResult:
     r.extra["checks_run"] = ["CRED-001", "CRED-002", "KEY-001", "SECRET-001", "SVC-001", "DBG-001", "PRIV-001", "WEB-001",
                              "LOG-001", {"id": "UPD-001", "provisions": ["en303645:5.3-10", "en303645:5.3-7"]}]
     r.extra["secure_boot"] = {"verdict": "verified"}
-    r.extra["hardening"] = {"elf_count": 100, "nx": 100, "pie": 70, "relro_full": 60, "relro_partial": 30, "canary": 80}
+    r.extra["hardening"] = {"elf_count": 100, "executables": 100, "nx": 100, "pie": 70, "relro_full": 60, "relro_partial": 30, "canary": 80}
     r.extra["vuln_db"] = {"empty": False, "sources": {"nvd": {"records": 10}}}
     return r
 
@@ -56,5 +56,5 @@ def clean() -> ScanResult:
     """The same device after the fixes: no findings, no KEV, every check ran."""
     r = corpus_like(findings=False, kev=False)
     r.extra["checks_run"] = [{"id": f.check, "provisions": f.provisions} for f in planted_findings()] + r.extra["checks_run"][-1:]
-    r.extra["hardening"] = {"elf_count": 100, "nx": 100, "pie": 100, "relro_full": 100, "canary": 95}
+    r.extra["hardening"] = {"elf_count": 100, "executables": 100, "nx": 100, "pie": 100, "relro_full": 100, "canary": 95}
     return r

@@ -43,3 +43,29 @@ def test_assess_bad_inputs_exit_2(tmp_path):
     r = cli("assess", str(tmp_path))  # no profile: every answer-dependent verdict needs evidence
     data = json.loads((tmp_path / "assessment.json").read_text())
     assert r.returncode == 0 and data["profile"]["path"] is None and len(data["questions"]) > 20
+
+
+def test_assess_without_profile_reuses_the_scans_profile(tmp_path):
+    """`firmpass assess OUT` with no --profile keeps the profile the scan was assessed with (when it is
+    unchanged), says so, and says when it has changed or gone instead of silently dropping it."""
+    import shutil
+
+    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    prof = tmp_path / "profile.yaml"
+    shutil.copy(FIX / "profile-full.yaml", prof)
+    assert cli("assess", str(tmp_path), "--profile", str(prof)).returncode == 0
+    with_profile = json.loads((tmp_path / "assessment.json").read_text())
+    r = cli("assess", str(tmp_path))
+    again = json.loads((tmp_path / "assessment.json").read_text())
+    assert r.returncode == 0 and "profile.yaml" in r.stderr and "沿用" in r.stderr
+    assert again["profile"]["sha256"] == with_profile["profile"]["sha256"]
+    assert again["summary"] == with_profile["summary"]
+    prof.write_text(prof.read_text() + "\n# edited\n")
+    r = cli("assess", str(tmp_path))
+    assert r.returncode == 0 and "changed" in r.stderr and "已被修改" in r.stderr
+    assert json.loads((tmp_path / "assessment.json").read_text())["profile"]["sha256"] != with_profile["profile"]["sha256"]
+    prof.unlink()
+    r = cli("assess", str(tmp_path))
+    gone = json.loads((tmp_path / "assessment.json").read_text())
+    assert r.returncode == 0 and "no longer there" in r.stderr and gone["profile"]["path"] is None
+    assert gone["summary"]["eu"]["counts"]["needs_evidence"] > with_profile["summary"]["eu"]["counts"]["needs_evidence"]

@@ -180,3 +180,18 @@ def test_stage_run_writes_assessment(tmp_path):
     assert data == json.loads(json.dumps(ctx.assessment))
     assert data["markets"] == ["eu", "uk"] and data["profile"]["sha256"] and ctx.profile["product"]["model"] == "R1000"
     assert {f["id"] for f in data["frameworks"]} == {"en303645", "cra", "en18031", "psti"}
+
+
+def test_hardening_fact_pie_counts_executables_only():
+    """PIE is measured over executables: an image of 10 PIE executables and 90 libraries is fully PIE,
+    not 10 % PIE (the summary counts libraries in elf_count, and libraries are never 'PIE executables')."""
+    from firmpass.assess.facts import OK, fact_hardening
+
+    r = corpus_like()
+    r.extra["hardening"] = {"elf_count": 100, "executables": 10, "nx": 100, "pie": 10, "canary": 95,
+                            "relro_full": 100, "relro_partial": 0}
+    a = fact_hardening(r, None)
+    assert a.state == OK and "pie 100%" in a.text.en
+    r.extra["hardening"]["pie"] = 2
+    a = fact_hardening(r, None)
+    assert a.state != OK and "pie 20%" in a.text.en

@@ -67,3 +67,61 @@ def test_unwritable_output_is_one_line_exit_2(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a dir")
     assert_one_line_error(run("scan", str(img), "-o", str(blocker / "out")))
+
+
+def test_bad_vulnerability_db_is_one_line_exit_2(tmp_path):
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"x" * 100)
+    db = tmp_path / "vulns.db"
+    db.write_text("this is not a database\n")
+    line = assert_one_line_error(run("scan", str(img), "-o", str(tmp_path / "o"), "--db", str(db)))
+    assert "vulns.db" in line and "SQLite" in line
+    line = assert_one_line_error(run("db", "status", "--db", str(db)))
+    assert "漏洞数据库" in line
+    line = assert_one_line_error(run("db", "import", str(img), "--db", str(db)))
+    assert "vulns.db" in line
+
+
+def test_directory_as_profile_or_vex_says_not_a_file(tmp_path):
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"x" * 100)
+    line = assert_one_line_error(run("scan", str(img), "-o", str(tmp_path / "o"), "--profile", str(tmp_path)))
+    assert "not a regular file" in line and "不是普通文件" in line
+    line = assert_one_line_error(run("scan", str(img), "-o", str(tmp_path / "o"), "--vex", str(tmp_path)))
+    assert "not a regular file" in line
+    line = assert_one_line_error(run("profile", "validate", str(tmp_path)))
+    assert "not a regular file" in line
+
+
+def test_impossible_date_in_profile_is_one_line_exit_2(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("schema_version: 1\nproduct: {name: X}\nsupport: {end_date: 2027-02-30}\n")
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"x" * 100)
+    line = assert_one_line_error(run("scan", str(img), "-o", str(tmp_path / "o"), "--profile", str(p)))
+    assert "p.yaml" in line and "day is out of range" in line and "日期" in line
+
+
+@pytest.mark.parametrize("opt,value", [("--max-depth", "-1"), ("--max-depth", "0"), ("--timeout", "0"),
+                                       ("--max-files", "-5"), ("--max-ratio", "0"), ("--max-size", "0"),
+                                       ("--max-size", "lots")])
+def test_limits_must_be_positive(tmp_path, opt, value):
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"x" * 100)
+    line = assert_one_line_error(run("unpack", str(img), "-o", str(tmp_path / "o"), opt, value))
+    assert opt in line
+
+
+def test_internal_error_exits_2_without_traceback(tmp_path, monkeypatch):
+    """A bug anywhere under the CLI is one bilingual line and exit 2 (the contract knows 0 and 2)."""
+    from firmpass import cli
+
+    def boom(*a, **k):
+        raise RuntimeError("unexpected\nsecond line")
+
+    monkeypatch.setattr("firmpass.pipeline.scan", boom)
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"x" * 100)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["scan", str(img), "-o", str(tmp_path / "o"), "--no-pdf"])
+    assert e.value.code == 2

@@ -150,7 +150,17 @@ def test_documents_without_profile_or_assessment(tmp_path, result):
     plan = (ev / "remediation-plan.csv").read_text(encoding="utf-8-sig").splitlines()
     assert plan == [",".join(CSV_COLUMNS)]
     keys = {n["key"] for n in summary["notes"]}
-    assert {"evidence.note.no_profile", "evidence.note.no_assessment", "evidence.note.sectxt_invalid"} <= keys
+    assert {"evidence.note.no_profile", "evidence.note.no_assessment"} <= keys
+    # without a profile the placeholder security.txt is invalid by construction: recorded, not a second warning
+    assert "evidence.note.sectxt_invalid" not in keys and summary["validation"]["security.txt"]["valid"] is False
+
+
+def test_invalid_security_txt_from_a_profile_is_a_bilingual_note(tmp_path, result, profile):
+    profile["vulnerability_disclosure"]["contact_url"] = "http://example.com/security"
+    profile["vulnerability_disclosure"].pop("contact_email", None)
+    summary = write_evidence(tmp_path, result, None, profile, NOW)
+    note = next(n for n in summary["notes"] if n["key"] == "evidence.note.sectxt_invalid")
+    assert "https" in note["en"] and "网址必须为 https" in note["zh"] and "must be" not in note["zh"]
 
 
 def test_short_support_period_is_a_gap(tmp_path, result, profile):
@@ -166,3 +176,11 @@ def test_rerun_replaces_stale_files(tmp_path, result, assessment, profile):
     write_evidence(tmp_path, result, assessment, profile, NOW)
     assert not (tmp_path / "evidence" / "stale.txt").exists()
     assert "stale.txt" not in _manifest(tmp_path / "evidence")
+
+
+def test_security_txt_problems_in_both_languages():
+    v = validate_security_txt("Contact: http://example.com/sec\nExpires: 2001-01-01T00:00:00Z\nBogus: 1\n", NOW)
+    assert not v["valid"] and len(v["errors"]) == len(v["errors_zh"]) >= 2
+    for zh in v["errors_zh"]:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), zh
+    assert any("https" in e for e in v["errors_zh"]) and any("过期" in e for e in v["errors_zh"])

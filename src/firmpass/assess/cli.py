@@ -18,18 +18,25 @@ def register(app: typer.Typer) -> None:
         """Re-assess a saved scan with a (changed) profile, without rescanning; writes OUT/assessment.json."""
         from firmpass.assess import assess_dir
         from firmpass.cli import parse_markets
-        from firmpass.console import out_console
+        from firmpass.console import err_console, out_console
         from firmpass.errors import FirmpassError, UnusableInput
         from firmpass.i18n import both, msg
 
-        if profile is not None and not profile.is_file():
-            raise UnusableInput("err.no_such_file", path=str(profile))
+        if profile is not None:
+            from firmpass.profile import load_profile
+
+            load_profile(profile)  # missing, a directory or invalid: one line, exit 2
         if etsi is not None and etsi not in ("V2.1.1", "V3.1.3"):
-            raise FirmpassError("err.bad_option", detail=f"--etsi-version {etsi!r}: choose V3.1.3 or V2.1.1")
+            raise FirmpassError("err.bad_choice", option="--etsi-version", value=repr(etsi), choices="V3.1.3, V2.1.1")
         if not (out / "findings.json").is_file():
             raise UnusableInput("err.bad_scan_dir", path=str(out))
         markets = parse_markets(market) if market else None
-        data = assess_dir(out, profile, markets, etsi)
+        notes: list = []
+        data = assess_dir(out, profile, markets, etsi, notes=notes)
+        for note in notes:
+            err_console.print(both(note), markup=False)
+        if profile is None and (data.get("profile") or {}).get("path"):
+            profile = Path(data["profile"]["path"])
         summary = ", ".join(f"{m} {s['score']:.0%}" if s["score"] is not None else f"{m} -"
                             for m, s in data["summary"].items())
         out_console.print(both(msg("assess.cli.done", path=str(out / "assessment.json"), summary=summary)), markup=False)

@@ -80,7 +80,9 @@ def fact_hardening(result: ScanResult, profile: dict | None) -> Aspect:
     if not isinstance(h, dict) or not h.get("elf_count"):
         return Aspect(UNKNOWN, msg("assess.fact.hardening_unknown"))
     n = h["elf_count"]
-    ratios = {k: (h.get(k) or 0) / n for k in ("nx", "pie", "canary")}
+    ratios = {k: (h.get(k) or 0) / n for k in ("nx", "canary")}
+    if h.get("executables"):  # PIE is a property of executables only; libraries are always position-independent
+        ratios["pie"] = (h.get("pie") or 0) / h["executables"]
     ratios["relro"] = ((h.get("relro_full") or 0) + (h.get("relro_partial") or 0)) / n
     worst = min(ratios.values())
     state = OK if worst >= 0.9 else (BAD if worst < 0.5 else PARTIAL)

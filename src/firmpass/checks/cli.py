@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         from firmpass.errors import FirmpassError
 
         if lang not in ("en", "zh", "both"):
-            raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
+            raise FirmpassError("err.bad_choice", option="--lang", value=repr(lang), choices="en, zh, both")
         langs = ["en", "zh"] if lang == "both" else [lang]
         fam = None
         for c in all_checks():

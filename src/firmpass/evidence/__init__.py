@@ -27,7 +27,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from firmpass import __version__
 from firmpass.context import ScanContext
 from firmpass.evidence.securitytxt import build_security_txt, validate_security_txt
-from firmpass.model import SEVERITY_ORDER, ScanResult
+from firmpass.i18n import exc_detail
+from firmpass.model import SEVERITY_ORDER, ScanResult, Text
 from firmpass.report.i18n import as_text, t
 from firmpass.report.view import _dicts, get, human_size
 
@@ -288,13 +289,13 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
             if errs:
                 _note(notes, "evidence.note.csaf_invalid", n=len(errs))
         except Exception as e:  # noqa: BLE001
-            _note(notes, "evidence.note.vex_failed", detail=f"{type(e).__name__}: {e}")
+            _note(notes, "evidence.note.vex_failed", detail=exc_detail(e))
         try:
             cdx = to_cyclonedx_vex(result)
             (ev / "vex.cdx.json").write_text(json.dumps(cdx, indent=2, ensure_ascii=False), encoding="utf-8")
             vex_files.append("vex.cdx.json")
         except Exception as e:  # noqa: BLE001
-            _note(notes, "evidence.note.vex_failed", detail=f"{type(e).__name__}: {e}")
+            _note(notes, "evidence.note.vex_failed", detail=exc_detail(e))
 
     # ---- security.txt
     if profile is None:
@@ -302,9 +303,11 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
     sectxt = build_security_txt(profile, now)
     (ev / "security.txt").write_text(sectxt, encoding="utf-8")
     sv = validate_security_txt(sectxt, now)
-    validation["security.txt"] = {"valid": sv["valid"], "errors": sv["errors"], "warnings": sv["warnings"], "standard": "RFC 9116"}
-    if not sv["valid"]:
-        _note(notes, "evidence.note.sectxt_invalid", detail="; ".join(sv["errors"]))
+    validation["security.txt"] = {"valid": sv["valid"], "errors": sv["errors"], "errors_zh": sv["errors_zh"],
+                                  "warnings": sv["warnings"], "standard": "RFC 9116"}
+    if not sv["valid"] and profile is not None:  # without a profile the no_profile note already says why
+        _note(notes, "evidence.note.sectxt_invalid",
+              detail=Text(en="; ".join(sv["errors"]), zh="；".join(sv["errors_zh"])))
 
     # ---- documents
     reports = [{"name": n, "sha256": _sha256(out / n)} for n in ("report.pdf", "report.html") if (out / n).is_file()]

@@ -84,22 +84,34 @@ def _unsign(text: str) -> str:
     return "\n".join(body)
 
 
-def _check_uri(name: str, value: str, errors: list[str]) -> None:
+def _check_uri(name: str, value: str, bad) -> None:
     m = URI_RE.match(value)
     if not m:
-        errors.append(f"{name}: {value!r} is not a URI")
+        bad(f"{name}: {value!r} is not a URI", f"{name}：{value!r} 不是 URI")
         return
     scheme = m.group(1).lower()
     if scheme == "http":
-        errors.append(f"{name}: {value!r} must use https:// (RFC 9116 section 2.5)")
+        bad(f"{name}: {value!r} must use https:// (RFC 9116 section 2.5)", f"{name}：{value!r} 必须使用 https://（RFC 9116 第 2.5 节）")
 
 
 def validate_security_txt(text: str, now: datetime | None = None) -> dict[str, Any]:
-    """{'valid': bool, 'errors': [...], 'warnings': [...], 'fields': {name: [values]}}"""
+    """{'valid': bool, 'errors': [...], 'warnings': [...], 'fields': {name: [values]}}; errors_zh and
+    warnings_zh hold the same problems in Chinese, in the same order."""
     now = now or datetime.now(timezone.utc)
     errors: list[str] = []
     warnings: list[str] = []
+    errors_zh: list[str] = []
+    warnings_zh: list[str] = []
     fields: dict[str, list[str]] = {}
+
+    def bad(en: str, zh: str) -> None:
+        errors.append(en)
+        errors_zh.append(zh)
+
+    def warn(en: str, zh: str) -> None:
+        warnings.append(en)
+        warnings_zh.append(zh)
+
     body = _unsign(text)
     for n, raw in enumerate(body.splitlines(), 1):
         line = raw.rstrip("\r")
@@ -107,45 +119,46 @@ def validate_security_txt(text: str, now: datetime | None = None) -> dict[str, A
             continue
         m = FIELD_RE.match(line)
         if not m:
-            errors.append(f"line {n}: not a 'Field: value' line")
+            bad(f"line {n}: not a 'Field: value' line", f"第 {n} 行：不是“字段: 值”格式")
             continue
         name, value = m.group(1).lower(), m.group(2)
         fields.setdefault(name, []).append(value)
         if name not in KNOWN:
-            warnings.append(f"line {n}: unknown field {m.group(1)!r} (ignored by parsers)")
+            warn(f"line {n}: unknown field {m.group(1)!r} (ignored by parsers)", f"第 {n} 行：未知字段 {m.group(1)!r}（解析器会忽略）")
     contacts = fields.get("contact", [])
     if not contacts:
-        errors.append("Contact: required, missing")
+        bad("Contact: required, missing", "Contact：必填字段，缺失（应填写漏洞报告联系方式）")
     for c in contacts:
         m = URI_RE.match(c)
         if not m:
-            errors.append(f"Contact: {c!r} is not a URI (use https:, mailto: or tel:)")
+            bad(f"Contact: {c!r} is not a URI (use https:, mailto: or tel:)", f"Contact：{c!r} 不是 URI（请使用 https:、mailto: 或 tel:）")
         elif m.group(1).lower() not in ("https", "mailto", "tel"):
-            errors.append(f"Contact: {c!r} uses scheme {m.group(1)!r}; web URIs must be https://")
+            bad(f"Contact: {c!r} uses scheme {m.group(1)!r}; web URIs must be https://", f"Contact：{c!r} 使用了 {m.group(1)!r} 协议；网址必须为 https://")
     exp = fields.get("expires", [])
     if len(exp) != 1:
-        errors.append(f"Expires: required exactly once, found {len(exp)}")
+        bad(f"Expires: required exactly once, found {len(exp)}", f"Expires：必须且只能出现一次，实际 {len(exp)} 次")
     for e in exp[:1]:
         if not RFC3339_RE.match(e):
-            errors.append(f"Expires: {e!r} is not an RFC 3339 date-time")
+            bad(f"Expires: {e!r} is not an RFC 3339 date-time", f"Expires：{e!r} 不是 RFC 3339 日期时间")
         else:
             try:
                 when = datetime.fromisoformat(e.upper().replace("Z", "+00:00"))
             except ValueError:
-                errors.append(f"Expires: {e!r} is not a valid date")
+                bad(f"Expires: {e!r} is not a valid date", f"Expires：{e!r} 不是有效日期")
             else:
                 if when <= now:
-                    errors.append(f"Expires: {e} is in the past; the file is stale")
+                    bad(f"Expires: {e} is in the past; the file is stale", f"Expires：{e} 已过期，该文件已失效")
                 elif when > now + timedelta(days=366):
-                    warnings.append(f"Expires: {e} is more than a year ahead (RFC 9116 recommends less)")
+                    warn(f"Expires: {e} is more than a year ahead (RFC 9116 recommends less)", f"Expires：{e} 距今超过一年（RFC 9116 建议不超过一年）")
     pl = fields.get("preferred-languages", [])
     if len(pl) > 1:
-        errors.append("Preferred-Languages: at most once")
+        bad("Preferred-Languages: at most once", "Preferred-Languages：最多出现一次")
     for v in pl[:1]:
         for tag in [x.strip() for x in v.split(",")]:
             if not LANGTAG_RE.match(tag):
-                errors.append(f"Preferred-Languages: {tag!r} is not a language tag")
+                bad(f"Preferred-Languages: {tag!r} is not a language tag", f"Preferred-Languages：{tag!r} 不是语言标签")
     for name in sorted(URI_FIELDS):
         for v in fields.get(name, []):
-            _check_uri(name.capitalize(), v, errors)
-    return {"valid": not errors, "errors": errors, "warnings": warnings, "fields": fields}
+            _check_uri(name.capitalize(), v, bad)
+    return {"valid": not errors, "errors": errors, "errors_zh": errors_zh, "warnings": warnings,
+            "warnings_zh": warnings_zh, "fields": fields}

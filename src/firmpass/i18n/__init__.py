@@ -24,8 +24,23 @@ def _catalogue() -> dict[str, dict[str, str]]:
 
 
 def msg(key: str, **kw) -> Text:
+    """The message `key` in both languages.  A keyword value that is itself a Text goes into each
+    language in its own language, so a bilingual detail never puts English into the Chinese half."""
     entry = _catalogue()[key]
-    return Text(en=entry["en"].format(**kw), zh=entry["zh"].format(**kw))
+    en = {k: (v.en if isinstance(v, Text) else v) for k, v in kw.items()}
+    zh = {k: (v.zh if isinstance(v, Text) else v) for k, v in kw.items()}
+    return Text(en=entry["en"].format(**en), zh=entry["zh"].format(**zh))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An exception's text as one line for a terminal or a warning (library errors often carry
+    several lines and URLs)."""
+    first = " ".join(str(text).split("\n")[0].split())
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def exc_detail(e: BaseException) -> str:
+    return one_line(f"{type(e).__name__}: {e}")
 
 
 def keys() -> list[str]:

@@ -148,12 +148,12 @@ def register(app: typer.Typer) -> None:
         from firmpass.console import out_console
         from firmpass.errors import FirmpassError
         from firmpass.i18n import both, msg
-        from firmpass.profile import validate
+        from firmpass.profile import validate_texts
 
         if lang not in ("en", "zh"):
-            raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en or zh")
+            raise FirmpassError("err.bad_choice", option="--lang", value=repr(lang), choices="en, zh")
         if out.exists() and not force:
-            raise FirmpassError("err.bad_option", detail=msg("profile.init.exists", path=str(out)).en)
+            raise FirmpassError("err.bad_option", detail=msg("profile.init.exists", path=str(out)))
         T = lambda key, **kw: getattr(msg(key, **kw), lang)  # noqa: E731
         data: dict[str, Any] = default_profile()
         if not defaults:
@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
             except EOFError:  # input ended (piped answers): keep what was answered
                 pass
             data.pop("_suggested_class", None)
-        errs = validate(data)
+        errs = validate_texts(data)
         if errs:
             raise FirmpassError("err.bad_profile", path=str(out), detail=errs[0])
         out.write_text("# firmpass product profile (schema: firmpass profile schema)\n"

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from firmpass.report.load import load_assessment, load_profile_file, load_result
 
         if lang not in ("en", "zh", "both"):
-            raise FirmpassError("err.bad_option", detail=f"--lang {lang!r}: choose en, zh or both")
+            raise FirmpassError("err.bad_choice", option="--lang", value=repr(lang), choices="en, zh, both")
         if not out.is_dir():
             raise UnusableInput("err.bad_scan_dir", path=str(out))
         result = load_result(out)

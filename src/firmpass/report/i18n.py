@@ -22,8 +22,9 @@ def t(key: str, **kw: Any) -> Text:
     """A chrome string in both languages; a missing key or language raises (tests catch it)."""
     entry = catalogue()[key]
     en, zh = entry["en"], entry["zh"]
-    if kw:
-        en, zh = en.format(**kw), zh.format(**kw)
+    if kw:  # a Text argument goes into each language in its own language
+        en = en.format(**{k: (v.en if isinstance(v, Text) else v) for k, v in kw.items()})
+        zh = zh.format(**{k: (v.zh if isinstance(v, Text) else v) for k, v in kw.items()})
     return Text(en=en, zh=zh)
 
 

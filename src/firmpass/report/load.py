@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from firmpass.errors import UnusableInput
-from firmpass.model import ScanResult
+from firmpass.model import ScanResult, Text
 
 MAX_JSON = 512 * 1024 * 1024
 
@@ -50,5 +50,5 @@ def load_profile_file(path: Path) -> dict[str, Any] | None:
     except (OSError, yaml.YAMLError) as e:
         raise UnusableInput("err.bad_profile", path=str(path), detail=str(e).splitlines()[0]) from None
     if not isinstance(data, dict):
-        raise UnusableInput("err.bad_profile", path=str(path), detail="not a mapping")
+        raise UnusableInput("err.bad_profile", path=str(path), detail=Text(en="not a mapping", zh="不是 YAML 映射"))
     return data

@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from firmpass.errors import FirmpassError
 from firmpass.i18n import both, msg
+from firmpass.model import Text
 
 from firmpass.console import err_console, out_console
 
@@ -54,7 +55,7 @@ def build(
     if fmt not in names:
         raise FirmpassError("sbom.bad_format", value=fmt)
     if out.exists() and out.is_dir():
-        raise FirmpassError("err.out_dir", path=str(out), detail="-o names a file, not a directory")
+        raise FirmpassError("err.out_dir", path=str(out), detail=Text(en="-o names a file, not a directory", zh="-o 指向的是文件而不是目录"))
     with tempfile.TemporaryDirectory(prefix="firmpass-sbom-") as tmp:
         with err_console.status(both(msg("stage.unpack"))) as status:
             ctx = scan(image, Path(tmp), ScanOptions(progress=False),

@@ -20,13 +20,15 @@ OPT_DB = typer.Option(None, "--db", help="Store file (default: $FIRMPASS_DB or t
 
 
 def _open(db: Optional[Path]):
-    from firmpass.vulns.store import Store, resolve_db_path
+    from firmpass.i18n import exc_detail
+    from firmpass.vulns.store import Store, check_db_file, resolve_db_path
 
     p = resolve_db_path(db)
+    check_db_file(p)
     try:
         return Store(p)
     except Exception as e:  # noqa: BLE001 - any open failure is one bilingual line
-        raise FirmpassError("db.err.open", path=str(p), detail=f"{type(e).__name__}: {e}") from None
+        raise FirmpassError("db.err.open", path=str(p), detail=exc_detail(e)) from None
 
 
 @db_app.command("import")
@@ -90,16 +92,20 @@ def update_cmd(db: Optional[Path] = OPT_DB,
 def status_cmd(db: Optional[Path] = OPT_DB,
                max_age: int = typer.Option(7, "--max-age", help="Warn when a source is older than this many days.")) -> None:
     """Sources, record counts, last update per source; warns when data is old."""
-    from firmpass.vulns.store import Store, resolve_db_path
+    from firmpass.i18n import exc_detail
+    from firmpass.vulns.store import Store, check_db_file, resolve_db_path
 
     p = resolve_db_path(db)
     out.print(both(msg("db.status.header", path=str(p))), markup=False)
+    check_db_file(p)
     store = Store.open_existing(p)
     if store is None:
         err.print(both(msg("db.status.empty")), markup=False)
         return
     try:
         srcs, counts, empty = store.sources(), store.counts(), store.is_empty()
+    except Exception as e:  # noqa: BLE001 - a damaged store is one line
+        raise FirmpassError("err.bad_db", path=str(p), detail=exc_detail(e)) from None
     finally:
         store.close()
     t = Table(show_edge=False)

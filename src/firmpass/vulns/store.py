@@ -41,6 +41,29 @@ def resolve_db_path(explicit: Path | str | None = None) -> Path:
     return Path(explicit).expanduser() if explicit else default_db_path()
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_db_file(path: Path | str) -> None:
+    """A store path given by the user: absent (an empty store) or an SQLite file, else
+    UnusableInput('err.bad_db') with one line.  Read 16 bytes, never the whole file."""
+    from firmpass.errors import UnusableInput
+    from firmpass.model import Text
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        return
+    if not p.is_file():
+        raise UnusableInput("err.not_a_file", path=str(p))
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError as e:
+        raise UnusableInput("err.bad_db", path=str(p), detail=e.strerror or str(e)) from None
+    if head and head != SQLITE_MAGIC:
+        raise UnusableInput("err.bad_db", path=str(p), detail=Text(en="not an SQLite database", zh="不是 SQLite 数据库文件"))
+
+
 class Base(DeclarativeBase):
     pass
 
