@@ -9,7 +9,6 @@ copies and the boot blobs once) and the ratio.  Target: checks <= 3 s.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import tempfile
 import time

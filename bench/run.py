@@ -2,7 +2,6 @@
 measured in the same run.  `make bench` or `python -m bench.run [name ...]`."""
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path

@@ -1,7 +1,6 @@
 import re
 from pathlib import Path
 
-import pytest
 
 from firmpass.checks.registry import all_checks
 from firmpass.model import SEVERITY_ORDER

@@ -192,7 +192,6 @@ def test_rerender_from_saved_scan(tmp_path, profile):
 def test_with_the_real_assessment_engine(tmp_path):
     """The assess stage's own assessment.json (all verdict kinds, ~250 verdicts) renders, and the PDF
     details only the most pressing open verdicts while listing every other one by id."""
-    import json
     import shutil
 
     assess = pytest.importorskip("firmpass.assess")

@@ -9,7 +9,6 @@ tests check both agree on every ELF of the corpus."""
 from __future__ import annotations
 
 import io
-import posixpath
 import re
 import struct
 
