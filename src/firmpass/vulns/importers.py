@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 from firmpass.errors import FirmpassError
 from firmpass.vulns.cpe import NAME_TO_CPE, parse_cpe
 from firmpass.vulns.cvssutil import make_score
+from firmpass.vulns.nvd11 import is_nvd11, to_api20_feed
 from firmpass.vulns.store import Store
 from firmpass.vulns.versions import scheme_for
 
@@ -82,6 +83,8 @@ def sniff(obj: Any) -> str | None:
         return None
     if not isinstance(obj, dict):
         return None
+    if is_nvd11(obj):
+        return "nvd11"
     if obj.get("bomFormat") == "CycloneDX":
         return "cyclonedx-vex"
     if str(obj.get("@context", "")).startswith("https://openvex.dev"):
@@ -478,6 +481,8 @@ def _flush(store: Store, key: str, batch: dict, origins: dict, rep: ImportReport
 
 
 def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: str, vexmod) -> int:
+    if fmt == "nvd11":  # legacy feed: re-laid into the API 2.0 shape, then one importer for both
+        fmt, obj = "nvd", to_api20_feed(obj)
     if fmt == "nvd":
         recs, ts = parse_nvd(obj)
         n = store.ingest_vulns(s, "nvd", recs)
