@@ -170,3 +170,65 @@ def test_db_update_against_local_server(tmp_path, fixdir):
             update.fetch(base.replace(str(srv.server_address[1]), "1") + "/x", retries=2, sleep=lambda s: None)
     finally:
         srv.shutdown()
+
+
+def test_db_update_euvd_windows_pages_and_resume(tmp_path):
+    """EUVD incremental update: week windows by fromUpdatedDate/toUpdatedDate, pages of 100, the cursor
+    saved per page so a failure resumes at the failed page, then `last_update` for the next run.
+    Items are in the shape of the EUVD search API (id, aliases as newline-separated text,
+    enisaIdProduct/enisaIdVendor, baseScore*), for a curl CVE whose range is public (CVE-2023-38545)."""
+    from datetime import datetime, timezone
+
+    from firmpass.vulns import update
+
+    def item(n):
+        return {"id": f"EUVD-2023-{49000 + n}", "aliases": f"CVE-2023-{38545 + n}\n" if n == 0 else f"GHSA-test-{n}\n",
+                "description": "SOCKS5 heap buffer overflow" if n == 0 else f"record {n}",
+                "datePublished": "Oct 18, 2023, 4:15:11 AM", "dateUpdated": "Dec 1, 2025, 9:00:00 AM",
+                "baseScore": 9.8, "baseScoreVersion": "3.1", "baseScoreVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "references": "https://curl.se/docs/CVE-2023-38545.html\n",
+                "enisaIdProduct": [{"id": f"p{n}", "product": {"name": "curl"}, "product_version": "7.69.0 <=8.3.0"}],
+                "enisaIdVendor": [{"id": f"v{n}", "vendor": {"name": "curl"}}]}
+
+    windows, fail = [], {"n": 1}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            from urllib.parse import parse_qs, urlparse
+            q = parse_qs(urlparse(self.path).query)
+            key = (q["fromUpdatedDate"][0], q["toUpdatedDate"][0], q["page"][0])
+            windows.append(key)
+            first_window = q["fromUpdatedDate"][0] == "2025-11-17"
+            if first_window and q["page"][0] == "1" and fail["n"]:
+                fail["n"] -= 1
+                self.send_response(404); self.end_headers(); return  # not retried: the run stops here
+            total = 150 if first_window else 0
+            page = int(q["page"][0])
+            items = [item(i) for i in range(page * 100, min(total, page * 100 + 100))]
+            data = json.dumps({"items": items, "total": total}).encode()
+            self.send_response(200); self.end_headers(); self.wfile.write(data)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}/api/search"
+    st = Store(tmp_path / "e.db")
+    st.set_cursor("euvd", {"last_update": "2025-11-17T00:00:00+00:00"}, kind="euvd")
+    now = datetime(2025, 12, 1, tzinfo=timezone.utc)
+    try:
+        with pytest.raises(FirmpassError):
+            update.update_euvd(st, base, now=now, sleep=lambda s: None)
+        cur = st.get_cursor("euvd")
+        assert cur["page"] == 1 and cur["window_start"].startswith("2025-11-17")
+        n = update.update_euvd(st, base, now=now, sleep=lambda s: None)  # resumes at page 1 of the first week
+        assert n == 50 and st.get_cursor("euvd") == {"last_update": "2025-12-01T00:00:00+00:00"}
+        assert windows == [("2025-11-17", "2025-11-24", "0"), ("2025-11-17", "2025-11-24", "1"),
+                           ("2025-11-17", "2025-11-24", "1"), ("2025-11-24", "2025-12-01", "0")]
+        assert st.sources()["euvd"]["records"] == 150
+        vs = match_components(st, [comp("curl", "8.1.2", "cpe:2.3:a:haxx:curl:8.1.2:*:*:*:*:*:*:*")])
+        assert "CVE-2023-38545" in {v.id for v in vs}
+    finally:
+        srv.shutdown()
+        st.close()

@@ -61,13 +61,17 @@ def update_cmd(db: Optional[Path] = OPT_DB,
                nvd_url: str = typer.Option("https://services.nvd.nist.gov/rest/json/cves/2.0", "--nvd-url"),
                kev_url: str = typer.Option("https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json", "--kev-url"),
                epss_url: str = typer.Option("https://epss.cyentia.com/epss_scores-current.csv.gz", "--epss-url"),
-               only: Optional[str] = typer.Option(None, "--only", help="nvd,kev,epss")) -> None:
-    """Download what changed since the last update (NVD incremental, KEV, EPSS); resumable."""
+               euvd_url: str = typer.Option("https://euvdservices.enisa.europa.eu/api/search", "--euvd-url"),
+               only: Optional[str] = typer.Option(None, "--only", help="nvd,euvd,kev,epss")) -> None:
+    """Download what changed since the last update (NVD and EUVD incremental, KEV, EPSS); resumable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from firmpass.vulns import update as up
 
-    which = [w.strip() for w in (only or "nvd,kev,epss").split(",") if w.strip()]
+    which = [w.strip().lower() for w in (only or "nvd,euvd,kev,epss").split(",") if w.strip()]
+    bad = [w for w in which if w not in ("nvd", "euvd", "kev", "epss")]
+    if bad or not which:
+        raise FirmpassError("err.bad_choice", option="--only", value=repr(only), choices="nvd, euvd, kev, epss")
     store = _open(db)
     api_key = os.environ.get("NVD_API_KEY")
     try:
@@ -78,6 +82,10 @@ def update_cmd(db: Optional[Path] = OPT_DB,
                 n = up.update_nvd(store, nvd_url, api_key=api_key,
                                   progress=lambda d, t: prog.update(task, completed=d, total=t))
                 out.print(both(msg("db.info.updated", source="nvd", records=n)), markup=False)
+            if "euvd" in which:
+                task = prog.add_task(both(msg("db.update.progress", source="EUVD")), total=None)
+                n = up.update_euvd(store, euvd_url, progress=lambda d, t: prog.update(task, completed=d, total=t))
+                out.print(both(msg("db.info.updated", source="euvd", records=n)), markup=False)
             for name, url in (("kev", kev_url), ("epss", epss_url)):
                 if name in which:
                     task = prog.add_task(both(msg("db.update.progress", source=name.upper())), total=1)

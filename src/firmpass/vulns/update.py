@@ -1,4 +1,4 @@
-"""`firmpass db update`: online refresh of NVD (incremental), CISA KEV and FIRST EPSS.
+"""`firmpass db update`: online refresh of NVD and ENISA EUVD (incremental), CISA KEV and FIRST EPSS.
 
 Only this command touches the network (a scan never does).  NVD CVE API 2.0 is paged with
 startIndex/resultsPerPage and filtered with lastModStartDate/lastModEndDate (at most 120 days per
@@ -24,6 +24,10 @@ from firmpass.vulns.store import Store
 NVD_URL = "https://services.nvd.nist.gov/rest/json/cves/2.0"
 KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 EPSS_URL = "https://epss.cyentia.com/epss_scores-current.csv.gz"
+EUVD_URL = "https://euvdservices.enisa.europa.eu/api/search"
+EUVD_WINDOW = timedelta(days=7)  # a week of EUVD updates is a few thousand records: a few dozen pages
+EUVD_PAGE = 100  # the largest page the EUVD search API serves
+EUVD_FIRST = timedelta(days=120)  # a first update reaches this far back; older history comes from a dump (db import)
 MAX_WINDOW = timedelta(days=120)
 PAGE = 2000
 
@@ -93,6 +97,48 @@ def update_nvd(store: Store, base_url: str = NVD_URL, now: datetime | None = Non
                                  "last_mod": cur.get("last_mod")})
     store.set_cursor("nvd", {"last_mod": end_all.isoformat()})
     return total_done
+
+
+def update_euvd(store: Store, base_url: str = EUVD_URL, now: datetime | None = None,
+                progress: Callable[[int, int], None] | None = None, **kw) -> int:
+    """ENISA EUVD records updated since the last run, a week-long window at a time
+    (fromUpdatedDate/toUpdatedDate, page/size).  The cursor is saved after every page, so an
+    interrupted update resumes at that page; a finished one records the day it reached."""
+    now = now or datetime.now(timezone.utc)
+    cur = store.get_cursor("euvd") or {}
+    if "window_start" in cur:
+        start, page = datetime.fromisoformat(cur["window_start"]), int(cur.get("page", 0))
+        end_all = datetime.fromisoformat(cur["until"])
+    else:
+        last = cur.get("last_update")
+        start, page, end_all = (datetime.fromisoformat(last) if last else now - EUVD_FIRST), 0, now
+    done = 0
+    while start < end_all:
+        end = min(start + EUVD_WINDOW, end_all)
+        while True:
+            q = urllib.parse.urlencode({"fromUpdatedDate": start.date().isoformat(), "toUpdatedDate": end.date().isoformat(),
+                                        "size": EUVD_PAGE, "page": page})
+            obj = json.loads(fetch(f"{base_url}?{q}", **kw))
+            if not isinstance(obj, dict) or not isinstance(obj.get("items"), list):
+                raise FirmpassError("db.err.network", url=base_url, detail="unexpected content for euvd")
+            items = obj["items"]
+            if items:
+                with store.session() as s, s.begin():
+                    importers._import_one(store, s, "euvd", {"items": items}, None, base_url, None)
+            done += len(items)
+            page += 1
+            total = int(obj.get("total") or 0)
+            if progress:
+                progress(min(page * EUVD_PAGE, total), total)
+            store.set_cursor("euvd", {"window_start": start.isoformat(), "page": page, "until": end_all.isoformat(),
+                                      "last_update": cur.get("last_update")}, kind="euvd")
+            if not items or page * EUVD_PAGE >= total:
+                break
+        start, page = end, 0
+        store.set_cursor("euvd", {"window_start": start.isoformat(), "page": 0, "until": end_all.isoformat(),
+                                  "last_update": cur.get("last_update")}, kind="euvd")
+    store.set_cursor("euvd", {"last_update": end_all.isoformat()}, kind="euvd")
+    return done
 
 
 def update_file(store: Store, url: str, name: str, **kw) -> int:
