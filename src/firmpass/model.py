@@ -132,11 +132,42 @@ class Vulnerability(_M):
     published: str | None = None
     cvss: list[CvssScore] = Field(default_factory=list)
     severity: Severity | None = None
+    severity_basis: Literal["cvss", "vendor"] | None = None  # "vendor": no CVSS, the vendor's own rating
+    vendor_severity: list[dict[str, Any]] = Field(default_factory=list)  # [{"source": "curl", "severity": "high"}]
+    cwes: list[dict[str, Any]] = Field(default_factory=list)  # [{"id": "CWE-122", "name": "Heap-based ..."}]
     kev: dict[str, Any] | None = None  # {"date_added": ..., "due_date": ..., "ransomware": ...}
+    # evidence of exploitation in the wild, one entry per source (see exploitation()):
+    # [{"source": "cisa-kev", "since": "2022-05-04"}, {"source": "euvd", "since": ..., "ref": "EUVD-..."}]
+    exploited: list[dict[str, Any]] = Field(default_factory=list)
     epss: dict[str, float] | None = None  # {"score": ..., "percentile": ...}
     match: dict[str, Any] = Field(default_factory=dict)  # why it matched: criteria, range, source
     vex: VexStatement = Field(default_factory=VexStatement)
     references: list[str] = Field(default_factory=list)
+
+    def exploitation(self) -> list[dict[str, Any]]:
+        """Every piece of evidence that the vulnerability is exploited in the wild: CISA KEV and ENISA
+        EUVD (both "actively exploited" for EU CRA Art. 14).  A result written before `exploited`
+        existed still counts through `kev`."""
+        out = [dict(e) for e in self.exploited if isinstance(e, dict) and e.get("source")]
+        if self.kev and not any(e["source"] == "cisa-kev" for e in out):
+            out.insert(0, {"source": "cisa-kev", "since": self.kev.get("date_added") or self.kev.get("dateAdded")})
+        return out
+
+    @property
+    def is_exploited(self) -> bool:
+        return bool(self.kev) or any(isinstance(e, dict) and e.get("source") for e in self.exploited)
+
+    def exploited_since(self) -> tuple[str | None, str | None]:
+        """(earliest date any source gives, that source) or (None, None)."""
+        dated = sorted((str(e["since"])[:10], str(e["since"]), e["source"]) for e in self.exploitation() if e.get("since"))
+        return (dated[0][1], dated[0][2]) if dated else (None, None)
+
+
+EXPLOIT_SOURCE_NAMES = {"cisa-kev": "CISA KEV", "euvd": "ENISA EUVD"}
+
+
+def exploit_source_name(source: str) -> str:
+    return EXPLOIT_SOURCE_NAMES.get(source, source)
 
 
 class Evidence(_M):

@@ -221,3 +221,32 @@ def test_empty_vuln_db_and_pie_denominator(result, assessment, profile):
     html = render_html(result, assessment, profile)
     assert html.count("a count of 0 says nothing") == 2  # summary and data-sources section
     assert "18/20" in html and "100/100" in html
+
+
+def test_euvd_exploited_and_vendor_rating_shown(result, assessment, profile):
+    """An ENISA EUVD exploited mark orders and counts like a KEV listing; a CVE without CVSS shows the
+    vendor's own rating and its CWE."""
+    from firmpass.model import Vulnerability, VexStatement
+    from firmpass.report.view import build_view
+
+    result.vulnerabilities.append(Vulnerability(
+        id="CVE-2025-3675", component="pkg:generic/a3700r", component_name="A3700R", severity="low",
+        exploited=[{"source": "euvd", "since": "2025-04-09", "ref": "EUVD-2025-11154"}], vex=VexStatement()))
+    result.vulnerabilities.append(Vulnerability(
+        id="CVE-2013-0249", component="pkg:generic/curl", component_name="curl", component_version="7.26.0",
+        severity="critical", severity_basis="vendor", vendor_severity=[{"source": "curl", "severity": "critical"}],
+        cwes=[{"id": "CWE-121", "name": "Stack-based Buffer Overflow"}], vex=VexStatement()))
+    html = render_html(result, assessment, profile)
+    # both exploited ones (KEV high, EUVD low) come before every other, critical ones included
+    assert html.index("CVE-2014-0160") < html.index("CVE-2025-3675") < html.index("CVE-2023-38545")
+    assert html.index("CVE-2025-3675") < html.index("CVE-2013-0249")
+    row = html[html.index("CVE-2025-3675"):]
+    row = row[:row.index("</tr>")]
+    assert "ENISA EUVD" in row and "2025-04-09" in row
+    row = html[html.index("CVE-2013-0249"):]
+    row = row[:row.index("</tr>")]
+    assert "CWE-121 Stack-based Buffer Overflow" in row and "vendor rating" in row and "厂商评级" in row and ": curl" in row
+    kev_row = html[html.index("CVE-2014-0160"):]
+    assert "CISA KEV" in kev_row[:kev_row.index("</tr>")]  # a findings.json with `kev` only still shows it
+    assert build_view(result, assessment, profile, Caps())["kev_count"] == 2  # KEV + EUVD
+    assert "Exploited (KEV, EUVD)" in html

@@ -1,8 +1,6 @@
-import json
 
 from firmpass.vulns import match_components
-from firmpass.vulns.matcher import component_key, row_matches
-from firmpass.vulns.store import Store
+from firmpass.vulns.matcher import component_key
 
 from .conftest import comp
 

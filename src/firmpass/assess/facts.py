@@ -46,7 +46,8 @@ def fact_sbom(result: ScanResult, profile: dict | None) -> Aspect:
 
 
 def fact_kev(result: ScanResult, profile: dict | None) -> Aspect:
-    kev = [v for v in _affected(result) if v.kev]
+    """Known exploited: CISA KEV or ENISA EUVD (Vulnerability.is_exploited)."""
+    kev = [v for v in _affected(result) if v.is_exploited]
     if kev:
         ids = sorted({v.id for v in kev})
         return Aspect(BAD, msg("assess.fact.kev_bad", n=len(ids), ids=", ".join(ids[:8])))
@@ -56,7 +57,7 @@ def fact_kev(result: ScanResult, profile: dict | None) -> Aspect:
 
 
 def fact_known_vulns(result: ScanResult, profile: dict | None) -> Aspect:
-    hi = [v for v in _affected(result) if (v.severity in ("critical", "high")) and not v.kev]
+    hi = [v for v in _affected(result) if (v.severity in ("critical", "high")) and not v.is_exploited]
     if hi:
         ids = sorted({v.id for v in hi})
         return Aspect(BAD, msg("assess.fact.vulns_bad", n=len(ids), ids=", ".join(ids[:8])))

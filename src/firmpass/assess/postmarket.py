@@ -93,16 +93,20 @@ def article14(result: ScanResult, profile: dict | None, now: dt.datetime | None 
         rows.append({"source": "profile", "kind": inc["kind"], "id": inc.get("id"), "deadlines": d,
                      "status": _status(d, now), "proxy": False})
     seen = set()
-    for v in result.vulnerabilities:
-        if not v.kev or v.vex.state not in ("affected", "under_investigation") or v.id in seen:
+    for v in result.vulnerabilities:  # actively exploited: CISA KEV or ENISA EUVD, the earliest date
+        if not v.is_exploited or v.vex.state not in ("affected", "under_investigation") or v.id in seen:
             continue
-        added = v.kev.get("date_added") or v.kev.get("dateAdded")
-        if not added:
+        since, src = v.exploited_since()
+        if not since:
+            continue
+        try:
+            d = vulnerability_deadlines(since)
+        except ValueError:  # a date the source wrote in a form we do not read: no deadline to compute
             continue
         seen.add(v.id)
-        d = vulnerability_deadlines(added)
-        rows.append({"source": "kev", "kind": "vulnerability", "id": v.id, "component": v.component_name,
-                     "deadlines": d, "status": _status(d, now), "proxy": True})
+        rows.append({"source": "kev" if src == "cisa-kev" else src, "kind": "vulnerability", "id": v.id,
+                     "component": v.component_name, "deadlines": d, "status": _status(d, now), "proxy": True,
+                     "exploited": v.exploitation()})
     return {
         "applies_from": ART14_APPLIES.date().isoformat(),
         "in_force": now >= ART14_APPLIES,

@@ -151,7 +151,7 @@ def doc_context(result: ScanResult, assessment: dict | None, profile: dict | Non
         "secure_boot": _secure_boot_label(str(sb.get("verdict") or "")),
         "counts": {"components": len(result.components), "vulns": len(result.vulnerabilities),
                    "affected": sum(1 for v in result.vulnerabilities if v.vex.state == "affected"),
-                   "kev": sum(1 for v in result.vulnerabilities if v.kev),
+                   "kev": sum(1 for v in result.vulnerabilities if v.is_exploited),  # CISA KEV or ENISA EUVD
                    "severity": sorted(sev.items(), key=lambda kv: SEVERITY_ORDER.get(kv[0], 9))},
         "cra_verdicts": cra_verdicts, "frameworks": frameworks, "sboms": sboms, "vex": vex, "reports": reports,
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from firmpass.model import SEVERITY_ORDER, ScanResult
+from firmpass.model import SEVERITY_ORDER, ScanResult, exploit_source_name
 from firmpass.report.i18n import as_text, t
 
 MARKET_ORDER = ["eu", "uk", "us", "cn"]
@@ -115,24 +115,30 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
               "methods": sorted({e.method for e in c.evidence})} for c in comps[: caps.components]]
 
     # ----------------------------------------------------------------- vulnerabilities: exploited first
-    def vkey(v):
+    def vkey(v):  # exploited (CISA KEV or ENISA EUVD), then severity (CVSS, else the vendor's rating)
         score, _, _ = _cvss_best(v)
         epss = (v.epss or {}).get("score") or 0.0
-        return (0 if v.kev else 1, SEVERITY_ORDER.get(v.severity or "info", 5), -(score or 0.0), -epss, v.id)
+        return (0 if v.is_exploited else 1, SEVERITY_ORDER.get(v.severity or "info", 5), -(score or 0.0), -epss, v.id)
 
     vulns = sorted(r.vulnerabilities, key=vkey)
     vex_counts = {s: 0 for s in VEX_STATES}
     kev_count = 0
     for v in r.vulnerabilities:
         vex_counts[v.vex.state] = vex_counts.get(v.vex.state, 0) + 1
-        kev_count += 1 if v.kev else 0
+        kev_count += 1 if v.is_exploited else 0
     vview = []
     for v in vulns[: caps.vulns]:
         score, ver, vector = _cvss_best(v)
         vview.append({"id": v.id, "component": v.component_name, "version": v.component_version or "",
                       "severity": v.severity or "", "cvss": score, "cvss_version": ver or "", "vector": vector or "",
+                      "severity_by": ", ".join(str(x.get("source")) for x in v.vendor_severity)
+                      if v.severity_basis == "vendor" else "",
+                      "cwes": [{"id": str(c.get("id")), "name": str(c.get("name") or "")} for c in v.cwes[:3]],
                       "epss": (v.epss or {}).get("score"), "epss_pct": (v.epss or {}).get("percentile"),
-                      "kev": v.kev or None, "vex": v.vex.state, "justification": v.vex.justification or "",
+                      "kev": v.kev or None,
+                      "exploited": [{"source": exploit_source_name(str(e["source"])), "since": str(e.get("since") or "")}
+                                    for e in v.exploitation()],
+                      "vex": v.vex.state, "justification": v.vex.justification or "",
                       "vex_detail": as_text(v.vex.detail) if v.vex.detail else None})
 
     # ----------------------------------------------------------------- assessment

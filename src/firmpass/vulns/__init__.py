@@ -13,7 +13,7 @@ from typing import Any
 from firmpass.context import ScanContext
 from firmpass.errors import UnusableInput
 from firmpass.i18n import exc_detail, msg
-from firmpass.model import Component, CvssScore, Text, Vulnerability, VexStatement
+from firmpass.model import SEVERITY_ORDER, Component, CvssScore, Text, Vulnerability, VexStatement
 from firmpass.vulns.cvssutil import severity_from_score
 from firmpass.vulns.store import Store, check_db_file, resolve_db_path
 
@@ -36,9 +36,12 @@ def best_score(cvss: list[CvssScore]) -> CvssScore | None:
 
 
 def sort_key(v: Vulnerability):
+    """Open before ruled out; exploited (CISA KEV or ENISA EUVD) first; then EPSS; then severity
+    (from CVSS, or the vendor's own rating when there is no CVSS: critical > high > medium > low,
+    unrated last) and within a severity the CVSS base score."""
     b = best_score(v.cvss)
-    return (v.vex.state in ("not_affected", "fixed"), v.kev is None, -((v.epss or {}).get("score") or 0.0),
-            -(b.base_score if b else 0.0), v.id, v.component)
+    return (v.vex.state in ("not_affected", "fixed"), not v.is_exploited, -((v.epss or {}).get("score") or 0.0),
+            SEVERITY_ORDER.get(v.severity or "", len(SEVERITY_ORDER)), -(b.base_score if b else 0.0), v.id, v.component)
 
 
 @contextmanager
@@ -82,6 +85,7 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
         missing = ids - vrows.keys()  # an applicability row without its record: KEV/EPSS still looked up
         kev = {k: r._asdict() for k, r in store.kev(s, missing).items()} if missing else {}
         epss = {k: r._asdict() for k, r in store.epss(s, missing).items()} if missing else {}
+        expl = store.exploited(s, missing) if missing else {}
         comp_keys = {c.bom_ref: product_keys(c) for c in components}
         triage = store.triage(s, [k for ks in comp_keys.values() for k in ks])
         fixes_cache: dict[tuple[str, str], dict] = {}
@@ -94,7 +98,8 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
             if st is None:
                 row = vrows.get(vid)
                 st = static[vid] = _vuln_fields(vid, row, row.kev if row else kev.get(vid),
-                                                row.epss if row else epss.get(vid))
+                                                row.epss if row else epss.get(vid),
+                                                row.exploited if row else expl.get(vid))
             vul = Vulnerability(component=c.bom_ref, component_name=c.name, component_version=c.version,
                                 match=v["match"], **st)
             if not v["affected"]:
@@ -122,8 +127,9 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
     return out
 
 
-def _vuln_fields(vid: str, row, k, e) -> dict[str, Any]:
-    """The fields of a Vulnerability that depend on the CVE only (built once per CVE per scan)."""
+def _vuln_fields(vid: str, row, k, e, x=None) -> dict[str, Any]:
+    """The fields of a Vulnerability that depend on the CVE only (built once per CVE per scan).
+    `x`: evidence of exploitation [{source, since, ref?}] (CISA KEV, ENISA EUVD)."""
     # plain dicts: each Vulnerability validates its own CvssScore objects (nothing shared between them)
     cvss = [{f: x[f] for f in ("version", "vector", "base_score", "severity", "source")}
             for x in (row.cvss or [])] if row else []
@@ -131,14 +137,28 @@ def _vuln_fields(vid: str, row, k, e) -> dict[str, Any]:
                          "description": row.description if row else None,
                          "published": row.published if row else None, "cvss": cvss,
                          "references": list(row.references or [])[:20] if row else []}
-    b = best_score([CvssScore(**x) for x in cvss])
+    vsev = [dict(v) for v in (row.vendor_severity or []) if v.get("severity")] if row else []
+    if row and row.cwes:
+        d["cwes"] = [dict(c) for c in row.cwes]
+    if vsev:
+        d["vendor_severity"] = vsev
+    b = best_score([CvssScore(**c) for c in cvss])
     if b:
         d["severity"] = severity_from_score(b.base_score) if b.version != "2.0" else (
             b.severity or severity_from_score(b.base_score))
+        d["severity_basis"] = "cvss"
+    elif vsev:  # no CVSS at all: the vendor's own rating stands (its source is in vendor_severity)
+        d["severity"] = min((v["severity"] for v in vsev), key=lambda s: SEVERITY_ORDER.get(s, 9))
+        d["severity_basis"] = "vendor"
     if k:
         d["kev"] = {f: k[f] for f in ("date_added", "due_date", "ransomware", "name")}
     if e:
         d["epss"] = {"score": e["score"], "percentile": e["percentile"]}
+    ex = [dict(y) for y in (x or [])]
+    if k and not any(y["source"] == "cisa-kev" for y in ex):  # a KEV row always counts, even unmirrored
+        ex.insert(0, {"source": "cisa-kev", "since": k.get("date_added")})
+    if ex:
+        d["exploited"] = ex
     return d
 
 
@@ -200,6 +220,8 @@ def run(ctx: ScanContext) -> None:
             states[v.vex.state] = states.get(v.vex.state, 0) + 1
         summary["matched"] = {"total": len(ctx.result.vulnerabilities), "by_state": states,
                               "kev": sum(1 for v in ctx.result.vulnerabilities if v.kev and v.vex.state == "affected"),
+                              "exploited": sum(1 for v in ctx.result.vulnerabilities
+                                               if v.is_exploited and v.vex.state == "affected"),
                               "unversioned_components": sum(1 for c in ctx.result.components if not c.version)}
         summary["triage_files"] = [str(p) for p in ctx.options.vex_files]
     finally:

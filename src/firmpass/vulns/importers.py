@@ -185,9 +185,15 @@ def nvd_record(cve: dict, source: str = "nvd") -> dict:
                     if node.get("negate"):
                         r["note"] = "negated node"
                     rows.append(r)
+    cwes: list[dict] = []
+    for w in cve.get("weaknesses") or []:  # "NVD-CWE-Other" / "NVD-CWE-noinfo" are not CWE ids
+        for d in w.get("description") or []:
+            e = cwe_entry(d.get("value"))
+            if e and e["id"] not in {c["id"] for c in cwes}:
+                cwes.append(e)
     return {"vuln": {"id": cve["id"], "description": _en(cve.get("descriptions")), "published": cve.get("published"),
                      "modified": cve.get("lastModified"), "cvss": _nvd_cvss(cve.get("metrics") or {}),
-                     "references": [r.get("url") for r in cve.get("references") or [] if r.get("url")]},
+                     "references": [r.get("url") for r in cve.get("references") or [] if r.get("url")], "cwes": cwes},
             "affected": rows, "configs": multi}
 
 
@@ -256,10 +262,23 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
                 sc = make_score(m[k]["vectorString"], m[k].get("baseScore"), cna_name or "cna")
                 if sc:
                     metrics.append(sc)
+    cwes: list[dict] = []
+    for pt in cna.get("problemTypes") or []:
+        for d in pt.get("descriptions") or []:
+            e = cwe_entry(d.get("cweId"), _cwe_name(d.get("description"), d.get("cweId"))) if d.get("cweId") else None
+            if e and e["id"] not in {c["id"] for c in cwes}:
+                cwes.append(e)
     return {"vuln": {"id": vid, "description": _en(cna.get("descriptions")), "published": cna.get("datePublic")
                      or meta.get("datePublished"), "modified": meta.get("dateUpdated"), "cvss": metrics,
-                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")]},
+                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes},
             "affected": rows}
+
+
+def _cwe_name(desc: Any, cwe_id: Any) -> str | None:
+    """CVE 5 problem type text: "CWE-125 Out-of-bounds Read" -> "Out-of-bounds Read"."""
+    d = str(desc or "").strip()
+    d = re.sub(rf"^{re.escape(str(cwe_id or ''))}\s*[:\-]?\s*", "", d, flags=re.I) if cwe_id else d
+    return d or None
 
 
 # ---------------------------------------------------------------------------------------- OSV
@@ -320,10 +339,59 @@ def osv_record(rec: dict) -> dict:
             sc = make_score(s["score"], None, "osv")
             if sc:
                 cv.append(sc)
+    vsev, cwes = _osv_vendor_fields(rec)
     return {"vuln": {"id": vid, "description": rec.get("details") or rec.get("summary"), "published": rec.get("published"),
                      "modified": rec.get("modified"), "cvss": cv, "aliases": als,
-                     "references": [r.get("url") for r in rec.get("references") or [] if r.get("url")]},
+                     "references": [r.get("url") for r in rec.get("references") or [] if r.get("url")],
+                     "vendor_severity": vsev, "cwes": cwes},
             "affected": rows}
+
+
+# ---------------------------------------------------------------------------------------- vendor severity, CWE
+VENDOR_SEVERITIES = ("critical", "high", "medium", "low")
+_SEV_WORDS = {"moderate": "medium", "important": "high"}  # GitHub's MODERATE; "important" as Red Hat says it
+_CWE_RE = re.compile(r"^\s*(CWE-\d+)\s*(?::\s*(.*\S))?\s*$", re.I)
+
+
+def vendor_severity(source: str, value: Any) -> list[dict]:
+    """[{source, severity}] for a publisher's own qualitative rating (curl's low..critical), or []
+    when the value is not one of the four levels.  Never turned into a CVSS score."""
+    sev = str(value or "").strip().lower()
+    sev = _SEV_WORDS.get(sev, sev)
+    return [{"source": source, "severity": sev}] if sev in VENDOR_SEVERITIES else []
+
+
+def cwe_entry(value: Any, name: str | None = None) -> dict | None:
+    """"CWE-297: Improper Validation ..." (curl's table), "CWE-122" (+ name) -> {id, name?}."""
+    m = _CWE_RE.match(str(value or ""))
+    if not m:
+        return None
+    d = {"id": m.group(1).upper()}
+    if m.group(2) or name:
+        d["name"] = m.group(2) or str(name).strip()
+    return d
+
+
+def _osv_vendor_fields(rec: dict) -> tuple[list[dict], list[dict]]:
+    """database_specific of curl's OSV records ({"severity": "High", "CWE": {"id", "desc"}}) and
+    of GitHub's ({"severity": "MODERATE", "cwe_ids": [...]})."""
+    ds = rec.get("database_specific")
+    if not isinstance(ds, dict):
+        return [], []
+    oid = str(rec.get("id") or "")
+    source = "curl" if oid.startswith("CURL-") or str(ds.get("package", "")).lower() == "curl" else \
+        "github" if oid.startswith("GHSA-") else oid.split("-", 1)[0].lower() or "osv"
+    cwes: list[dict] = []
+    raw = ds.get("CWE") or ds.get("cwe")
+    for c in raw if isinstance(raw, list) else [raw] if raw else []:
+        e = cwe_entry(c.get("id"), c.get("desc") or c.get("name")) if isinstance(c, dict) else cwe_entry(c)
+        if e:
+            cwes.append(e)
+    for c in ds.get("cwe_ids") or []:
+        e = cwe_entry(c)
+        if e and e["id"] not in {x["id"] for x in cwes}:
+            cwes.append(e)
+    return vendor_severity(source, ds.get("severity")), cwes
 
 
 # ---------------------------------------------------------------------------------------- curl table
@@ -338,13 +406,70 @@ def curl_table_record(v: dict) -> dict | None:
             for p in products]
     d = v.get("announce_date") or ""
     pub = f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 else None
+    cwe = cwe_entry(v.get("cwe"))
     return {"vuln": {"id": v["cve"], "description": v.get("name"), "published": pub,
-                     "references": [f"https://curl.se/docs/{v['page']}"] if v.get("page") else []},
+                     "references": [f"https://curl.se/docs/{v['page']}"] if v.get("page") else [],
+                     "vendor_severity": vendor_severity("curl", v.get("severity")), "cwes": [cwe] if cwe else []},
             "affected": rows}
 
 
 # ---------------------------------------------------------------------------------------- EUVD
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_EUVD_DATE = re.compile(r"^([A-Za-z]{3})[a-z]*\.? (\d{1,2}), (\d{4})(?:,? (\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$")
+
+
+def euvd_date(s: Any) -> str | None:
+    """EUVD writes dates as "Apr 16, 2025, 7:00:16 AM" (UTC): -> "2025-04-16T07:00:16Z", or
+    "2025-04-16" when the time is midnight (exploitedSince is a day).  ISO input is kept."""
+    s = str(s or "").strip()
+    if not s:
+        return None
+    if re.match(r"^\d{4}-\d{2}-\d{2}", s):
+        return s
+    m = _EUVD_DATE.match(s)
+    if not m or m.group(1).lower() not in _MONTHS:
+        return s  # kept as given rather than lost
+    day = f"{m.group(3)}-{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}"
+    if m.group(4) is None:
+        return day
+    h, mi, sec = int(m.group(4)), int(m.group(5)), int(m.group(6) or 0)
+    if m.group(7):
+        h = h % 12 + (12 if m.group(7).lower() == "pm" else 0)
+    return day if (h, mi, sec) == (0, 0, 0) else f"{day}T{h:02d}:{mi:02d}:{sec:02d}Z"
+
+
+_NA = ("", "n/a", "na", "-", "*", "unspecified", "unknown")
+_EUVD_RANGE = re.compile(r"^(?:(>=|>)?\s*([^\s,<>=]+)\s*,?\s*)?(<=|<)\s*([^\s,<>=]+)$")
+
+
+_GIT_ID = re.compile(r"\b[0-9a-f]{40}\b")
+
+
+def _euvd_row(eid: str, vendor_name: str, pname: str, pv: str) -> dict | None:
+    """One enisaIdProduct entry -> an applicability row, or None when it names no version range:
+    "n/a" products (CVE records without product data), git commit ranges ("1da177e4... <9887d859...",
+    the Linux CNA's: compared as versions they would hold every release) and "patch: 6.6.64"
+    entries (CVE 5 'unaffected' versions the EUVD flattens: where a fix is, not what is affected)."""
+    if pname.strip().lower() in _NA:
+        return None
+    if _GIT_ID.search(pv) or pv.lower().startswith("patch:"):
+        return None
+    vendor, product = _cve5_product(vendor_name if vendor_name.strip().lower() not in _NA else pname, pname)
+    r = {"kind": "cpe", "vendor": vendor, "product": product, "criteria": f"EUVD {eid} {pname} {pv}".rstrip()}
+    m = _EUVD_RANGE.match(pv)
+    if m:
+        if m.group(2) and m.group(2) not in ("0", "*"):
+            r["start_excl" if m.group(1) == ">" else "start_incl"] = m.group(2)
+        r["end_incl" if m.group(3) == "<=" else "end_excl"] = m.group(4)
+    elif pv.lower() not in _NA:
+        r["exact"] = pv
+    return r
+
+
 def euvd_record(it: dict) -> dict | None:
+    """One item of an ENISA EUVD API answer (search, exploitedvulnerabilities ...).  The vulnerability
+    is filed under its CVE alias when it has one (so it meets NVD / vendor data), else its EUVD id;
+    exploitedSince becomes evidence of exploitation (record["exploited"])."""
     eid = it.get("id")
     if not eid:
         return None
@@ -355,18 +480,13 @@ def euvd_record(it: dict) -> dict | None:
     rows = []
     vendors = [((x.get("vendor") or {}).get("name") or "") for x in it.get("enisaIdVendor") or []]
     for x in it.get("enisaIdProduct") or []:
-        pname = (x.get("product") or {}).get("name") or ""
-        vendor, product = _cve5_product(vendors[0] if vendors else pname, pname)
-        pv = (x.get("product_version") or "").strip()
-        r = {"kind": "cpe", "vendor": vendor, "product": product, "criteria": f"EUVD {eid} {pname} {pv}"}
-        m = re.match(r"^(?:(\S+)\s*)?(<=|<)\s*(\S+)$", pv)
-        if m:
-            if m.group(1) and m.group(1) not in ("0", "*"):
-                r["start_incl"] = m.group(1)
-            r["end_incl" if m.group(2) == "<=" else "end_excl"] = m.group(3)
-        elif pv and pv not in ("*", "n/a", "unspecified"):
-            r["exact"] = pv
-        rows.append(r)
+        prod = x.get("product") or {}
+        pname = prod.get("name") or ""
+        vname = ((prod.get("vendor") or {}).get("name") if isinstance(prod.get("vendor"), dict) else None) \
+            or (vendors[0] if vendors else "")
+        r = _euvd_row(eid, vname, pname, (x.get("product_version") or "").strip())
+        if r is not None:
+            rows.append(r)
     cv = []
     if it.get("baseScoreVector"):
         vec = it["baseScoreVector"]
@@ -376,10 +496,13 @@ def euvd_record(it: dict) -> dict | None:
         if sc:
             cv.append(sc)
     refs = it.get("references") or ""
-    refs = [r for r in (refs.split("\n") if isinstance(refs, str) else refs) if r]
-    return {"vuln": {"id": vid, "description": it.get("description"), "published": it.get("datePublished"),
-                     "modified": it.get("dateUpdated"), "cvss": cv, "aliases": sorted(set(aliases + [eid]) - {vid}),
-                     "references": refs}, "affected": rows}
+    refs = [r.strip() for r in (refs.split("\n") if isinstance(refs, str) else refs) if r and r.strip()]
+    out = {"vuln": {"id": vid, "description": it.get("description"), "published": euvd_date(it.get("datePublished")),
+                    "modified": euvd_date(it.get("dateUpdated")), "cvss": cv, "aliases": sorted(set(aliases + [eid]) - {vid}),
+                    "references": refs}, "affected": rows}
+    since = euvd_date(it.get("exploitedSince"))
+    out["exploited"] = [{"cve": vid, "since": since, "ref": eid}] if since else []
+    return out
 
 
 # ---------------------------------------------------------------------------------------- import driver
@@ -518,8 +641,10 @@ def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: s
         return n
     if fmt == "euvd":
         items = obj.get("items") if isinstance(obj, dict) and "items" in obj else obj if isinstance(obj, list) else [obj]
-        recs = [r for r in (euvd_record(x) for x in items) if r]
+        recs = [r for r in (euvd_record(x) for x in items if isinstance(x, dict)) if r]
         n = store.ingest_vulns(s, "euvd", recs)
+        # exploitation as of these records: a record now without exploitedSince loses its mark
+        store.replace_exploited(s, "euvd", [e for r in recs for e in r["exploited"]], ids=[r["vuln"]["id"] for r in recs])
         store.touch_source(s, "euvd", "euvd", _count(store, s, "euvd"), origin)
         return n
     if fmt == "kev":

@@ -22,7 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from firmpass.vulns.versions import SORT_KEY_MAX, range_keys
 
-SCHEMA_VERSION = 2  # 2: affected.keyed/key_lo/lo_incl/key_hi/hi_incl (added to older stores on open)
+# Stores made by an older firmpass are upgraded when opened (Store._upgrade); the version is kept
+# in meta["schema_version"] (stores before 3 did not record it: it is inferred from their columns).
+#   2: affected.keyed/key_lo/lo_incl/key_hi/hi_incl (the range as byte keys)
+#   3: vuln.vendor_severity, vuln.cwes; table `exploited` (evidence of exploitation per CVE: CISA KEV
+#      dateAdded, ENISA EUVD exploitedSince), filled from the KEV table on upgrade
+SCHEMA_VERSION = 3
 
 
 def now_iso() -> str:
@@ -92,6 +97,9 @@ class VulnRow(Base):
     aliases: Mapped[list | None] = mapped_column(JSON)
     configs: Mapped[dict | None] = mapped_column(JSON)  # {source: [NVD configuration with >1 node]}
     sources: Mapped[list | None] = mapped_column(JSON)
+    # the vendor's own qualitative rating, never a CVSS score: [{source, severity}] (curl: low..critical)
+    vendor_severity: Mapped[list | None] = mapped_column(JSON)
+    cwes: Mapped[list | None] = mapped_column(JSON)  # [{id: "CWE-122", name}] as the source names them
 
 
 class AffectedRow(Base):
@@ -137,6 +145,18 @@ class KevRow(Base):
     ransomware: Mapped[str | None] = mapped_column(String(20))
     name: Mapped[str | None] = mapped_column(Text)
     required_action: Mapped[str | None] = mapped_column(Text)
+
+
+class ExploitedRow(Base):
+    """Evidence that a vulnerability is exploited in the wild, one row per (vulnerability, source):
+    CISA KEV (since = dateAdded) and ENISA EUVD (since = exploitedSince; ref = the EUVD id).
+    Both count as "actively exploited" for EU CRA Art. 14."""
+
+    __tablename__ = "exploited"
+    cve: Mapped[str] = mapped_column(String(64), primary_key=True)  # the store's vulnerability id
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)  # "cisa-kev" | "euvd"
+    since: Mapped[str | None] = mapped_column(String(40))  # ISO date (or date-time) the source gives
+    ref: Mapped[str | None] = mapped_column(String(64))
 
 
 class EpssRow(Base):
@@ -227,7 +247,8 @@ _Q_ALL = select(*_MATCH_COLS, literal(None).label("inrange")).where(_BY_PRODUCT)
 # JSON read as its stored text and decoded in Store.vulns (most values are "[]"; PostgreSQL's driver
 # may hand back the decoded value: then it is used as is)
 _VULN_COLS = (VulnRow.__table__.c.id, VulnRow.__table__.c.description, VulnRow.__table__.c.published,
-              *(type_coerce(VulnRow.__table__.c[c], Text).label(c) for c in ("cvss", "references", "aliases")))
+              *(type_coerce(VulnRow.__table__.c[c], Text).label(c)
+                for c in ("cvss", "references", "aliases", "vendor_severity", "cwes")))
 
 
 _KEV_COLS = ("date_added", "due_date", "ransomware", "name")
@@ -239,9 +260,13 @@ _VULN_Q = (select(*_VULN_COLS, KevRow.__table__.c.cve.label("kev_cve"),
            .where(VulnRow.__table__.c.id.in_(bindparam("ids", expanding=True))))
 
 
+EXPLOIT_SOURCES = ("cisa-kev", "euvd")  # the order evidence is listed in
+
+
 class VulnView(NamedTuple):
     """A read-only view of a VulnRow for matching (what a match result needs), with its KEV entry
-    ({date_added, due_date, ransomware, name} or None) and EPSS ({score, percentile} or None)."""
+    ({date_added, due_date, ransomware, name} or None), EPSS ({score, percentile} or None) and
+    evidence of exploitation ([{source, since, ref?}], every source)."""
     id: str
     description: str | None
     published: str | None
@@ -250,6 +275,9 @@ class VulnView(NamedTuple):
     aliases: list | None
     kev: dict | None = None
     epss: dict | None = None
+    vendor_severity: list | None = None
+    cwes: list | None = None
+    exploited: list | None = None
 
 
 class Store:
@@ -270,21 +298,52 @@ class Store:
             self._upgrade()
 
     _KEY_COLS = ("keyed", "key_lo", "lo_incl", "key_hi", "hi_incl")
+    _V3_VULN_COLS = ("vendor_severity", "cwes")
+
+    def schema_version(self) -> int | None:
+        """The version recorded in the store (None: a store made before versions were recorded)."""
+        with self.engine.connect() as conn:
+            v = conn.execute(select(MetaRow.__table__.c.value).where(MetaRow.__table__.c.key == "schema_version")).scalar()
+        try:
+            return int(v) if v is not None else None
+        except ValueError:
+            return None
 
     def _upgrade(self) -> None:
-        """Bring a store made by an older firmpass up to SCHEMA_VERSION: add the range key columns
-        (create_all does not add columns to an existing table) and fill them."""
-        have = {c["name"] for c in inspect(self.engine).get_columns("affected")}
-        missing = [c for c in self._KEY_COLS if c not in have]
-        if not missing:
-            return
-        t = AffectedRow.__table__
+        """Bring a store made by an older firmpass up to SCHEMA_VERSION (create_all adds missing
+        tables, never missing columns), one step after the other, then record the version.
+        Missing columns are added whatever the recorded version says.
+
+        2: add the range key columns and fill them.  3: add vuln.vendor_severity / vuln.cwes (NULL
+        until the vendor data is imported again) and fill `exploited` from the KEV table."""
+        insp = inspect(self.engine)
+        have_aff = {c["name"] for c in insp.get_columns("affected")}
+        have_vuln = {c["name"] for c in insp.get_columns("vuln")}
+        ver = self.schema_version()
+        if ver is None:  # not recorded: what the columns say (a new store has every column)
+            ver = 1 if not set(self._KEY_COLS) <= have_aff else 2 if not set(self._V3_VULN_COLS) <= have_vuln \
+                else SCHEMA_VERSION
+        missing_aff = [c for c in self._KEY_COLS if c not in have_aff]
+        if ver < 2 or missing_aff:
+            self._add_columns(AffectedRow, missing_aff)
+            self.fill_range_keys()
+        missing_vuln = [c for c in self._V3_VULN_COLS if c not in have_vuln]
+        if missing_vuln:
+            self._add_columns(VulnRow, missing_vuln)
+        if ver < 3:
+            with self.session() as s, s.begin():
+                kev = s.execute(select(KevRow.cve, KevRow.date_added)).all()
+                self.replace_exploited(s, "cisa-kev", [{"cve": c, "since": d} for c, d in kev])
+        if self.schema_version() != SCHEMA_VERSION and ver <= SCHEMA_VERSION:
+            with self.session() as s, s.begin():
+                s.merge(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    def _add_columns(self, model: type[Base], names: list[str]) -> None:
+        t = model.__table__
         with self.engine.begin() as conn:
-            for name in missing:
-                col = t.c[name]
-                conn.exec_driver_sql(f"ALTER TABLE affected ADD COLUMN {name} "
-                                     f"{col.type.compile(dialect=self.engine.dialect)}")
-        self.fill_range_keys()
+            for name in names:
+                conn.exec_driver_sql(f"ALTER TABLE {t.name} ADD COLUMN {name} "
+                                     f"{t.c[name].type.compile(dialect=self.engine.dialect)}")
 
     def fill_range_keys(self) -> int:
         """Compute the range keys of rows that have none (rows written without them)."""
@@ -324,7 +383,7 @@ class Store:
         with self.session() as s:
             return {t: s.scalar(select(func.count()).select_from(m)) or 0
                     for t, m in (("vulnerabilities", VulnRow), ("affected", AffectedRow), ("kev", KevRow),
-                                 ("epss", EpssRow), ("distro_fix", DistroFixRow), ("triage", TriageRow))}
+                                 ("exploited", ExploitedRow), ("epss", EpssRow), ("distro_fix", DistroFixRow), ("triage", TriageRow))}
 
     def is_empty(self) -> bool:
         with self.session() as s:
@@ -382,7 +441,8 @@ class Store:
                 new_rows.append({"id": vid, "description": v.get("description"), "published": v.get("published"),
                                  "modified": v.get("modified"), "cvss": v.get("cvss") or [],
                                  "references": (v.get("references") or [])[:50], "aliases": v.get("aliases") or [],
-                                 "configs": {source: cfg} if cfg else {}, "sources": [source]})
+                                 "configs": {source: cfg} if cfg else {}, "sources": [source],
+                                 "vendor_severity": v.get("vendor_severity") or [], "cwes": v.get("cwes") or []})
             else:
                 self._merge(row, v, source, cfg)
             for a in rec.get("affected", []):
@@ -411,6 +471,13 @@ class Store:
             row.references = list(dict.fromkeys(list(row.references or []) + v["references"]))[:50]
         if v.get("aliases"):
             row.aliases = sorted(set(row.aliases or []) | set(v["aliases"]))
+        if v.get("vendor_severity"):  # one rating per publisher: the newest import of that publisher wins
+            new = {x["source"] for x in v["vendor_severity"]}
+            row.vendor_severity = [x for x in row.vendor_severity or [] if x.get("source") not in new] \
+                + list(v["vendor_severity"])
+        if v.get("cwes"):
+            have_cwe = {c["id"] for c in row.cwes or []}
+            row.cwes = list(row.cwes or []) + [c for c in v["cwes"] if c["id"] not in have_cwe]
         configs = dict(row.configs or {})
         if cfg:
             configs[source] = cfg
@@ -420,9 +487,28 @@ class Store:
         row.sources = sorted(set(row.sources or []) | {source})
 
     def replace_kev(self, s: Session, rows: list[dict]) -> None:
+        """The KEV catalogue is complete in every release: it replaces the previous one, and with it
+        the `cisa-kev` evidence of exploitation."""
         s.execute(delete(KevRow))
         if rows:
             s.execute(KevRow.__table__.insert(), rows)
+        self.replace_exploited(s, "cisa-kev", [{"cve": r["cve"], "since": r.get("date_added")} for r in rows])
+
+    def replace_exploited(self, s: Session, source: str, rows: list[dict], ids: Iterable[str] | None = None) -> None:
+        """Evidence of exploitation from `source`: rows {cve, since, ref?}.  With `ids` only those
+        vulnerabilities are replaced (a partial source such as an EUVD search result: a record
+        imported again without exploitedSince loses its mark); without, the whole source is."""
+        t = ExploitedRow.__table__
+        if ids is None:
+            s.execute(delete(t).where(t.c.source == source))
+        else:
+            ids = list(set(ids))
+            for i in range(0, len(ids), 500):
+                s.execute(delete(t).where(t.c.source == source, t.c.cve.in_(ids[i:i + 500])))
+        rows = list({r["cve"]: {"cve": r["cve"], "source": source, "since": r.get("since"), "ref": r.get("ref")}
+                     for r in rows}.values())
+        if rows:
+            s.execute(t.insert(), rows)
 
     def upsert_epss(self, s: Session, rows: list[dict]) -> None:
         ids = [r["cve"] for r in rows]
@@ -499,11 +585,31 @@ class Store:
         ids = list(set(ids))
         out: dict[str, VulnView] = {}
         for i in range(0, len(ids), 500):
-            for r in s.execute(_VULN_Q, {"ids": ids[i:i + 500]}).all():
+            chunk = ids[i:i + 500]
+            expl = self.exploited(s, chunk)
+            for r in s.execute(_VULN_Q, {"ids": chunk}).all():
                 kev = {c: r._mapping["kev_" + c] for c in _KEV_COLS} if r.kev_cve is not None else None
                 epss = {"score": r.epss_score, "percentile": r.epss_pct} if r.epss_score is not None else None
                 out[r.id] = VulnView(r.id, r.description, r.published, dec(r.cvss), dec(r.references),
-                                     dec(r.aliases), kev, epss)
+                                     dec(r.aliases), kev, epss, dec(r.vendor_severity), dec(r.cwes),
+                                     expl.get(r.id))
+        return out
+
+    def exploited(self, s: Session, ids: Iterable[str]) -> dict[str, list[dict]]:
+        """id -> [{source, since, ref?}] in EXPLOIT_SOURCES order (only ids with evidence)."""
+        t = ExploitedRow.__table__
+        ids = list(set(ids))
+        out: dict[str, list[dict]] = {}
+        q = select(t.c.cve, t.c.source, t.c.since, t.c.ref).where(t.c.cve.in_(bindparam("ids", expanding=True)))
+        for i in range(0, len(ids), 500):
+            for r in s.execute(q, {"ids": ids[i:i + 500]}).all():
+                d = {"source": r.source, "since": r.since}
+                if r.ref:
+                    d["ref"] = r.ref
+                out.setdefault(r.cve, []).append(d)
+        order = {k: n for n, k in enumerate(EXPLOIT_SOURCES)}
+        for v in out.values():
+            v.sort(key=lambda d: (order.get(d["source"], len(order)), d["source"]))
         return out
 
     def configs(self, s: Session, ids: Iterable[str]) -> dict[str, dict]:

@@ -20,7 +20,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from firmpass import __version__
-from firmpass.model import Component, ScanResult, Text, Vulnerability
+from firmpass.model import Component, ScanResult, Text, Vulnerability, exploit_source_name
 
 # CycloneDX analysis.justification (the model's vocabulary) <-> CSAF / OpenVEX flag labels
 CDX_TO_CSAF = {
@@ -241,8 +241,15 @@ def to_cyclonedx_vex(result: ScanResult) -> dict:
             if s.severity in ("critical", "high", "medium", "low", "info", "none"):
                 r["severity"] = s.severity
             ratings.append(r)
+        for vs_ in v.vendor_severity:  # the vendor's own qualitative rating: no score, method "other"
+            ratings.append({"source": {"name": str(vs_.get("source"))}, "severity": vs_.get("severity"),
+                            "method": "other"})
         if ratings:
             d["ratings"] = ratings
+        cwes = sorted({int(c["id"][4:]) for c in v.cwes if str(c.get("id", "")).upper().startswith("CWE-")
+                       and str(c["id"])[4:].isdigit()})
+        if cwes:
+            d["cwes"] = cwes
         if v.description:
             d["description"] = v.description
         if v.published:
@@ -258,6 +265,8 @@ def to_cyclonedx_vex(result: ScanResult) -> dict:
         props = [{"name": "firmpass:match", "value": json.dumps(v.match, ensure_ascii=False, sort_keys=True)}]
         if v.kev:
             props.append({"name": "firmpass:kev", "value": json.dumps(v.kev, sort_keys=True)})
+        if v.is_exploited:
+            props.append({"name": "firmpass:exploited", "value": json.dumps(v.exploitation(), sort_keys=True)})
         if v.epss:
             props.append({"name": "firmpass:epss", "value": json.dumps(v.epss, sort_keys=True)})
         d["properties"] = props
@@ -363,10 +372,15 @@ def to_csaf(result: ScanResult, profile: dict | None) -> dict:
             d["remediations"] = remediations
         if scores:
             d["scores"] = scores
-        if vs[0].kev:
-            d.setdefault("notes", []).append({"category": "other", "title": "CISA KEV",
-                                              "text": f"Listed in CISA Known Exploited Vulnerabilities since "
-                                                      f"{vs[0].kev.get('date_added')}"})
+        for e in vs[0].exploitation():
+            what = {"cisa-kev": "Listed in CISA Known Exploited Vulnerabilities",
+                    "euvd": f"Marked exploited in the ENISA EU Vulnerability Database ({e.get('ref') or vid})"}.get(
+                e["source"], f"Reported exploited by {e['source']}")
+            d.setdefault("notes", []).append({"category": "other", "title": exploit_source_name(e["source"]),
+                                              "text": f"{what} since {e.get('since') or 'an unknown date'}"})
+        cwe = next((c for c in vs[0].cwes if c.get("id") and c.get("name")), None)
+        if cwe:  # CSAF 2.0 holds one CWE, with its name
+            d["cwe"] = {"id": cwe["id"], "name": cwe["name"]}
         refs = [r for r in vs[0].references if re.match(r"^https?://", r)][:10]
         if refs:
             d["references"] = [{"category": "external", "summary": "Reference", "url": r} for r in refs]
