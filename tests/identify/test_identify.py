@@ -8,7 +8,7 @@ from firmpass.identify import identify
 from firmpass.identify import kernel as kern
 from firmpass.model import FileEntry
 from tests.identify.truth import score
-from tests.treectx import context_from_tree, entries_from_tree
+from tests.treectx import context_from_tree
 
 
 def by_name(comps):

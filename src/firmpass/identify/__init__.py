@@ -8,6 +8,12 @@ BusyBox applets, and shared libraries by SONAME.  Results are merged into one co
 image gives one component with three pieces of evidence).  Every ELF's DT_NEEDED entries become
 dependencies on the components providing those SONAMEs.  A weak signal is kept with a low
 confidence, never dropped.
+
+A file that gives only a weak signal (its name, its SONAME, the directory it sits in) folds into the
+component that owns it when one is known: a file listed in a package's dpkg / opkg file list belongs to
+that package; an unversioned library or a plugin in a product's plugin directory belongs to the one
+versioned component of that product in the same filesystem (see resolve_weak).  Only what no owner
+claims stands alone, as a weak, version-less component named by its SONAME.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from firmpass.identify import busybox as bb
 from firmpass.identify import kernel as kern
 from firmpass.identify import pkgdb
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
-from firmpass.identify.signatures import Match, Rule, load_rules, match_file, rule_for_source, rules_by_id, version_strings
+from firmpass.identify.signatures import Match, Rule, dir_owners, load_rules, match_file, rules_by_id, version_strings
 from firmpass.model import Component, ComponentEvidence, FileEntry
 
 STAGE = "identify"
@@ -109,9 +115,11 @@ class _Identifier:
         self.file_comp: dict[tuple[str, str], tuple[str, str | None]] = {}  # (container, path) -> key
         self.dyn: dict[tuple[str, str], DynInfo] = {}
         self.text_cache: dict[str, tuple[str, DynInfo | None]] = {}
-        self.match_cache: dict[tuple[str, str], list[Match]] = {}
+        self.match_cache: dict[tuple[str, str, tuple[str, ...]], list[Match]] = {}  # (sha256, name, dir owners)
         self.pkg_by_rule: dict[tuple[str, str], list[_Builder]] = {}  # (rule id, upstream) -> package comps
         self.pkg_by_stem: dict[tuple[str, str], _Builder] = {}  # (container, stem) -> package comp
+        # (container, path) -> (package comp key, path as the list has it, db): files of a package's file list
+        self.pkg_listed: dict[tuple[str, str], tuple[tuple[str, str | None], str, str]] = {}
         self.busybox: dict[str, Any] | None = None
         self.kernel: dict[str, Any] | None = None
         self.modules: list[str] = []
@@ -205,6 +213,8 @@ class _Identifier:
                 if f not in b.files:
                     b.files.append(f)
                 self.file_comp.setdefault((cont, f), b.key)
+            if db in ("dpkg", "opkg"):
+                self._package_file_list(b, p, ent, cont, db)
             b.properties["_depends"] = p.depends
             names[p.name] = b
             if rule is not None:
@@ -214,6 +224,29 @@ class _Identifier:
             for d in b.properties.pop("_depends", []):
                 if d in names and names[d] is not b:
                     b.deps.add(names[d].key)
+
+    def _package_file_list(self, b: _Builder, p: pkgdb.Package, status: FileEntry, cont: str, db: str) -> None:
+        """The files a dpkg / opkg package installed (<db dir>/info/<package>[:<arch>].list): each one present
+        in this filesystem is a file of the package's component."""
+        info = posixpath.join(posixpath.dirname(status.path), "info")
+        names = [f"{p.name}.list"] + ([f"{p.name}:{p.arch}.list"] if p.arch else [])
+        for n in names:
+            lst = self.ctx.lookup(posixpath.join(info, n), cont)
+            if lst is None or lst.type != "file":
+                continue
+            try:
+                listed = pkgdb.parse_file_list(self.ctx.read_text(lst, 16 << 20))
+            except OSError as e:
+                self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=lst.path, detail=str(e)), cont)
+                continue
+            for lp in listed:
+                fe = self.ctx.lookup(lp, cont, follow=False)  # parent directories resolved (/lib -> usr/lib)
+                if fe is None or fe.type not in ("file", "symlink"):
+                    continue
+                if fe.path not in b.files:
+                    b.files.append(fe.path)
+                if self.file_comp.setdefault((cont, fe.path), b.key) == b.key:
+                    self.pkg_listed.setdefault((cont, fe.path), (b.key, lp, db))
 
     def _pkg_purl(self, p: pkgdb.Package, db: str) -> str | None:
         qual = {"arch": p.arch} if p.arch else {}
@@ -289,10 +322,11 @@ class _Identifier:
             self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
         if dyn is not None:
             self.dyn[(f.container, f.path)] = dyn
-        mk = (f.sha256, base)
+        dirname = posixpath.dirname(f.path)
+        mk = (f.sha256, base, tuple(r.id for r in dir_owners(dirname)))
         matches = self.match_cache.get(mk)
         if matches is None:
-            matches = match_file(base, text, needed=dyn.needed if dyn is not None else None)
+            matches = match_file(base, text, needed=dyn.needed if dyn is not None else None, dirname=dirname)
             self.match_cache[mk] = matches
         primary: _Builder | None = None
         # a name-only signal counts for executables and libraries, not for /etc/passwd
@@ -347,8 +381,8 @@ class _Identifier:
             bm = next(m for m in matches if m.rule.id == "busybox")
             self.busybox = {"version": bm.version, "applets": apps, "path": f.path}
         if primary is None and owned_weak:
-            # a name-only signal: attach to the product's versioned component in this filesystem if there is
-            # exactly one, else keep it as a weak, version-less component
+            # a name- or directory-only signal: attach to the product's versioned component in this filesystem
+            # if there is one, else keep it as a weak, version-less component
             self._pending_weak.append((f, owned_weak))
         if primary is not None:
             self.file_comp[(f.container, f.path)] = primary.key
@@ -440,7 +474,7 @@ class _Identifier:
     def resolve_weak(self) -> None:
         for f, weak in self._pending_weak:
             if (f.container, f.path) in self.file_comp:
-                continue
+                continue  # a package's file list claims it (evidence added by package_file_evidence)
             same_by_rule = {m.rule.id: [b for b in self.comps.values() if b.rule is not None and b.rule.id == m.rule.id
                                         and b.version and any(e.container == f.container for e in b.evidence)]
                             for m in weak}
@@ -451,10 +485,10 @@ class _Identifier:
                 m = weak[0]
             else:  # a name several products use, with no version: too ambiguous to claim
                 continue
-            same = same_by_rule[m.rule.id]
-            if len(same) == 1:
-                b = same[0]
-                b.add(ComponentEvidence(path=f.path, method="file-name+sibling", match=posixpath.basename(f.path),
+            b = self._owner(same_by_rule[m.rule.id], m.rule)
+            if b is not None:
+                # the file folds into its product's component: a file and a piece of evidence of it
+                b.add(ComponentEvidence(path=f.path, method=f"{m.method}+sibling", match=m.text,
                                         rule=m.rule.id, container=f.container), b.confidence, f, rank=4)
             else:
                 dyn = self.dyn.get((f.container, f.path))
@@ -462,9 +496,24 @@ class _Identifier:
                     self.weak_product[(f.container, f.path)] = m.rule
                     continue  # the SONAME pass names it; the product it probably belongs to goes in properties
                 b = self.comp(m.rule.name, None, m.rule)
-                b.add(ComponentEvidence(path=f.path, method="file-name", match=posixpath.basename(f.path),
+                b.add(ComponentEvidence(path=f.path, method=m.method, match=m.text,
                                         rule=m.rule.id, container=f.container), 0.3, f, rank=4)
             self.file_comp[(f.container, f.path)] = b.key
+
+    @staticmethod
+    def _owner(cands: list[_Builder], rule: Rule) -> _Builder | None:
+        """The component a weak file of `rule`'s product folds into: the only versioned component of the
+        product in the filesystem; among several package components of one product and version (Debian
+        splits krb5 into libkrb5-3, libk5crypto3, ...) the one named after the product.  Two versions
+        of the product: None (which one the file belongs to is unknown)."""
+        if len(cands) == 1:
+            return cands[0]
+        if not cands or len({b.version for b in cands}) != 1:
+            return None
+        names = {_norm(rule.name), _norm(rule.id)}
+        named = [b for b in cands if any(_norm(b.name).removeprefix("lib").startswith(n) for n in names)]
+        # libkrb5-3 over libkrb5support0: the shortest name that starts with the product's
+        return min(named or cands, key=lambda b: (len(b.name), b.name))
 
     def sonames(self) -> None:
         for (cont, path), dyn in self.dyn.items():
@@ -495,6 +544,19 @@ class _Identifier:
                 b.supplier = b.supplier or wr.supplier
             b.add(ComponentEvidence(path=path, method="soname", match=dyn.soname, container=cont), 0.3, f, rank=1)
             self.file_comp[(cont, path)] = b.key
+
+    def package_file_evidence(self) -> None:
+        """An ELF file that only a package's file list claims: evidence of that package (its own signals
+        were weak or none), so the file shows as an occurrence of the package, not as a component."""
+        for (cont, path) in self.dyn:
+            listed = self.pkg_listed.get((cont, path))
+            if listed is None or self.file_comp.get((cont, path)) != listed[0]:
+                continue
+            b = self.comps[listed[0]]
+            if any(e.path == path and e.container == cont for e in b.evidence):
+                continue
+            b.add(ComponentEvidence(path=path, method=f"{listed[2]}-file-list", match=listed[1], container=cont),
+                  b.confidence, self.ctx.lookup(path, cont, follow=False), rank=4)
 
     def dependencies(self) -> None:
         provider: dict[tuple[str, str], tuple[str, str | None]] = {}
@@ -569,6 +631,7 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
     idf.kernel_from_containers()
     idf.resolve_weak()
     idf.sonames()
+    idf.package_file_evidence()
     idf.dependencies()
     if idf.busybox is not None:
         ctx.result.extra["busybox"] = {"version": idf.busybox["version"], "applets": idf.busybox["applets"]}

@@ -216,3 +216,14 @@ def debian_copyright_license(text: str) -> list[str]:
 def read_path(p: Path, limit: int = 32 << 20) -> bytes:
     with open(p, "rb") as fh:
         return fh.read(limit)
+
+
+def parse_file_list(text: str) -> list[str]:
+    """A dpkg / opkg file list (info/<package>.list): one absolute path a line (opkg may add a tab and
+    the mode).  The root "/." and blank lines are left out; directories are kept (the caller checks)."""
+    out = []
+    for line in text.splitlines():
+        path = line.split("\t", 1)[0].strip()
+        if path.startswith("/") and path not in ("/", "/."):
+            out.append(path)
+    return out

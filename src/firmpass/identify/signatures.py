@@ -12,6 +12,12 @@ Precision is the design goal:
 - an `anywhere` banner found in a file owned by ANOTHER product is dropped unless the rule is
   `embeddable` (a statically linked zlib keeps its unmistakable copyright banner; an 'OpenSSL 3.0.x'
   quoted inside curl does not make an OpenSSL component).
+
+Ownership by name also covers a library's unversioned name (libmemusage.so for a pattern written for
+libmemusage.so.N).  A file no name claims may still sit in a directory that belongs to one product (its
+private library directory /usr/lib/<product>/, a plugin tree /usr/lib/<triplet>/krb5/plugins/, or the
+`dirs` a rule lists, such as glibc's gconv/): that gives only a version-less "directory" match, never
+a version, and only when the file shows no version of its own.
 """
 from __future__ import annotations
 
@@ -30,6 +36,10 @@ _HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^l
 # libz, a bare "1.2.13" is zlib's, never the file's own version
 _ZLIB_LIKE = re.compile(r"^1\.[23]\.\d{1,2}(?:\.\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^\d+$")
+# an unversioned shared object: the development / plugin name of a library (libmemusage.so)
+_UNVERSIONED_SO = re.compile(r"^[\w+.-]+\.so$")
+# a library directory: /lib, /usr/lib, lib32/lib64, libexec, optionally with a multiarch triplet
+_LIBDIR = r"(?:^|/)(?:usr/)?(?:lib|lib32|lib64|libexec)(?:/[a-z0-9_]+-linux-[a-z0-9_]+)?"
 
 
 @dataclass
@@ -42,6 +52,7 @@ class Rule:
     type: str
     supplier: str | None
     files: re.Pattern | None
+    dirs: re.Pattern | None  # directories (dirname of a file) whose files belong to the product
     anywhere: list[re.Pattern]
     owned: list[re.Pattern]
     bare: re.Pattern | None
@@ -53,7 +64,15 @@ class Rule:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def owns(self, basename: str) -> bool:
-        return bool(self.files and self.files.search(basename))
+        if self.files is None:
+            return False
+        if self.files.search(basename):
+            return True
+        # libfoo.so stands for libfoo.so.N: a pattern written for the versioned names owns it too
+        return bool(_UNVERSIONED_SO.match(basename)) and any(self.files.search(f"{basename}.{n}") for n in range(10))
+
+    def owns_dir(self, dirname: str) -> bool:
+        return bool(self.dirs and self.dirs.search(dirname))
 
     def cpe23(self, version: str | None) -> str | None:
         if not self.cpe:
@@ -66,6 +85,16 @@ class Rule:
 def cpe_escape(v: str) -> str:
     """Quote a version for a CPE 2.3 formatted string (NIST IR 7695 section 6.2.2)."""
     return re.sub(r"([^A-Za-z0-9._\-])", r"\\\1", v)
+
+
+def _dir_pattern(names: list[str], extra: str | None) -> re.Pattern:
+    """The directories of a product: its private library directory (/usr/lib/<name>[-<version>]/, files
+    directly in it), anything under its plugins/modules directory there, and the rule's own `dirs`."""
+    alts = "|".join(sorted({re.escape(n.lower()) for n in names if n}, key=len, reverse=True))
+    pats = [rf"{_LIBDIR}/(?:{alts})(?:-[\d.]+)?(?:/(?:plugins?|modules?)(?:/.*)?)?$"]
+    if extra:
+        pats.append(f"(?:{extra})")
+    return re.compile("|".join(pats))
 
 
 def _compile(p: str) -> re.Pattern:
@@ -94,6 +123,7 @@ def load_rules() -> tuple[Rule, ...]:
             # an open-source product's supplier is its project unless the table names the maintainer
             supplier=d.get("supplier") or f"{name} project",
             files=re.compile(d["files"]) if d.get("files") else None,
+            dirs=_dir_pattern([rid, name], d.get("dirs")),
             anywhere=[_compile(p) for p in d.get("anywhere", [])],
             owned=[_compile(p) for p in d.get("owned", [])],
             bare=re.compile(rf"^(?:{bare})$", re.M) if bare else None,
@@ -141,11 +171,17 @@ def _line(text: str, m: re.Match) -> str:
     return text[s: e if e >= 0 else len(text)][:200]
 
 
-def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
-               needed: list[str] | None = None) -> list[Match]:
-    """All rule matches for one file (its base name and its version_strings()).
+@lru_cache(maxsize=4096)
+def dir_owners(dirname: str) -> tuple[Rule, ...]:
+    """The rules whose product directory holds files of `dirname` (see Rule.owns_dir)."""
+    return tuple(r for r in load_rules() if r.owns_dir(dirname))
 
-    At most one match per rule: the strongest kind found (banner > owned > bare > file name).
+
+def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
+               needed: list[str] | None = None, dirname: str | None = None) -> list[Match]:
+    """All rule matches for one file (its base name, its directory and its version_strings()).
+
+    At most one match per rule: the strongest kind found (banner > owned > bare > file name > directory).
     """
     rules = rules or load_rules()
     owners = [r for r in rules if r.owns(basename)]
@@ -163,6 +199,13 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     # a file named like several products (zebra: quagga or frr): keep the ones with a version if any
     if any(m.version for m in out):
         out = [m for m in out if m.version or not m.owned]
+    # no name claims the file and it shows no version: the directory it sits in may belong to a product
+    # (krb5's plugins/preauth/spake.so); a weak, version-less match, resolved against that product's
+    # versioned component like a name-only one
+    if dirname and not owners and not any(m.version for m in out):
+        seen = {m.rule.id for m in out}
+        by_dir = dir_owners(dirname) if rules is load_rules() else tuple(r for r in rules if r.owns_dir(dirname))
+        out += [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir if r.id not in seen]
     return out
 
 
