@@ -109,6 +109,23 @@ def test_vulnerabilities_go_into_cyclonedx(scanned):
     assert any(n["id"] == "vulns_in_sbom" for n in check_doc(json.loads(text))["notes"])
 
 
+def test_vendor_rating_and_cwe_go_into_cyclonedx(scanned):
+    """A curl CVE rated by curl itself (no CVSS): the rating is kept as the vendor's, with no made-up
+    score, and its CWE is carried as a number, as CycloneDX wants."""
+    r = scanned.result.model_copy(deep=True)
+    c = r.components[0]
+    r.vulnerabilities = [Vulnerability(
+        id="CVE-2023-38545", component=c.bom_ref, component_name=c.name, component_version=c.version,
+        vendor_severity=[{"source": "curl", "severity": "high"}], severity="high", severity_basis="vendor",
+        cwes=[{"id": "CWE-122", "name": "Heap-based Buffer Overflow"}])]
+    text = sbom.build_cyclonedx(r, None, scanned.out)
+    assert sbom.validate_cyclonedx(text) == []
+    v = json.loads(text)["vulnerabilities"][0]
+    assert v["cwes"] == [122]
+    (rating,) = v["ratings"]
+    assert rating == {"source": {"name": "curl"}, "severity": "high", "method": "other"}
+
+
 def test_cli_sbom_image_and_check(corpus, tmp_path, capsys):
     from firmpass.cli import main
 

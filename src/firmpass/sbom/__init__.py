@@ -258,6 +258,13 @@ def _add_vulnerabilities(bom, result: ScanResult) -> None:
                 source=VulnerabilitySource(name=s.source or "NVD"), score=Decimal(str(s.base_score)),
                 severity=VulnerabilitySeverity(sev) if sev in {x.value for x in VulnerabilitySeverity} else None,
                 method=meth.get(s.version, VulnerabilityScoreSource.OTHER), vector=s.vector))
+        for vs in v.vendor_severity:  # the vendor's own qualitative rating (curl): no score, method "other"
+            sev = str(vs.get("severity") or "").lower()
+            if sev in {x.value for x in VulnerabilitySeverity}:
+                ratings.append(VulnerabilityRating(source=VulnerabilitySource(name=str(vs.get("source") or "vendor")),
+                                                   severity=VulnerabilitySeverity(sev), method=VulnerabilityScoreSource.OTHER))
+        cwes = sorted({int(c["id"].split("-", 1)[1]) for c in v.cwes
+                       if str(c.get("id", "")).startswith("CWE-") and c["id"].split("-", 1)[1].isdigit()})
         just = None
         if v.vex.justification:
             try:
@@ -275,7 +282,7 @@ def _add_vulnerabilities(bom, result: ScanResult) -> None:
             except ValueError:
                 published = None
         bom.vulnerabilities.add(Vulnerability(
-            bom_ref=f"vuln-{v.id}-{v.component}", id=v.id, source=src, ratings=ratings,
+            bom_ref=f"vuln-{v.id}-{v.component}", id=v.id, source=src, ratings=ratings, cwes=cwes,
             description=v.description, published=published, analysis=analysis,
             references=[VulnerabilityReference(id=a, source=VulnerabilitySource(name="alias")) for a in v.aliases],
             affects=[BomTarget(ref=v.component)] if v.component in refs else []))
