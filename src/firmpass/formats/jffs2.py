@@ -79,6 +79,34 @@ class Jffs2:
             out[off: off + n] = data[:n]
         return bytes(out)
 
+    def iter_read(self, ino: Inode, chunk: int = 1 << 20):
+        """The same content as read(), one `chunk`-sized window at a time: each window gets the data
+        nodes overlapping it, applied in version order, so memory stays ~one window whatever isize is."""
+        size = ino.isize
+        windows: dict[int, list[tuple[int, int, int, int, int, int]]] = {}
+        for fr in sorted(ino.frags):
+            _v, off, dsize, _compr, _pos, csize = fr
+            if off >= size or dsize == 0:
+                continue
+            stop = min(size, off + max(dsize, csize))
+            for w in range(off // chunk, (stop - 1) // chunk + 1):
+                windows.setdefault(w, []).append(fr)
+        cache: tuple[tuple, bytes] | None = None
+        for w in range((size + chunk - 1) // chunk):
+            start = w * chunk
+            out = bytearray(min(chunk, size - start))
+            for fr in windows.get(w, ()):
+                _v, off, dsize, compr, pos, csize = fr
+                if cache is not None and cache[0] is fr:
+                    data = cache[1]
+                else:
+                    data = decompress(compr, bytes(self.buf[pos: pos + csize]), dsize)
+                    cache = (fr, data)
+                a, b = max(off, start), min(off + len(data), start + len(out), size)
+                if b > a:
+                    out[a - start: b - start] = data[a - off: b - off]
+            yield bytes(out)
+
     def raw_data(self, ino: Inode) -> bytes:
         """Data of the newest node (symlink target, device number)."""
         if not ino.frags:

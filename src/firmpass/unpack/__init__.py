@@ -24,9 +24,16 @@ Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), UBI, UBIFS
 cpio (newc, odc), tar, zip, gzip/xz/bzip2/zstd/lzma streams; Linux bzImage and ELF are recognised
 leaves.  Bytes before or between known parts (a vendor header) are carved by signature.
 
+A reused output directory starts clean: OUT/unpacked from an earlier run is removed first (without
+following any symlink in it).  A regular file whose content cannot be written (a name clash in the
+image) keeps its metadata and is named in one counted warning per part.
+
 Hostile input: nothing is written outside ``ctx.out`` (SafeTree), every stream and filesystem is
 bounded by ``ctx.options.limits`` (expansion ratio and per-file size stop one part with a warning;
-total size, file count and time stop unpacking, keep what was done and warn); a corrupt part gives
+total size, file count and time stop unpacking, keep what was done and warn); a file in a filesystem
+whose declared size is over the per-file limit, or over what its part may expand to (max_ratio x the
+part's size, less what earlier files of the part took), is not read: its metadata is kept and one
+warning per part names it; content is read and written in 1 MiB chunks; a corrupt part gives
 a warning naming it and the rest is unpacked; nothing from the image is executed.  A file with no
 known container raises UnusableInput("err.not_firmware"); an image whose only container is
 corrupt raises UnusableInput("err.corrupt"); a limit hit before anything usable came out raises
@@ -44,6 +51,7 @@ __all__ = ["run", "REGISTRY"]
 
 def run(ctx) -> None:
     u = Unpacker(ctx)
+    u.reset_output()  # an earlier run's OUT/unpacked (stale files, stale symlinks) is removed first
     ctx.result.image.container_chain.clear()
     root = u.new_node(None, "data", size=ctx.result.image.size, blob=str(ctx.image))
     try:

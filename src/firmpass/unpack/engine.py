@@ -5,10 +5,12 @@ which bytes, where its output goes, and enforces the limits.
 """
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import posixpath
 import re
+import shutil
 import stat
 import threading
 import time
@@ -22,6 +24,7 @@ from firmpass.model import ContainerNode, FileEntry
 
 STAGE = "unpack"
 BLOBS = "unpacked/blobs"
+ZEROS = bytes(1 << 20)  # a content chunk equal to this is written as a hole (sparse output file)
 
 
 class PartError(Exception):
@@ -128,12 +131,13 @@ class SafeTree:
     or hard links in the image can direct a write outside the root.  Nothing is made executable.
     """
 
-    def __init__(self, u: "Unpacker", root: Path):
-        self.u, self.root = u, root
+    def __init__(self, u: "Unpacker", root: Path, node: ContainerNode | None = None):
+        self.u, self.root, self.node = u, root, node
         root.mkdir(parents=True, exist_ok=True)
         self.dirs: set[str] = {""}
         self.files: set[str] = set()
         self.links: list[tuple[str, str]] = []
+        self.unwritten: list[str] = []  # regular files whose content could not be written (warned in finish)
         self.lock = threading.Lock()
 
     def rel(self, path: str) -> str:
@@ -161,21 +165,52 @@ class SafeTree:
         return True
 
     def write(self, path: str, chunks: Iterable[bytes] | bytes) -> str | None:
-        """Write a regular file; returns its disk path relative to the output dir, or None on a name
-        conflict (e.g. a file whose parent is a file)."""
-        if not path or path in self.dirs or not self.mkdir(posixpath.dirname(path)):
-            return None
+        """Write a regular file from one buffer or an iterable of chunks (streamed: each chunk is
+        accounted against the total budget, then written, so a large file never sits whole in memory).
+        Returns its disk path relative to the output dir, or None when it cannot be written (a name
+        conflict, e.g. a file whose parent is a file, or something not a regular file in the way);
+        those are counted and warned about once per tree by finish().  If the chunks raise (a limit, a
+        read error), the partial file is removed and the exception propagates."""
         p = self.root / path
-        try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        except OSError:
+        fd = None
+        if path and path not in self.dirs and self.mkdir(posixpath.dirname(path)):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            try:
+                fd = os.open(p, flags, 0o644)
+            except FileExistsError:
+                # a regular file of the same name earlier in this image (never a link or a dir): its
+                # name is replaced, not its inode, so a hard link to it cannot be written through
+                try:
+                    if stat.S_ISREG(os.lstat(p).st_mode):
+                        os.unlink(p)
+                        fd = os.open(p, flags, 0o644)
+                except OSError:
+                    fd = None
+            except OSError:
+                fd = None
+        if fd is None:
+            with self.lock:
+                self.unwritten.append(path or "/")
             return None
-        with os.fdopen(fd, "wb") as fh:
-            if isinstance(chunks, (bytes, bytearray, memoryview)):
-                chunks = (chunks,)
-            for c in chunks:
-                self.u.account(len(c))
-                fh.write(c)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if isinstance(chunks, (bytes, bytearray, memoryview)):
+                    chunks = (chunks,)
+                hole = False
+                for c in chunks:
+                    self.u.account(len(c))
+                    if len(c) == len(ZEROS) and c == ZEROS:  # a whole chunk of zeros: leave a hole
+                        fh.seek(len(c), os.SEEK_CUR)
+                        hole = True
+                    else:
+                        fh.write(c)
+                        hole = False
+                if hole:
+                    fh.truncate()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
+            raise
         with self.lock:
             self.files.add(path)
         return self.rel(path)
@@ -208,6 +243,14 @@ class SafeTree:
             except OSError:
                 pass
         self.links.clear()
+        if self.unwritten:
+            names = sorted(self.unwritten)
+            self.u.warn("files_unwritten", self.node, part=self.u.part_name(self.node) if self.node else str(self.root),
+                        count=len(names), first=", ".join("/" + n.lstrip("/") for n in names[:5])
+                        + (", ..." if len(names) > 5 else ""))
+            if self.node is not None and self.node.status == "ok":
+                self.node.status = "partial"
+            self.unwritten.clear()
 
 
 # ---------------------------------------------------------------------------------- handler API
@@ -340,7 +383,32 @@ class Unpacker:
     def tree(self, node: ContainerNode) -> SafeTree:
         root = self.out / "unpacked" / f"{node.id}.{node.format}"
         node.extracted_to = os.path.relpath(root, self.out)
-        return SafeTree(self, root)
+        return SafeTree(self, root, node)
+
+    def reset_output(self) -> None:
+        """Remove what an earlier run left in OUT/unpacked, so this run starts from an empty tree (stale
+        files would otherwise be reported, and stale symlinks would make writes refuse to go through
+        them).  Never follows a link: a symlink or file named `unpacked` is unlinked, a directory is
+        removed by shutil.rmtree, which unlinks the symlinks inside instead of descending into them."""
+        top = self.out / "unpacked"
+        try:
+            st = os.lstat(top)
+        except FileNotFoundError:
+            return
+        try:
+            image = self.ctx.image.resolve()
+            if stat.S_ISDIR(st.st_mode) and image.is_relative_to(top.resolve()):
+                from firmpass.errors import UnusableInput
+
+                raise UnusableInput("err.image_in_output", path=str(self.ctx.image), out=str(top))
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(top)
+            else:
+                os.unlink(top)
+        except OSError as e:
+            from firmpass.errors import UnusableInput
+
+            raise UnusableInput("err.out_dir", path=str(top), detail=e.strerror or str(e)) from None
 
     def warn(self, code: str, node: ContainerNode | None, **kw) -> None:
         self.ctx.warn(STAGE, code, msg(f"unpack.{code}", **kw), part=node.id if node else None)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from firmpass.errors import LimitExceeded
 from firmpass.formats import fdt, jffs2, sparse, trx, uimage
 from firmpass.model import ContainerNode, FileEntry
-from firmpass.unpack.engine import Handler, PartError, Src, clean_path, register
+from firmpass.unpack.engine import Handler, PartError, Src, StreamLimit, clean_path, register
 
 CHUNK = 1 << 16
 OUT_CHUNK = 1 << 20
@@ -43,6 +43,80 @@ def entry(path: str, mode: int, uid: int, gid: int, size: int = 0, link: str | N
 def fs_guard(u, node: ContainerNode, src: Src, produced: int) -> None:
     """A filesystem or archive may not expand more than max_ratio times its own size (1 MiB floor)."""
     u.stream_guard(src.size, produced, u.part_name(node))
+
+
+class _ReadFailed(Exception):
+    """Reading one file's content from the image failed (a corrupt block): that file only."""
+
+
+class PartContent:
+    """The content budget of one filesystem part (squashfs, UBIFS, JFFS2, ext).
+
+    admit(entry), before a file is read: its declared size must be within the per-file limit and
+    within what the part may still expand to (max_ratio x the part's size, 1 MiB floor, less the
+    declared sizes already admitted).  A file over either is not read (a sparse file declaring
+    gigabytes in a 4 KiB image costs nothing); its metadata stays, and report() names it in one
+    warning per part.
+    chunks(pieces, size): the file's content as it is read, OUT_CHUNK bytes at a time and never past
+    its declared size, each chunk counted against the part's budget; SafeTree.write counts the total
+    budget per chunk and writes it, so no file sits whole in memory.  Thread-safe."""
+
+    def __init__(self, u, node: ContainerNode, src: Src):
+        self.u, self.node = u, node
+        self.cap = int(max(1 << 20, u.lim.max_ratio * max(src.size, 1)))
+        self.size = src.size
+        self.reserved = 0
+        self.produced = 0
+        self.rejected: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+
+    def admit(self, e: FileEntry) -> bool:
+        with self.lock:
+            if e.size > self.u.lim.max_file_bytes or self.reserved + e.size > self.cap:
+                self.rejected.append((e.path, e.size))
+                return False
+            self.reserved += e.size
+            return True
+
+    def chunks(self, pieces, size: int):
+        left = size
+        it = iter(pieces)
+        while left > 0:
+            try:
+                b = next(it, None)
+            except (LimitExceeded, StreamLimit):
+                raise
+            except Exception as ex:  # noqa: BLE001 - a corrupt block spoils one file, not the image
+                raise _ReadFailed(f"{type(ex).__name__}: {ex}") from None
+            if not b:
+                break
+            if len(b) > left:
+                b = b[:left]
+            left -= len(b)
+            with self.lock:
+                self.produced += len(b)
+                produced = self.produced
+            if produced > self.cap:  # only if a reader gave more than declared: a safety net
+                raise StreamLimit(f"{self.u.part_name(self.node)}: expands more than {self.u.lim.max_ratio:g} times "
+                                  f"({self.size} -> {produced}+ bytes)", "--max-ratio")
+            self.u.check_time()
+            yield b
+
+    def report(self) -> None:
+        if not self.rejected:
+            return
+        names = sorted(self.rejected)
+        if self.node.status == "ok":
+            self.node.status = "partial"
+        self.node.meta["not_extracted"] = [p for p, _ in names[:50]]
+        self.u.warn("files_too_large", self.node, part=self.u.part_name(self.node), count=len(names),
+                    files=", ".join(f"{p} ({n} bytes)" for p, n in names[:5]) + (", ..." if len(names) > 5 else ""),
+                    max_file=self.u.lim.max_file_bytes, cap=self.cap)
+
+
+def stream_of(fh):
+    """A file object's content as OUT_CHUNK pieces."""
+    return iter(lambda: fh.read(OUT_CHUNK), b"")
 
 
 # =========================================================================================== boot
@@ -308,46 +382,63 @@ class SquashfsHandler(Handler):
                         stack.append((c, rel))
                 elif t == "file":
                     files.append((e, rel, c.block, c.offset))
+        budget = PartContent(u, node, src)
         try:
-            self._content(u, node, src, tree, files)
+            self._content(u, node, src, tree, files, budget)
         except LimitExceeded:  # keep what was read: metadata of every entry, content so far
+            budget.report()
             u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
             raise
+        budget.report()
         u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
         return min(src.size, (sb.bytes_used + 4095) & ~4095)
 
-    def _content(self, u, node, src, tree, files) -> None:
+    def _content(self, u, node, src, tree, files, budget: PartContent) -> None:
         """Read and write file content on a few threads (xz/zlib/zstd release the GIL), each with its
-        own SquashFS reader over the same mapped bytes."""
+        own SquashFS reader over the same mapped bytes, streamed in chunks.  Files are admitted
+        smallest first, so an implausibly large one is what gets refused, not the many small ones."""
         from dissect.squashfs import SquashFS
 
         local = threading.local()
         bad: list[str] = []
-        budget = [0]
+        stop = threading.Event()
 
         def one(item):
             e, rel, block, offset = item
+            if stop.is_set():
+                return
             if not hasattr(local, "fs"):
                 local.fs = SquashFS(src.window())
-            if e.size > u.lim.max_file_bytes:
-                bad.append(f"{e.path}: larger than the per-file limit")
-                return
             try:
-                data = local.fs.inode(block, offset).open().read()
-            except Exception as ex:  # noqa: BLE001 - a corrupt block spoils one file, not the image
+                fh = local.fs.inode(block, offset).open()
+            except Exception as ex:  # noqa: BLE001 - a corrupt inode spoils one file, not the image
                 bad.append(f"{e.path}: {type(ex).__name__}: {ex}")
                 return
-            budget[0] += len(data)
-            fs_guard(u, node, src, budget[0])
-            e.disk_path = tree.write(rel, data)
+            try:
+                e.disk_path = tree.write(rel, budget.chunks(stream_of(fh), e.size))
+            except _ReadFailed as ex:
+                bad.append(f"{e.path}: {ex}")
+            except BaseException:
+                stop.set()
+                raise
 
+        files.sort(key=lambda f: (f[0].size, f[0].path))
+        files = [f for f in files if budget.admit(f[0])]
         files.sort(key=lambda f: -f[0].size)
         workers = min(4, os.cpu_count() or 1)
         with ThreadPoolExecutor(workers) as ex:
-            for f in [ex.submit(one, item) for item in files]:
-                f.result()
+            futures = [ex.submit(one, item) for item in files]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
         if bad:
             node.status = "partial"
+            bad.sort()  # threads finish in any order: name the same file on every run
             node.meta["unreadable"] = bad[:50]
             u.warn("files_unreadable", node, part=u.part_name(node), count=len(bad), first=bad[0][:200])
 
@@ -430,7 +521,6 @@ class UbifsHandler(Handler):
         from ubireader import settings
         from ubireader.ubi_io import ubi_file
         from ubireader.ubifs import ubifs as Ubifs, walk
-        from ubireader.ubifs.misc import process_reg_file
 
         settings.logging_on = settings.logging_on_verbose = False
         leb_size = struct.unpack("<I", src.buf[src.off + 36: src.off + 40])[0]
@@ -447,7 +537,8 @@ class UbifsHandler(Handler):
             node.meta["bad_blocks"] = bad
         tree = u.tree(node)
         entries: list[FileEntry] = []
-        produced = 0
+        budget = PartContent(u, node, src)
+        unreadable: list[str] = []
         first: dict[int, str] = {}
         stack, seen = [(1, "")], {1}
         while stack:
@@ -479,16 +570,89 @@ class UbifsHandler(Handler):
                     if dent.inum in first:
                         e.disk_path = tree.hardlink(rel, first[dent.inum])
                         continue
-                    if e.size > u.lim.max_file_bytes:
+                    if not budget.admit(e):
                         continue
-                    with _quiet():
-                        data = process_reg_file(fs, inode, rel, inodes)[: e.size]
-                    produced += len(data)
-                    fs_guard(u, node, src, produced)
-                    e.disk_path = tree.write(rel, data)
+                    try:
+                        e.disk_path = tree.write(rel, budget.chunks(_ubifs_content(fs, inode, inodes, e.size), e.size))
+                    except _ReadFailed as ex:
+                        unreadable.append(f"{e.path}: {ex}")
+                        continue
                     first[dent.inum] = rel
+        budget.report()
+        if unreadable:
+            node.status = "partial"
+            u.warn("files_unreadable", node, part=u.part_name(node), count=len(unreadable), first=unreadable[0][:200])
         u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
         return src.size
+
+
+def _ubifs_content(fs, inode, inodes, size: int):
+    """A UBIFS regular file's content in OUT_CHUNK pieces (what ubireader's process_reg_file returns
+    whole): data nodes in block order, missing blocks as zeros, encrypted blocks decrypted, zero
+    padding up to the inode size; a repeated block key is skipped, nothing past `size` is produced."""
+    from ubireader.ubifs.decrypt import datablock_decrypt, derive_key_from_nonce, lookup_inode_nonce
+    from ubireader.ubifs.defines import UBIFS_BLOCK_SIZE, UBIFS_COMPR_ZLIB, UBIFS_DATA_KEY, UBIFS_S_KEY_BLOCK_BITS
+    from ubireader.ubifs.misc import decompress
+
+    start_key = UBIFS_DATA_KEY << UBIFS_S_KEY_BLOCK_BITS
+
+    def segments():
+        last = start_key - 1
+        for data in sorted(inode.get("data", []), key=lambda x: x.key["khash"]):
+            khash = data.key["khash"]
+            if khash <= last:
+                continue
+            if khash - last > 1:
+                yield (khash - last - 1) * UBIFS_BLOCK_SIZE
+            with _quiet():
+                fs.file.seek(data.offset)
+                d = fs.file.read(data.compr_len)
+                if fs.master_key is not None:
+                    key = derive_key_from_nonce(fs.master_key, lookup_inode_nonce(inodes, inode))
+                    d = datablock_decrypt(key, struct.pack("<QQ", khash - start_key, 0), d)[: data.plaintext_size]
+                if data.compr_type == UBIFS_COMPR_ZLIB:  # bounded: a block is at most UBIFS_BLOCK_SIZE
+                    out = zlib.decompressobj(-11).decompress(d, UBIFS_BLOCK_SIZE)
+                else:
+                    out = decompress(data.compr_type, data.size, d)
+            if out is None:
+                raise PartError(f"block {khash - start_key} does not decompress")
+            yield out
+            last = khash
+
+    return _pack(segments(), size)
+
+
+def _pack(segments, size: int):
+    """Segments (bytes, or an int: that many zero bytes) regrouped as ~OUT_CHUNK pieces, cut at `size`
+    and zero-padded up to it."""
+    piece = bytearray()
+    done = 0
+
+    def zeros(n):
+        nonlocal piece, done
+        while n > 0 and done + len(piece) < size:
+            k = min(n, OUT_CHUNK - len(piece), size - done - len(piece))
+            piece += bytes(k)
+            n -= k
+            if len(piece) >= OUT_CHUNK:
+                done += len(piece)
+                yield bytes(piece)
+                piece = bytearray()
+
+    for seg in segments:
+        if isinstance(seg, int):
+            yield from zeros(seg)
+        else:
+            piece += seg[: max(0, size - done - len(piece))]
+            if len(piece) >= OUT_CHUNK:
+                done += len(piece)
+                yield bytes(piece)
+                piece = bytearray()
+        if done + len(piece) >= size:
+            break
+    yield from zeros(size - done - len(piece))
+    if piece:
+        yield bytes(piece)
 
 
 @register
@@ -517,17 +681,19 @@ class Jffs2Handler(Handler):
         kids = fs.children()
         tree = u.tree(node)
         entries: list[FileEntry] = []
+        budget = PartContent(u, node, src)
         try:
-            self._walk(u, node, src, fs, kids, tree, entries)
+            self._walk(u, node, src, fs, kids, tree, entries, budget)
         except LimitExceeded:
+            budget.report()
             u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
             raise
+        budget.report()
         u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
         return fs.size
 
-    def _walk(self, u, node, src, fs, kids, tree, entries):
+    def _walk(self, u, node, src, fs, kids, tree, entries, budget):
         first: dict[int, str] = {}
-        produced = 0
         stack, seen = [(1, "")], {1}
         while stack:
             pino, drel = stack.pop()
@@ -560,15 +726,14 @@ class Jffs2Handler(Handler):
                     if d.ino in first:
                         e.disk_path = tree.hardlink(rel, first[d.ino])
                         continue
+                    if not budget.admit(e):
+                        continue
                     try:
-                        data = fs.read(ino, u.lim.max_file_bytes)
-                    except Exception as ex:  # noqa: BLE001
+                        e.disk_path = tree.write(rel, budget.chunks(fs.iter_read(ino, OUT_CHUNK), e.size))
+                    except _ReadFailed as ex:
                         node.status = "partial"
                         u.warn("files_unreadable", node, part=u.part_name(node), count=1, first=f"{e.path}: {ex}")
                         continue
-                    produced += len(data)
-                    fs_guard(u, node, src, produced)
-                    e.disk_path = tree.write(rel, data)
                     first[d.ino] = rel
 
 
@@ -600,7 +765,7 @@ class ExtHandler(Handler):
                           "volume_name": bytes(sb.s_volume_name).rstrip(b"\0").decode("utf-8", "replace")})
         tree = u.tree(node)
         entries: list[FileEntry] = []
-        produced = 0
+        budget = PartContent(u, node, src)
         first: dict[int, str] = {}
         bad: list[str] = []
         stack, seen = [(fs.get(2), "")], {2}
@@ -638,17 +803,21 @@ class ExtHandler(Handler):
                     if c.inum in first:
                         e.disk_path = tree.hardlink(rel, first[c.inum])
                         continue
-                    if e.size > u.lim.max_file_bytes:
+                    if not budget.admit(e):
                         continue
                     try:
-                        data = c.open().read()
-                    except Exception as ex:  # noqa: BLE001
+                        fh = c.open()
+                        e.disk_path = tree.write(rel, budget.chunks(stream_of(fh), e.size))
+                    except _ReadFailed as ex:
                         bad.append(f"{e.path}: {ex}")
                         continue
-                    produced += len(data)
-                    fs_guard(u, node, src, produced)
-                    e.disk_path = tree.write(rel, data)
+                    except (LimitExceeded, StreamLimit):
+                        raise
+                    except Exception as ex:  # noqa: BLE001 - c.open() on a corrupt inode
+                        bad.append(f"{e.path}: {type(ex).__name__}: {ex}")
+                        continue
                     first[c.inum] = rel
+        budget.report()
         if bad:
             node.status = "partial"
             u.warn("files_unreadable", node, part=u.part_name(node), count=len(bad), first=bad[0][:200])
