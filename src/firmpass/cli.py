@@ -60,7 +60,7 @@ def _root(
 
 
 def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: Optional[int],
-                max_files: Optional[int], timeout: Optional[float]) -> Limits:
+                max_files: Optional[int], timeout: Optional[float], max_file_size: Optional[str] = None) -> Limits:
     """Limits from the command line; a limit of zero or less is a usage error, not 'no limit'."""
     lim = Limits()
 
@@ -71,6 +71,8 @@ def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: 
 
     if max_size is not None:
         lim.max_total_bytes = positive("--max-size", parse_size(max_size))
+    if max_file_size is not None:
+        lim.max_file_bytes = positive("--max-file-size", parse_size(max_file_size, "--max-file-size"))
     if positive("--max-ratio", max_ratio) is not None:
         lim.max_ratio = max_ratio
     if positive("--max-depth", max_depth) is not None:
@@ -90,7 +92,7 @@ def check_input_file(path: Path) -> None:
         raise FirmpassError("err.not_a_file", path=str(path))
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, option: str = "--max-size") -> int:
     t = text.strip().upper().removesuffix("B")
     mult = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
     try:
@@ -98,7 +100,7 @@ def parse_size(text: str) -> int:
             return int(float(t[:-1]) * mult[t[-1]])
         return int(t)
     except ValueError:
-        raise FirmpassError("err.bad_size", option="--max-size", value=repr(text)) from None
+        raise FirmpassError("err.bad_size", option=option, value=repr(text)) from None
 
 
 def parse_markets(text: str) -> list[str]:
@@ -111,6 +113,7 @@ def parse_markets(text: str) -> list[str]:
 
 # Options shared by unpack and scan
 OPT_MAX_SIZE = typer.Option(None, "--max-size", help="Stop when the unpacked data exceeds this (e.g. 4G).")
+OPT_MAX_FILE_SIZE = typer.Option(None, "--max-file-size", help="Largest single extracted file or stream (default 1G).")
 OPT_MAX_RATIO = typer.Option(None, "--max-ratio", help="Largest expansion ratio of one compressed stream (default 250).")
 OPT_MAX_DEPTH = typer.Option(None, "--max-depth", help="Deepest container nesting (default 12).")
 OPT_MAX_FILES = typer.Option(None, "--max-files", help="Most files over the whole image (default 250000).")
@@ -126,11 +129,12 @@ def unpack(
     max_depth: Optional[int] = OPT_MAX_DEPTH,
     max_files: Optional[int] = OPT_MAX_FILES,
     timeout: Optional[float] = OPT_TIMEOUT,
+    max_file_size: Optional[str] = OPT_MAX_FILE_SIZE,
 ) -> None:
     """Unpack an image, nested to any depth, keeping the image's true file metadata."""
     from firmpass.pipeline import scan
 
-    opts = ScanOptions(limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout))
+    opts = ScanOptions(limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout, max_file_size))
     ctx = _with_progress(lambda on_stage: scan(image, out, opts, stages=["unpack", "inventory"], on_stage=on_stage),
                          stages=["unpack", "inventory"])
     for w in ctx.result.warnings:
@@ -154,6 +158,7 @@ def scan(
     max_depth: Optional[int] = OPT_MAX_DEPTH,
     max_files: Optional[int] = OPT_MAX_FILES,
     timeout: Optional[float] = OPT_TIMEOUT,
+    max_file_size: Optional[str] = OPT_MAX_FILE_SIZE,
 ) -> None:
     """Scan an image: unpack, inventory, SBOM, vulnerabilities, checks, assessment, report."""
     from firmpass.pipeline import scan as run_scan
@@ -171,7 +176,7 @@ def scan(
 
         check_db_file(db)  # a file that is not a store stops here, before any scanning
     opts = ScanOptions(markets=parse_markets(market), profile_path=profile, lang=lang, pdf=not no_pdf,
-                       limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout),
+                       limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout, max_file_size),
                        db_path=db, vex_files=list(vex))
     ctx = _with_progress(lambda on_stage: run_scan(image, out, opts, on_stage=on_stage))
     for w in ctx.result.warnings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import subprocess
 import sys
@@ -207,3 +208,29 @@ def test_absurd_names_skip_one_entry_not_the_archive(tmp_path):
     files = {f.path: f for f in ctx.result.files}
     assert (tmp_path / "out" / files["/etc/ok"].disk_path).read_bytes() == b"ok"
     assert "/" + deep in files  # recorded with its metadata even when it cannot be written
+
+
+def test_max_file_size_option_bounds_one_stream(tmp_path):
+    """--max-file-size is the per-file / per-stream bound (default 1 GiB), separate from --max-size."""
+    t = tmp_path / "two.tar"
+    _tar(t, [_ti("big.bin", data=os.urandom(3 << 20)), _ti("etc/hostname", data=b"acme\n")])
+    r = cli("unpack", str(t), "-o", str(tmp_path / "out"), "--max-file-size", "1M")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert "/etc/hostname" in {f["path"] for f in data["files"]}
+    assert any("big.bin" in w["message"]["en"] for w in data["warnings"]), data["warnings"]
+    r = cli("unpack", str(t), "-o", str(tmp_path / "out2"))
+    assert r.returncode == 0 and not json.loads((tmp_path / "out2" / "findings.json").read_text())["warnings"]
+
+
+def test_archive_larger_than_one_file_limit_still_unpacks(tmp_path):
+    """The per-file limit bounds each member, not the archive: three 700 KiB members pass a 1 MiB limit."""
+    t = tmp_path / "three.tar"
+    blobs = {f"bin/part{i}": os.urandom(700 << 10) for i in range(3)}
+    _tar(t, [_ti(name, data=data) for name, data in blobs.items()])
+    r = cli("unpack", str(t), "-o", str(tmp_path / "out"), "--max-file-size", "1M")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "out" / "findings.json").read_text())
+    got = {f["path"]: f["sha256"] for f in data["files"] if f["type"] == "file"}
+    import hashlib
+    assert got == {"/" + n: hashlib.sha256(d).hexdigest() for n, d in blobs.items()}

@@ -345,10 +345,11 @@ class Unpacker:
         if self.nfiles > self.lim.max_files:
             raise self.limit(f"more than {self.lim.max_files} files", "--max-files")
 
-    def stream_guard(self, consumed: int, produced: int, what: str) -> None:
-        """Per-stream bounds: expansion ratio (with a 1 MiB floor) and the size of one output."""
-        if produced > self.lim.max_file_bytes:
-            raise StreamLimit(f"{what}: output larger than {self.lim.max_file_bytes} bytes", "--max-size")
+    def stream_guard(self, consumed: int, produced: int, what: str, one_output: bool = True) -> None:
+        """Per-stream bounds: expansion ratio (with a 1 MiB floor) and, when the stream is one output
+        (a compressed file, not an archive of many files), the size of one output."""
+        if one_output and produced > self.lim.max_file_bytes:
+            raise StreamLimit(f"{what}: output larger than {self.lim.max_file_bytes} bytes", "--max-file-size")
         if produced > (1 << 20) and produced > self.lim.max_ratio * max(consumed, 1):
             raise StreamLimit(f"{what}: expands more than {self.lim.max_ratio:g} times "
                               f"({consumed} -> {produced}+ bytes)", "--max-ratio")

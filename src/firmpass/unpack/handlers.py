@@ -45,6 +45,14 @@ def fs_guard(u, node: ContainerNode, src: Src, produced: int) -> None:
     u.stream_guard(src.size, produced, u.part_name(node))
 
 
+class _MemberTooLarge(Exception):
+    """One archive member grew past the per-file limit: that member is dropped, the archive goes on."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
 class _ReadFailed(Exception):
     """Reading one file's content from the image failed (a corrupt block): that file only."""
 
@@ -834,6 +842,7 @@ def _archive(u, node, src, depth, fmt: str) -> None:
     entries: list[FileEntry] = []
     produced = 0
     links: list[tuple[FileEntry, str, str]] = []
+    too_big: list[tuple[str, int]] = []
     data = bytes(src.view())
     try:
         with libarchive.memory_reader(data, format_name=fmt, filter_name="none") as arc:
@@ -863,13 +872,26 @@ def _archive(u, node, src, depth, fmt: str) -> None:
                 if t == "dir":
                     tree.mkdir(rel)
                 elif t == "file":
+                    if (ae.size or 0) > u.lim.max_file_bytes:  # declared too large: metadata only
+                        too_big.append((e.path, ae.size))
+                        continue
+
                     def blocks():
                         nonlocal produced
+                        mine = 0
                         for b in ae.get_blocks(OUT_CHUNK):
                             produced += len(b)
-                            fs_guard(u, node, src, produced)
+                            mine += len(b)
+                            if mine > u.lim.max_file_bytes:  # more than declared: stop this member only
+                                raise _MemberTooLarge(mine)
+                            # the archive as a whole: expansion ratio only (one member is bounded above)
+                            u.stream_guard(src.size, produced, u.part_name(node), one_output=False)
                             yield b
-                    e.disk_path = tree.write(rel, blocks())
+                    try:
+                        e.disk_path = tree.write(rel, blocks())
+                    except _MemberTooLarge as big:
+                        too_big.append((e.path, big.size))
+                        continue
                     if e.size == 0 and e.disk_path:
                         e.size = os.path.getsize(u.out / e.disk_path)
     except LimitExceeded:  # keep what was unpacked so far
@@ -885,6 +907,12 @@ def _archive(u, node, src, depth, fmt: str) -> None:
         e.disk_path = tree.hardlink(rel, target)
         if e.disk_path:
             e.size = os.path.getsize(u.out / e.disk_path)
+    if too_big:
+        node.status = "partial"
+        node.meta["not_extracted"] = [p for p, _ in sorted(too_big)[:50]]
+        u.warn("files_too_large", node, part=u.part_name(node), count=len(too_big),
+               files=", ".join(f"{p} ({n}+ bytes)" for p, n in sorted(too_big)[:5]) + (", ..." if len(too_big) > 5 else ""),
+               max_file=u.lim.max_file_bytes, cap=int(max(1 << 20, u.lim.max_ratio * max(src.size, 1))))
     # newc cpio hard links come as several regular entries; libarchive gives the data to one of them
     u.add_fs(node, tree, entries, depth)
 
