@@ -102,3 +102,30 @@ def test_debian_revision_rules_out_fixed_cve(corpus, env, tmp_path):
     for v in hits:
         assert v["vex"]["state"] == "not_affected", v["vex"]
         assert "7.88.1-10+deb12u5" in json.dumps(v["vex"])
+
+
+def test_single_binary_is_scanned_as_one_file(corpus, env, tmp_path):
+    """A bare ELF (Debian's curl binary from the corpus) is not a firmware image, but a user who gives
+    one gets it identified and checked as /curl, with a warning saying so, and none of the
+    system-level 'missing' findings (no updater, no local logs, no integrity) that need a whole image."""
+    out = tmp_path / "out"
+    r = cli("scan", str(corpus / "rootfs" / "usr" / "bin" / "curl"), "-o", str(out), "--no-pdf", env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((out / "findings.json").read_text())
+    assert [f["path"] for f in data["files"]] == ["/curl"] and data["files"][0]["elf"]
+    curl = [c for c in data["components"] if c["name"] == "curl"]
+    assert curl and curl[0]["version"] == data_version(corpus, "curl")
+    assert "CVE-2023-38545" in {v["id"] for v in data["vulnerabilities"]}  # no package DB: nothing rules it out
+    assert not {f["check"] for f in data["findings"]} & {"UPD-001", "LOG-002", "BOOT-005"}
+    assert any(w["code"] == "single_binary" and "/curl" in w["message"]["zh"] for w in data["warnings"])
+    r = cli("scan", str(FIXTURES / "profile-full.yaml"), "-o", str(tmp_path / "o2"), env=env)
+    assert r.returncode == 2 and "not a firmware image" in r.stderr  # text that is neither stays unusable
+
+
+def data_version(corpus, pkg):
+    """Upstream version of a corpus package from its Debian version (epoch and revision removed)."""
+    import re
+
+    gt = json.loads((corpus / "ground_truth.json").read_text())
+    v = next(p["version"] for p in gt["packages"] if p["package"] == pkg)
+    return re.sub(r"-[^-]+$", "", v.split(":", 1)[-1])

@@ -61,6 +61,10 @@ class CheckRun:
         self._sha: dict[tuple[str, str], str] = {}
         self.containers = ctx.filesystems()
         self.regular = [f for f in ctx.result.files if f.type == "file"]
+        # a device's system to judge for what is missing (no updater, no local logs, no integrity
+        # protection): not when the image is one bare binary (unpack's single_binary tree)
+        single = {n.id for n in ctx.result.image.container_chain if n.meta.get("single_binary")}
+        self.system = bool(self.regular) and not (single and set(self.containers) <= single)
 
     # -------------------------------------------------------------- file access
     def find(self, path: str) -> list[FileEntry]:

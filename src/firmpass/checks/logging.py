@@ -73,7 +73,7 @@ def forwarding(run: CheckRun):
 @check("LOG-002")
 def no_local(run: CheckRun):
     d = log_destinations(run)
-    if run.regular and not d["local"]:
+    if run.system and not d["local"]:
         detail = "syslog daemons: " + ("; ".join(x["command"][:80] for x in d["daemons"]) or "none")
         from firmpass.model import Evidence
 

@@ -248,7 +248,7 @@ def boot_settings(run: CheckRun):
 @check("BOOT-005")
 def runtime_integrity(run: CheckRun):
     s = analyse(run)
-    if not run.regular or s["dm_verity"] or s["ima"]:
+    if not run.system or s["dm_verity"] or s["ima"]:
         return
     evs = [Evidence(path="/", container=c, detail="filesystem root: no veritysetup, no /etc/ima, no verity/IMA "
                                                       "kernel arguments") for c in run.containers]

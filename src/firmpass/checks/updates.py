@@ -96,7 +96,7 @@ def _first(run, texts, rx):
 
 @check("UPD-001")
 def no_updater(run: CheckRun):
-    if run.regular and not find_updaters(run):
+    if run.system and not find_updaters(run):
         yield Hit(key=("none",), evidence=[Evidence(path="/", container=c, detail="no updater binary, config or "
                                                     "flash-writing update script found") for c in run.containers],
                   data={"searched": sorted(UPDATERS) + ["vendor scripts writing flash"]})

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 
 from firmpass.errors import LimitExceeded, UnusableInput
+from firmpass.i18n import msg
 from firmpass.unpack import handlers  # noqa: F401 - registers the handlers
 from firmpass.unpack.engine import REGISTRY, Unpacker
 
@@ -61,6 +62,8 @@ def run(ctx) -> None:
         if not ctx.result.files and len(u.nodes) <= 1:
             raise
         ctx.warn("unpack", "limit", e.text)
+    if not ctx.result.files and root.format == "elf" and root.status == "ok":
+        _single_binary(u, root, ctx)
     # formats of carving parents are only known after their parts: set the chains last
     chains = {n.id: u.chain(n) for n in u.nodes}
     for f in ctx.result.files:
@@ -76,3 +79,24 @@ def run(ctx) -> None:
                 meta = u.by_id[nid].meta
                 raise LimitExceeded("err.limit", detail=meta.get("limit", ""), option=meta.get("limit_option", "--max-ratio"))
             raise UnusableInput("err.corrupt", path=str(ctx.image), detail=why)
+
+
+def _single_binary(u: Unpacker, root, ctx) -> None:
+    """A bare executable or library given as the image (a vendor daemon, a bootloader ELF): scanned
+    as a one-file tree, /<its name>, so identification, hardening and key checks run on it.  Its
+    mode is the file's own on the user's disk; there is no image metadata to be true to."""
+    import os
+    import stat
+
+    from firmpass.unpack.handlers import OUT_CHUNK, entry
+
+    name = os.path.basename(str(ctx.image)) or "image"
+    name = "".join(ch if ch.isprintable() and ch not in "/\\" else "_" for ch in name)[:255] or "image"
+    tree = u.tree(root)
+    st = os.stat(ctx.image)
+    e = entry(name, stat.S_IFREG | stat.S_IMODE(st.st_mode), 0, 0, st.st_size, typ="file")
+    with open(ctx.image, "rb") as fh:
+        e.disk_path = tree.write(name, iter(lambda: fh.read(OUT_CHUNK), b""))
+    root.meta["single_binary"] = True
+    u.add_fs(root, tree, [e], 0, nested=False)
+    ctx.warn("unpack", "single_binary", msg("unpack.single_binary", name=name))
