@@ -151,7 +151,7 @@ def scan(
     market: str = typer.Option("eu,uk,us,cn", "--market", help="Target markets: eu,uk,us,cn."),
     lang: str = typer.Option("both", "--lang", help="Report language: en, zh or both."),
     no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Vulnerability store (SQLite file)."),
+    db: Optional[str] = typer.Option(None, "--db", help="Vulnerability store: SQLite file or database URL."),
     vex: list[Path] = typer.Option([], "--vex", help="Triage to apply (CycloneDX VEX, OpenVEX, CSAF VEX)."),
     max_size: Optional[str] = OPT_MAX_SIZE,
     max_ratio: Optional[float] = OPT_MAX_RATIO,

@@ -29,7 +29,7 @@ class ScanOptions:
     lang: str = "both"  # en | zh | both
     pdf: bool = True
     limits: Limits = field(default_factory=Limits)
-    db_path: Path | None = None  # vulnerability store; None = the user's data dir
+    db_path: Path | str | None = None  # vulnerability store (file or database URL); None = the user's data dir
     vex_files: list[Path] = field(default_factory=list)
     progress: bool = True
 

@@ -88,3 +88,29 @@ def test_postgres_store_matches_sqlite(pg_url, tmp_path):
     finally:
         lite.close()
         pg.close()
+
+
+def test_scan_and_db_commands_take_a_database_url(pg_url, tmp_path, corpus):
+    """`--db URL` and FIRMPASS_DB=URL reach the server store from the CLI: import, status, scan."""
+    import json
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root / "src"))
+
+    def cli(*args, **kw):
+        return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True,
+                              env=kw.get("env", env), timeout=600)
+
+    r = cli("db", "import", str(FIX), "--db", pg_url)
+    assert r.returncode == 0 and "postgresql" in r.stdout, r.stderr
+    r = cli("db", "status", env=dict(env, FIRMPASS_DB=pg_url))
+    assert r.returncode == 0 and "nvd" in r.stdout, r.stderr
+    out = tmp_path / "out"
+    r = cli("scan", str(corpus / "rootfs-xz.sqfs"), "-o", str(out), "--no-pdf", "--db", pg_url)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((out / "findings.json").read_text())
+    assert data["extra"]["vuln_db"]["path"].startswith("postgresql") and data["vulnerabilities"]
+    bad = pg_url.rsplit("port=", 1)[0] + "port=1"
+    r = cli("db", "status", "--db", bad)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -15,7 +15,7 @@ from firmpass.errors import UnusableInput
 from firmpass.i18n import exc_detail, msg
 from firmpass.model import SEVERITY_ORDER, Component, CvssScore, Text, Vulnerability, VexStatement
 from firmpass.vulns.cvssutil import severity_from_score
-from firmpass.vulns.store import Store, check_db_file, resolve_db_path
+from firmpass.vulns.store import Store, check_db_file, display_db, resolve_db_path
 
 STAGE = "vulns"
 _VER_ORDER = {"4.0": 4, "3.1": 3, "3.0": 2, "2.0": 1}
@@ -23,8 +23,8 @@ _VER_ORDER = {"4.0": 4, "3.1": 3, "3.0": 2, "2.0": 1}
 
 def db_summary(store: Store | None, path) -> dict[str, Any]:
     if store is None:
-        return {"path": str(path), "sources": {}, "counts": {}, "empty": True}
-    return {"path": str(path), "sources": {k: {"records": v["records"], "last_update": v["last_update"],
+        return {"path": display_db(path), "sources": {}, "counts": {}, "empty": True}
+    return {"path": display_db(path), "sources": {k: {"records": v["records"], "last_update": v["last_update"],
                                                "data_date": v["data_date"]} for k, v in store.sources().items()},
             "counts": store.counts(), "empty": store.is_empty()}
 
@@ -203,16 +203,19 @@ def run(ctx: ScanContext) -> None:
 
     path = resolve_db_path(ctx.options.db_path)
     check_db_file(path)  # the default store can be damaged too: one clear line, not a SQL error
-    store = Store.open_existing(path)
+    try:
+        store = Store.open_existing(path)
+    except Exception as e:  # noqa: BLE001 - a server store that cannot be reached, a locked file
+        raise UnusableInput("err.bad_db", path=display_db(path), detail=exc_detail(e)) from None
     try:
         try:
             summary = db_summary(store, path)
         except Exception as e:  # noqa: BLE001 - a damaged or foreign SQLite file
-            raise UnusableInput("err.bad_db", path=str(path), detail=exc_detail(e)) from None
+            raise UnusableInput("err.bad_db", path=display_db(path), detail=exc_detail(e)) from None
         ctx.result.extra["vuln_db"] = summary
         triage_files = load_triage_files(list(ctx.options.vex_files)) if ctx.options.vex_files else []
         if store is None or summary["empty"]:
-            ctx.warn(STAGE, "vuln_db_empty", msg("vulns.warn.db_empty", path=str(path)))
+            ctx.warn(STAGE, "vuln_db_empty", msg("vulns.warn.db_empty", path=display_db(path)))
             return
         ctx.result.vulnerabilities = match_components(store, ctx.result.components, ctx.result.extra, triage_files)
         states: dict[str, int] = {}

@@ -16,26 +16,28 @@ from firmpass.i18n import both, msg
 db_app = typer.Typer(help="Local vulnerability database. 本地漏洞数据库。", no_args_is_help=True,
                      rich_markup_mode=None)
 from firmpass.console import err_console as err, out_console as out
-OPT_DB = typer.Option(None, "--db", help="Store file (default: $FIRMPASS_DB or the user's data dir).")
+OPT_DB = typer.Option(None, "--db", help="Store: an SQLite file or a database URL such as postgresql+psycopg://user@host/db "
+                                        "(default: $FIRMPASS_DB or the user's data dir).")
 
 
-def _open(db: Optional[Path]):
+def _open(db: Optional[str]):
     from firmpass.i18n import exc_detail
-    from firmpass.vulns.store import Store, check_db_file, resolve_db_path
+    from firmpass.vulns.store import Store, check_db_file, display_db, resolve_db_path
 
     p = resolve_db_path(db)
     check_db_file(p)
     try:
         return Store(p)
     except Exception as e:  # noqa: BLE001 - any open failure is one bilingual line
-        raise FirmpassError("db.err.open", path=str(p), detail=exc_detail(e)) from None
+        raise FirmpassError("db.err.open", path=display_db(p), detail=exc_detail(e)) from None
 
 
 @db_app.command("import")
 def import_cmd(paths: list[Path] = typer.Argument(..., help="Data files or directories (.gz accepted)."),
-               db: Optional[Path] = OPT_DB) -> None:
+               db: Optional[str] = OPT_DB) -> None:
     """Import NVD / CVE 5 / OSV / KEV / EPSS / EUVD / vendor / Debian tracker / VEX files (offline)."""
     from firmpass.vulns.importers import import_paths
+    from firmpass.vulns.store import display_db
 
     for p in paths:
         if not p.exists():
@@ -52,12 +54,12 @@ def import_cmd(paths: list[Path] = typer.Argument(..., help="Data files or direc
     if not rep.by_format:
         raise FirmpassError("db.err.nothing_imported", paths=", ".join(map(str, paths)))
     detail = ", ".join(f"{k} {v}" for k, v in rep.by_format.items())
-    out.print(both(msg("db.info.imported", files=rep.files, path=str(store.path), seconds=f"{time.perf_counter() - t0:.1f}",
+    out.print(both(msg("db.info.imported", files=rep.files, path=display_db(store.path or store.url), seconds=f"{time.perf_counter() - t0:.1f}",
                        detail=detail)), markup=False)
 
 
 @db_app.command("update")
-def update_cmd(db: Optional[Path] = OPT_DB,
+def update_cmd(db: Optional[str] = OPT_DB,
                nvd_url: str = typer.Option("https://services.nvd.nist.gov/rest/json/cves/2.0", "--nvd-url"),
                kev_url: str = typer.Option("https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json", "--kev-url"),
                epss_url: str = typer.Option("https://epss.cyentia.com/epss_scores-current.csv.gz", "--epss-url"),
@@ -97,14 +99,14 @@ def update_cmd(db: Optional[Path] = OPT_DB,
 
 
 @db_app.command("status")
-def status_cmd(db: Optional[Path] = OPT_DB,
+def status_cmd(db: Optional[str] = OPT_DB,
                max_age: int = typer.Option(7, "--max-age", help="Warn when a source is older than this many days.")) -> None:
     """Sources, record counts, last update per source; warns when data is old."""
     from firmpass.i18n import exc_detail
-    from firmpass.vulns.store import Store, check_db_file, resolve_db_path
+    from firmpass.vulns.store import Store, check_db_file, display_db, resolve_db_path
 
     p = resolve_db_path(db)
-    out.print(both(msg("db.status.header", path=str(p))), markup=False)
+    out.print(both(msg("db.status.header", path=display_db(p))), markup=False)
     check_db_file(p)
     store = Store.open_existing(p)
     if store is None:
@@ -113,7 +115,7 @@ def status_cmd(db: Optional[Path] = OPT_DB,
     try:
         srcs, counts, empty = store.sources(), store.counts(), store.is_empty()
     except Exception as e:  # noqa: BLE001 - a damaged store is one line
-        raise FirmpassError("err.bad_db", path=str(p), detail=exc_detail(e)) from None
+        raise FirmpassError("err.bad_db", path=display_db(p), detail=exc_detail(e)) from None
     finally:
         store.close()
     t = Table(show_edge=False)

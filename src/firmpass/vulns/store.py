@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
@@ -34,19 +35,43 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def default_db_path() -> Path:
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def is_db_url(spec: object) -> bool:
+    """A store given as an SQLAlchemy URL (postgresql+psycopg://user@host/db) rather than a file."""
+    return isinstance(spec, str) and bool(_URL_RE.match(spec))
+
+
+def default_db_path() -> Path | str:
     env = os.environ.get("FIRMPASS_DB")
     if env:
-        return Path(env).expanduser()
+        return env if is_db_url(env) else Path(env).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base).expanduser() / "firmpass" / "vulns.db"
 
 
-def resolve_db_path(explicit: Path | str | None = None) -> Path:
+def resolve_db_path(explicit: Path | str | None = None) -> Path | str:
+    """The store to use: `explicit` (a file path or a database URL), else $FIRMPASS_DB, else the
+    user's data directory.  URLs come back as strings, files as Paths."""
+    if explicit and is_db_url(explicit):
+        return str(explicit)
     return Path(explicit).expanduser() if explicit else default_db_path()
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def display_db(spec: Path | str) -> str:
+    """A store for messages and findings.json: the file path, or the URL with any password hidden."""
+    if is_db_url(spec):
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(str(spec)).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - an unparsable URL: show its scheme only
+            return str(spec).split("://", 1)[0] + "://..."
+    return str(spec)
 
 
 def check_db_file(path: Path | str) -> None:
@@ -55,6 +80,8 @@ def check_db_file(path: Path | str) -> None:
     from firmpass.errors import UnusableInput
     from firmpass.model import Text
 
+    if is_db_url(path):
+        return  # a server store: connection problems surface when it is opened
     p = Path(path).expanduser()
     if not p.exists():
         return
@@ -284,6 +311,8 @@ class Store:
     """A handle on one vulnerability store."""
 
     def __init__(self, path: Path | str | None = None, url: str | None = None, create: bool = True):
+        if url is None and is_db_url(path if path is not None else default_db_path()):
+            url = str(path if path is not None else default_db_path())
         self.path = resolve_db_path(path) if url is None else None
         if url is None:
             if create:
@@ -362,6 +391,8 @@ class Store:
     @classmethod
     def open_existing(cls, path: Path | str | None = None) -> "Store | None":
         p = resolve_db_path(path)
+        if is_db_url(p):
+            return cls(url=str(p))
         if not p.is_file():
             return None
         return cls(p)
