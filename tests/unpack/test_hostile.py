@@ -234,3 +234,19 @@ def test_archive_larger_than_one_file_limit_still_unpacks(tmp_path):
     got = {f["path"]: f["sha256"] for f in data["files"] if f["type"] == "file"}
     import hashlib
     assert got == {"/" + n: hashlib.sha256(d).hexdigest() for n, d in blobs.items()}
+
+
+def test_gzip_with_bad_checksum_keeps_what_decompressed(corpus, tmp_path):
+    """A real tar.gz whose CRC-32 trailer is damaged: the stream's content is all there, so the tar inside
+    is unpacked (byte-identical to the intact archive) and one warning names the damaged stream."""
+    data = bytearray((corpus / "etc.tar.gz").read_bytes())
+    data[-8] ^= 0xFF  # CRC-32 of the uncompressed data
+    bad = tmp_path / "etc-badcrc.tar.gz"
+    bad.write_bytes(bytes(data))
+    good = unpack(corpus / "etc.tar.gz", tmp_path / "good")
+    ctx = unpack(bad, tmp_path / "bad")
+    files = lambda c: {f.path: f.sha256 for f in c.result.files if f.type == "file"}  # noqa: E731
+    assert files(ctx) == files(good) and len(files(ctx)) > 5
+    w = [w for w in ctx.result.warnings if w.code == "corrupt_stream"]
+    assert len(w) == 1 and "gzip" in w[0].message.en and "压缩流已损坏" in w[0].message.zh
+    assert ctx.result.image.container_chain[0].status == "partial"

@@ -1022,8 +1022,28 @@ class _Stream(Handler):
         def write(fh):
             d = self.decompressor()
             pos, produced, eof = 0, 0, False
+            salvaging, damage = False, None
             while True:
-                out, pos, eof = self.step(d, view, pos)
+                try:
+                    out, pos, eof = self.step(d, view, pos)
+                except (LimitExceeded, StreamLimit):
+                    raise
+                except Exception as ex:  # noqa: BLE001 - a damaged stream: keep what decompressed before it
+                    again = self.salvage(view) if not salvaging else None
+                    if again is not None:  # a second pass that does not verify checksums
+                        salvaging, damage = True, f"{type(ex).__name__}: {ex}"[:200]  # text: no frames kept
+                        d, pos, produced, eof = again[0], again[1], 0, False
+                        fh.seek(0)
+                        fh.truncate()
+                        continue
+                    if not produced:
+                        raise
+                    node.status = "partial"
+                    node.meta["decompressed_size"] = produced
+                    u.warn("corrupt_stream", node, part=u.part_name(node), size=produced,
+                           detail=f"{type(ex).__name__}: {ex}"[:200])
+                    consumed[0] = src.size
+                    return
                 if out:
                     produced += len(out)
                     u.stream_guard(pos, produced, u.part_name(node))
@@ -1034,6 +1054,11 @@ class _Stream(Handler):
             unused = len(getattr(d, "unused_data", b"") or b"")
             consumed[0] = pos - unused
             node.meta["decompressed_size"] = produced
+            if salvaging:  # the data decompressed whole; only its checksum or length trailer is wrong
+                node.status = "partial"
+                u.warn("corrupt_stream", node, part=u.part_name(node), size=produced, detail=damage)
+                if eof:
+                    consumed[0] = min(src.size, consumed[0] + 8)  # the damaged trailer itself
             if not eof:
                 node.status = "partial"
                 u.warn("truncated_stream", node, part=u.part_name(node), size=produced)
@@ -1043,6 +1068,10 @@ class _Stream(Handler):
 
     def starved(self, d) -> bool:
         return True
+
+    def salvage(self, view):
+        """(decompressor, start) for a second pass that skips integrity checks, or None."""
+        return None
 
     def step(self, d, view, pos):
         """lzma / bz2 API: decompress(data, max_length), needs_input, eof, unused_data"""
@@ -1066,6 +1095,24 @@ class GzipHandler(_Stream):
 
     def decompressor(self):
         return _Z(zlib.decompressobj(31))
+
+    def salvage(self, view):
+        """Raw deflate after the gzip header: zlib checks the trailer's CRC-32 and length only together
+        with the last block, so a damaged trailer would lose a small stream whole."""
+        b = bytes(view[:65536 + 10])
+        try:
+            flags, pos = b[3], 10
+            if flags & 4:
+                pos += 2 + (b[10] | b[11] << 8)
+            if flags & 8:
+                pos = b.index(b"\0", pos) + 1
+            if flags & 16:
+                pos = b.index(b"\0", pos) + 1
+            if flags & 2:
+                pos += 2
+        except (IndexError, ValueError):
+            return None
+        return _Z(zlib.decompressobj(-15)), pos
 
     def step(self, z, view, pos):
         if not z.tail:
