@@ -81,6 +81,20 @@ def test_findings_contract(scanned, ground_truth):
     assert "CVE-2023-38545" in {v["id"] for v in cdx.get("vulnerabilities", [])}
 
 
+def test_evidence_details_bilingual_in_findings_json_and_report(scanned):
+    """The whole pipeline on firmware.bin (planted defects, boot images, identified components): each
+    evidence detail in findings.json is {"en", "zh"} with a real Chinese text, and the report shows both."""
+    from tests.evidence_text import untranslated_details
+
+    data = json.loads((scanned / "findings.json").read_text())
+    details = [(f["check"], e["detail"]) for f in data["findings"] for e in f["evidence"] if e["detail"] is not None]
+    assert len({c for c, _ in details}) >= 10 and {"SVC-001", "BOOT-001", "LOG-001"} <= {c for c, _ in details}
+    assert untranslated_details(data["findings"]) == []
+    html = (scanned / "report.html").read_text(encoding="utf-8")
+    _, d = next((c, d) for c, d in details if c == "SVC-001")
+    assert d["zh"] in html and d["en"] in html
+
+
 def test_assessment_covers_markets(scanned):
     a = json.loads((scanned / "assessment.json").read_text())
     assert set(a["summary"]) == {"eu", "uk", "us", "cn"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
@@ -176,7 +176,16 @@ class Evidence(_M):
     line: int | None = None
     excerpt: str | None = None  # secrets masked
     sha256: str | None = None
-    detail: str | None = None
+    detail: Text | None = None  # what this piece of evidence shows, in both languages
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _detail_text(cls, v: Any) -> Any:
+        """findings.json written before details were bilingual holds a plain string: read it as the
+        same text in both languages (the report then shows it once)."""
+        if isinstance(v, str):
+            return Text(en=v, zh=v) if v else None
+        return v
 
 
 class Finding(_M):

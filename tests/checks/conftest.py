@@ -6,13 +6,16 @@ import pytest
 
 from firmpass.context import ScanContext
 from firmpass.model import FileEntry, ImageInfo, ScanResult, ToolInfo
+from tests.evidence_text import untranslated_details
 from tests.treectx import context_from_tree, entries_from_tree
 
 
 def run_checks(ctx: ScanContext) -> ScanContext:
+    """Run every check; whatever the image, each evidence detail they write must have its Chinese text."""
     from firmpass.checks import run
 
     run(ctx)
+    assert untranslated_details(ctx.result.findings) == []
     return ctx
 
 

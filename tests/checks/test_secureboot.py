@@ -93,7 +93,7 @@ def test_legacy_uimage_unsigned(corpus, tmp_path):
     assert sb["verdict"] == "unsigned" and sb["images"][0]["uimage"]["name"] == "Linux-acme-r1000"
     assert sb["images"][0]["uimage"]["header_crc_ok"]
     f = next(f for f in ctx.result.findings if f.check == "BOOT-001")
-    assert "legacy uImage" in f.evidence[0].detail
+    assert "legacy uImage" in f.evidence[0].detail.en and "旧式 uImage 'Linux-acme-r1000'" in f.evidence[0].detail.zh
 
 
 def test_boot_files_found_inside_filesystem(corpus, tmp_path):

@@ -250,3 +250,44 @@ def test_euvd_exploited_and_vendor_rating_shown(result, assessment, profile):
     assert "CISA KEV" in kev_row[:kev_row.index("</tr>")]  # a findings.json with `kev` only still shows it
     assert build_view(result, assessment, profile, Caps())["kev_count"] == 2  # KEV + EUVD
     assert "Exploited (KEV, EUVD)" in html
+
+
+def _svc_evidence_cell(html: str) -> str:
+    """The evidence table of finding SVC-001-1 (up to the next finding)."""
+    part = html.split('<span class="mono">SVC-001-1</span>', 1)[1]
+    return part.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+
+def test_old_findings_json_with_string_details_loads_and_renders(result, assessment, profile):
+    """tests/fixtures/report/findings.json predates bilingual details: they are plain strings there."""
+    import json
+
+    from firmpass.model import Text
+    from tests.report.conftest import FX
+
+    raw = json.loads((FX / "findings.json").read_text(encoding="utf-8"))
+    raw_svc = next(f for f in raw["findings"] if f["id"] == "SVC-001-1")
+    assert raw_svc["evidence"][0]["detail"] == "init script"
+    svc = next(f for f in result.findings if f.id == "SVC-001-1")
+    assert svc.evidence[0].detail == Text(en="init script", zh="init script")
+    # the same text in both languages is shown once, in every language mode
+    for lang in ("both", "en", "zh"):
+        cell = _svc_evidence_cell(render_html(result, assessment, profile, lang=lang))
+        assert cell.count("init script") == 1, lang
+    # saved again, it is the new shape
+    again = json.loads(result.to_json())
+    assert next(f for f in again["findings"] if f["id"] == "SVC-001-1")["evidence"][0]["detail"] == \
+        {"en": "init script", "zh": "init script"}
+
+
+def test_evidence_detail_follows_the_language_mode(result, assessment, profile):
+    from firmpass.model import Text
+
+    svc = next(f for f in result.findings if f.id == "SVC-001-1")
+    svc.evidence[0].detail = Text(en="started via inittab", zh="由 /etc/inittab 启动")
+    both = _svc_evidence_cell(render_html(result, assessment, profile, lang="both"))
+    en = _svc_evidence_cell(render_html(result, assessment, profile, lang="en"))
+    zh = _svc_evidence_cell(render_html(result, assessment, profile, lang="zh"))
+    assert "started via inittab" in both and "由 /etc/inittab 启动" in both
+    assert "started via inittab" in en and "由 /etc/inittab 启动" not in en
+    assert "由 /etc/inittab 启动" in zh and "started via inittab" not in zh

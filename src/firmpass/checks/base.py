@@ -137,7 +137,8 @@ class CheckRun:
         return e.sha256 or (e.size, e.container, e.path)
 
     def ev(self, e: FileEntry, line: int | None = None, excerpt: str | None = None,
-           detail: str | None = None) -> Evidence:
+           detail: Text | None = None) -> Evidence:
+        """Evidence for a file; `detail` says in both languages what it shows (prose is never English only)."""
         return Evidence(path=e.path, container=e.container, line=line,
                         excerpt=(excerpt[:300] if excerpt else excerpt), sha256=self.sha256(e), detail=detail)
 
@@ -168,6 +169,10 @@ def _fmt(tmpl: str, params: dict[str, Any], lang: str) -> str:
     return tmpl.format_map(vals)
 
 
+def _ev_key(e: Evidence) -> tuple:
+    return e.path, e.container, e.line, (e.detail.en, e.detail.zh) if e.detail else None
+
+
 def merge_hits(hits: Iterable[Hit]) -> list[Hit]:
     merged: dict[Hashable, Hit] = {}
     for h in hits:
@@ -176,11 +181,11 @@ def merge_hits(hits: Iterable[Hit]) -> list[Hit]:
             merged[h.key] = Hit(key=h.key, evidence=list(h.evidence), params=dict(h.params), data=dict(h.data),
                                 severity=h.severity)
             continue
-        seen = {(e.path, e.container, e.line, e.detail) for e in cur.evidence}
+        seen = {_ev_key(e) for e in cur.evidence}
         for e in h.evidence:
-            if (e.path, e.container, e.line, e.detail) not in seen:
+            if _ev_key(e) not in seen:
                 cur.evidence.append(e)
-                seen.add((e.path, e.container, e.line, e.detail))
+                seen.add(_ev_key(e))
         if h.severity and (cur.severity is None or SEVERITY_ORDER[h.severity] < SEVERITY_ORDER[cur.severity]):
             cur.severity = h.severity
     return list(merged.values())

@@ -130,8 +130,8 @@ def _hash_masked(line: str, h: str | None) -> str:
 def empty_password(run: CheckRun):
     for a in accounts(run):
         if a["hash"] == "" and a["shell"] not in NOLOGIN:
-            yield Hit(key=("user", a["user"]), evidence=[run.ev(a["src"], a["src_line"], a["src_text"],
-                                                              "empty password field")],
+            yield Hit(key=("user", a["user"]), evidence=[run.ev(a["src"], a["src_line"], a["src_text"], Text(
+                          en="empty password field", zh="口令字段为空：无需口令即可登录"))],
                       params={"user": a["user"], "shell": a["shell"], "path": a["src"].path},
                       data={"user": a["user"], "uid": a["uid"], "shell": a["shell"]})
 
@@ -148,7 +148,8 @@ def default_password(run: CheckRun):
         scheme = scheme_of(h)
         yield Hit(key=("user", a["user"], a["src"].path),
                   evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], h),
-                                   f"cracked {SCHEME_LABEL.get(scheme, scheme)} hash")],
+                                   Text(en=f"cracked {SCHEME_LABEL.get(scheme, scheme)} hash",
+                                        zh=f"{SCHEME_LABEL.get(scheme, scheme)} 哈希已被破解"))],
                   params={"user": a["user"], "path": a["src"].path, "masked": mask_text(pw),
                           "how": Text(en=f"cracked from its {SCHEME_LABEL.get(scheme, scheme)} hash",
                                       zh=f"由其 {SCHEME_LABEL.get(scheme, scheme)} 哈希破解得到"),
@@ -157,7 +158,8 @@ def default_password(run: CheckRun):
     for u in web_users(run):
         if u["plaintext"] and u["password"] in default_passwords() or (u["plaintext"] and u["password"] == u["user"]):
             yield Hit(key=("user", u["user"], u["entry"].path),
-                      evidence=[run.ev(u["entry"], u["line"], f'{u["user"]}:{mask(u["password"])}', "plaintext")],
+                      evidence=[run.ev(u["entry"], u["line"], f'{u["user"]}:{mask(u["password"])}',
+                                       Text(en="plaintext", zh="明文口令"))],
                       params={"user": u["user"], "path": u["entry"].path, "masked": mask_text(u["password"]),
                               "how": Text(en="stored in plain text", zh="以明文保存"),
                               "where": Text(en="web login", zh="Web 登录")},
@@ -170,7 +172,8 @@ def weak_hash(run: CheckRun):
         s = scheme_of(a["hash"] or "")
         if s in WEAK:
             yield Hit(key=("user", a["user"]),
-                      evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], a["hash"]), s)],
+                      evidence=[run.ev(a["src"], a["src_line"], _hash_masked(a["src_text"], a["hash"]),
+                                       Text(en=f"weak {SCHEME_LABEL[s]} hash", zh=f"弱哈希算法 {SCHEME_LABEL[s]}"))],
                       params={"user": a["user"], "scheme": SCHEME_LABEL[s], "path": a["src"].path},
                       data={"user": a["user"], "scheme": s})
 
@@ -233,7 +236,8 @@ def web_users(run: CheckRun) -> list[dict]:
             looks_hashed = scheme_of(pw) not in ("unknown", None) or pw.startswith(("{SHA}", "{SSHA}"))
             out.append({"user": user, "password": pw, "entry": e, "line": n, "text": line,
                         "plaintext": plain_backend or not looks_hashed,
-                        "how": "lighttpd auth.backend = plain" if plain_backend else "user:password line"})
+                        "how": (Text(en="lighttpd auth.backend = plain", zh="lighttpd 配置为 auth.backend = plain")
+                                if plain_backend else Text(en="user:password line", zh="“用户名:口令”明文行"))})
     run.memo["web_users"] = out
     return out
 

@@ -71,13 +71,16 @@ def end_of_life(run: CheckRun, today: date | None = None):
         hit = lookup(c.name, c.version)
         if hit is None or (hit["eol"] is not None and hit["eol"] > today):
             continue
-        eol = hit["eol"].isoformat() if hit["eol"] else "(non-longterm branch, unmaintained)"
+        eol = hit["eol"].isoformat() if hit["eol"] else Text(en="(non-longterm branch, unmaintained)",
+                                                             zh="（非长期支持分支，已无人维护）")
         distro = bool(re.search(r"[-~+](deb|ubuntu|el\d|fc\d|\d)", c.version.split(":", 1)[-1]))
         evs = [Evidence(path=ev.path or "-", container=ev.container, excerpt=ev.match,
-                        detail=f"{c.name} {c.version} identified by {ev.method}") for ev in c.evidence]
-        evs += [Evidence(path=p, detail=f"file of {c.name}") for p in c.files[:5] if p not in {e.path for e in evs}]
+                        detail=Text(en=f"{c.name} {c.version} identified by {ev.method}",
+                                    zh=f"识别为 {c.name} {c.version}（依据：{ev.method}）")) for ev in c.evidence]
+        evs += [Evidence(path=p, detail=Text(en=f"file of {c.name}", zh=f"属于 {c.name} 的文件"))
+                for p in c.files[:5] if p not in {e.path for e in evs}]
         if not evs:
-            evs = [Evidence(path="-", detail=f"component {c.bom_ref}")]
+            evs = [Evidence(path="-", detail=Text(en=f"component {c.bom_ref}", zh=f"组件 {c.bom_ref}"))]
         note = Text(en=(" (the version string carries a distribution revision: check whether the distribution "
                         "still backports fixes)") if distro else "",
                     zh="（版本号带有发行版修订号：请确认该发行版是否仍在回移修复）" if distro else "")
@@ -85,5 +88,6 @@ def end_of_life(run: CheckRun, today: date | None = None):
                   params={"name": c.name, "version": c.version, "product": hit["product"], "branch": hit["branch"],
                           "eol": eol, "source": hit["source"], "distro_note": note},
                   severity="medium" if distro else None,
-                  data={"component": c.bom_ref, "product": hit["product"], "branch": hit["branch"], "eol": eol,
+                  data={"component": c.bom_ref, "product": hit["product"], "branch": hit["branch"],
+                        "eol": eol if isinstance(eol, str) else eol.en,
                         "source": hit["source"], "distribution_revision": distro})

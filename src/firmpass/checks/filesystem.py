@@ -35,6 +35,11 @@ def world_writable(run: CheckRun):
         yield _agg(run, ents, ("ww",))
 
 
+def _suid_detail(e) -> Text:
+    bits = [b for b, m in (("setuid", 0o4000), ("setgid", 0o2000)) if e.mode & m]
+    return Text(en=" ".join(bits), zh="设置了 " + "、".join(bits) + " 位")
+
+
 @check("FS-002")
 def setuid(run: CheckRun):
     ents = [e for e in run.ctx.result.files if e.type == "file" and e.mode & 0o6000]
@@ -43,7 +48,7 @@ def setuid(run: CheckRun):
         note = Text(en="; a setuid busybox makes every applet (sh, vi, ...) a candidate for privilege escalation"
                     if bb else "", zh="；setuid 的 busybox 使每个 applet（sh、vi 等）都可能被用来提权" if bb else "")
         h = _agg(run, ents, ("suid",), {"busybox_note": note},
-                 detail=lambda e: ("setuid" if e.mode & 0o4000 else "") + (" setgid" if e.mode & 0o2000 else ""))
+                 detail=_suid_detail)
         if bb:
             h.severity = "high"
         yield h

@@ -236,7 +236,9 @@ def mitigations(run: CheckRun):
             continue
         paths = sorted({e.path for e, _ in bad})
         yield Hit(key=(mit,), severity=sev,
-                  evidence=[run.ev(e, None, None, f"{mit} missing; type {i['type']}{', static' if i['static'] else ''}")
+                  evidence=[run.ev(e, None, None, Text(
+                      en=f"{mit} missing; type {i['type']}{', static' if i['static'] else ''}",
+                      zh=f"缺少{name.zh}；ELF 类型 {i['type']}{'，静态链接' if i['static'] else ''}"))
                             for e, i in bad],
                   params={"count": len(paths), "mitigation": name, "why": why,
                           "paths": ", ".join(paths[:25]) + (f" (+{len(paths) - 25})" if len(paths) > 25 else "")},

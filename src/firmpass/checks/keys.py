@@ -16,8 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from firmpass.checks.base import CheckRun, Hit, in_dir, mask
+from firmpass.checks.base import CheckRun, Hit, in_dir, mask, mask_text
 from firmpass.checks.registry import check
+from firmpass.model import Text
 
 PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,40})-----\r?\n(.{16,65536}?)-----END \1-----", re.S)
 LIB_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/share", "/usr/include")
@@ -188,7 +189,8 @@ def _keys_in(run: CheckRun, e) -> list[dict]:
                    "ENCRYPTED PRIVATE KEY": "encrypted PKCS#8 PEM", "OPENSSH PRIVATE KEY": "OpenSSH",
                    "DSA PRIVATE KEY": "DSA PEM"}.get(label, label)
             if enc or key == "encrypted":
-                found.append({"kind": f"encrypted {fmt}", "algo": "?", "bits": 0, "fp": None, "line": line,
+                found.append({"kind": f"encrypted {fmt}", "kind_zh": f"加密的 {fmt}", "algo": "?", "bits": 0,
+                              "fp": None, "line": line,
                               "encrypted": True, "excerpt": f"-----BEGIN {label}-----"})
             else:
                 algo, bits, fp = _pub_info(key)
@@ -217,13 +219,20 @@ def private_keys(run: CheckRun):
     for k in find_keys(run):
         e = k["entry"]
         use, use_en = _use_of(e.path)
-        detail = f"{k['kind']}" + (f", public key {k['fp']}" if k["fp"] else "")
+        kind = _kind(k)
+        detail = Text(en=f"{kind.en} private key" + (f", public key {k['fp']}" if k["fp"] else ""),
+                      zh=f"{kind.zh} 私钥" + (f"，对应公钥 {k['fp']}" if k["fp"] else ""))
         yield Hit(key=("key", e.path, k["fp"] or k["kind"]),
                   evidence=[run.ev(e, k["line"], k["excerpt"], detail)],
-                  params={"path": e.path, "kind": k["kind"], "use": use_en},
+                  params={"path": e.path, "kind": kind, "use": use_en},
                   severity="medium" if k["encrypted"] else None,
                   data={"kind": k["kind"], "algorithm": k["algo"], "bits": k["bits"], "fingerprint": k["fp"],
                         "encrypted": k["encrypted"], "use": use, "universal_identity": True})
+
+
+def _kind(k: dict) -> Text:
+    """A key's kind ("rsa-2048 PKCS#1 PEM", "encrypted PKCS#8 PEM") in both languages."""
+    return Text(en=k["kind"], zh=k.get("kind_zh", k["kind"]))
 
 
 def _certs(run: CheckRun) -> list[dict]:
@@ -259,7 +268,8 @@ def weak_keys(run: CheckRun):
     for k in find_keys(run):
         if weak(k["algo"], k["bits"]):
             e = k["entry"]
-            yield Hit(key=("key", e.path, k["fp"]), evidence=[run.ev(e, k["line"], k["excerpt"], k["kind"])],
+            yield Hit(key=("key", e.path, k["fp"]), evidence=[run.ev(e, k["line"], k["excerpt"], Text(
+                          en=f"weak key: {k['kind']}", zh=f"弱密钥：{_kind(k).zh}"))],
                       params={"path": e.path, "algo": k["algo"], "bits": k["bits"]},
                       data={"algorithm": k["algo"], "bits": k["bits"], "fingerprint": k["fp"]})
     for c in _certs(run):
@@ -267,7 +277,8 @@ def weak_keys(run: CheckRun):
         if weak(algo, bits) and not c["in_bundle"]:
             e = c["entry"]
             yield Hit(key=("cert-key", e.path, fp), evidence=[run.ev(e, c["line"], "-----BEGIN CERTIFICATE-----",
-                                                                     f"certificate public key {algo}-{bits}")],
+                                                                     Text(en=f"certificate public key {algo}-{bits}",
+                                                                          zh=f"证书公钥为 {algo}-{bits}"))],
                       params={"path": e.path, "algo": algo, "bits": bits},
                       data={"algorithm": algo, "bits": bits, "fingerprint": fp})
 
@@ -300,10 +311,10 @@ def certificates(run: CheckRun):
         if not problems_en:
             continue
         subject = cert.subject.rfc4514_string()
-        yield Hit(key=("cert", e.path, fp), evidence=[run.ev(e, c["line"], f"subject={subject}",
-                                                             f"issuer={cert.issuer.rfc4514_string()}, "
-                                                             f"not after {cert.not_valid_after_utc.isoformat()}, "
-                                                             f"signature hash {hname}")],
+        issuer, after = cert.issuer.rfc4514_string(), cert.not_valid_after_utc.isoformat()
+        yield Hit(key=("cert", e.path, fp), evidence=[run.ev(e, c["line"], f"subject={subject}", Text(
+                      en=f"issuer={issuer}, not after {after}, signature hash {hname}",
+                      zh=f"颁发者 issuer={issuer}，有效期至 {after}，签名哈希算法 {hname}"))],
                   params={"path": e.path, "subject": subject, "problems": _both(problems_en, problems_zh)},
                   data={"subject": subject, "self_signed": self_signed, "signature_hash": hname,
                         "not_after": cert.not_valid_after_utc.isoformat(), "public_key": fp,
@@ -366,7 +377,9 @@ def hardcoded_secrets(run: CheckRun):
             if hit:
                 name, v = hit
                 names.append(name)
-                evs.append(run.ev(e, n, s.replace(v, mask(v)), f"{name} = {mask(v)}"))
+                mv = mask_text(v)
+                evs.append(run.ev(e, n, s.replace(v, mask(v)), Text(
+                    en=f"{name} = {mv.en}", zh=f"{name} 的值为 {mv.zh}")))
         if evs:
             yield Hit(key=("file", e.path), evidence=evs, params={"path": e.path, "names": names},
                       data={"names": names, "count": len(names)})

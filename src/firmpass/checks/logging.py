@@ -7,7 +7,12 @@ import re
 from firmpass.checks.base import CheckRun, Hit
 from firmpass.checks.registry import check
 from firmpass.checks.services import startups
+from firmpass.model import Evidence, Text
 
+# how logs leave the device (the `via` of a remote destination), for the evidence detail
+VIA_ZH = {"syslogd -R": "syslogd -R 远程转发", "agent": "由日志转发代理发送", "syslog TCP": "syslog 经 TCP 转发",
+          "syslog UDP": "syslog 经 UDP 转发", "rsyslog omfwd": "rsyslog omfwd 转发",
+          "syslog-ng": "syslog-ng 网络目标"}
 AGENTS = re.compile(r"(^|/)(fluent-bit|fluentd|td-agent|filebeat|promtail|vector|logstash|nxlog|remote_syslog)(\s|$)")
 
 
@@ -29,7 +34,7 @@ def log_destinations(run: CheckRun) -> dict:
         if AGENTS.search(cmd):
             name = AGENTS.search(cmd).group(2)
             remote.append({"entry": e, "line": r["line"], "text": cmd, "target": f"{name} (log shipping agent)",
-                           "via": "agent"})
+                           "target_zh": f"{name}（日志转发代理）", "via": "agent"})
     confs = run.glob(r"^/etc/(r?syslog(-ng)?\.conf|rsyslog\.d/[^/]+\.conf|syslog-ng/[^/]+\.conf)$")
     for e, n, s in run.config_lines(confs):
         m = re.match(r"^\S+\s+(@@?)(\(o\))?([\w.\-:\[\]]+)", s)
@@ -64,9 +69,13 @@ def forwarding(run: CheckRun):
         by.setdefault((r["entry"].container, r["entry"].path), []).append(r)
     for (_c, path), rs in by.items():
         targets = list(dict.fromkeys(r["target"] for r in rs))
+        targets_zh = list(dict.fromkeys(r.get("target_zh", r["target"]) for r in rs))
         yield Hit(key=("fwd", path),
-                  evidence=[run.ev(r["entry"], r["line"], r["text"], f"{r['via']} -> {r['target']}") for r in rs],
-                  params={"path": path, "targets": targets},
+                  evidence=[run.ev(r["entry"], r["line"], r["text"],
+                                   Text(en=f"{r['via']} -> {r['target']}",
+                                        zh=f"{VIA_ZH[r['via']]}，目标 {r.get('target_zh', r['target'])}"))
+                            for r in rs],
+                  params={"path": path, "targets": Text(en=", ".join(targets), zh="、".join(targets_zh))},
                   data={"targets": targets, "via": sorted({r["via"] for r in rs})})
 
 
@@ -74,10 +83,12 @@ def forwarding(run: CheckRun):
 def no_local(run: CheckRun):
     d = log_destinations(run)
     if run.system and not d["local"]:
-        detail = "syslog daemons: " + ("; ".join(x["command"][:80] for x in d["daemons"]) or "none")
-        from firmpass.model import Evidence
-
-        evs = [Evidence(path=x["path"], line=x["line"], excerpt=x["command"][:200], detail="syslog daemon started "
-                        "without local file target") for x in d["daemons"]] or [
-            Evidence(path="/etc", container=c, detail="no syslog daemon or configuration found") for c in run.containers]
+        cmds = "; ".join(x["command"][:80] for x in d["daemons"])
+        detail = Text(en="syslog daemons: " + (cmds or "none"), zh="syslog 守护进程：" + (cmds or "无"))
+        evs = [Evidence(path=x["path"], line=x["line"], excerpt=x["command"][:200], detail=Text(
+                   en="syslog daemon started without local file target",
+                   zh="syslog 守护进程已启动，但没有写入本地文件的目标")) for x in d["daemons"]] or [
+            Evidence(path="/etc", container=c, detail=Text(en="no syslog daemon or configuration found",
+                                                           zh="未找到 syslog 守护进程或其配置文件"))
+            for c in run.containers]
         yield Hit(key=("nolocal",), evidence=evs, params={"detail": detail}, data={"daemons": d["daemons"]})

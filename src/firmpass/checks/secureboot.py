@@ -172,8 +172,13 @@ def unsigned(run: CheckRun):
         return
     evs = []
     for r in bad:
-        det = (f"legacy uImage '{r['header']['name']}' ({r['header']['type']}): format has no signature"
-               if r["kind"] == "uimage" else "FIT image without signature nodes in its configurations")
+        if r["kind"] == "uimage":
+            nm, ty = r["header"]["name"], r["header"]["type"]
+            det = Text(en=f"legacy uImage '{nm}' ({ty}): format has no signature",
+                       zh=f"旧式 uImage '{nm}'（{ty}）：该格式本身不支持签名")
+        else:
+            det = Text(en="FIT image without signature nodes in its configurations",
+                       zh="FIT 镜像的配置节点中没有签名节点")
         evs += [e.model_copy(update={"detail": det}) for e in r["evidence"]]
     names = [r["name"] for r in bad]
     kinds = {r["kind"] for r in bad}
@@ -183,6 +188,29 @@ def unsigned(run: CheckRun):
                   + ("FIT 镜像中没有签名节点。" if "fit" in kinds else ""))
     yield Hit(key=("unsigned",), evidence=evs, params={"names": names, "detail": detail},
               data={"images": [{"name": r["name"], "kind": r["kind"]} for r in bad]})
+
+
+# the verification reasons of firmpass.formats.uboot (English, kept as data) -> Chinese for the report
+REASONS_ZH = [
+    (re.compile(r"^signature node without value / hashed-nodes / hashed-strings$"),
+     "签名节点缺少 value / hashed-nodes / hashed-strings 属性"),
+    (re.compile(r"^region selection failed: (.*)$"), r"无法选出被签名的区域：\1"),
+    (re.compile(r"^RSA/ECDSA signature does not verify over the signed regions$"),
+     "RSA/ECDSA 签名与被签名区域的内容不符，校验未通过"),
+    (re.compile(r"^signature does not cover: (.*)$"), r"签名未覆盖以下节点：\1"),
+    (re.compile(r"^image (.*) missing$"), r"配置引用的镜像 \1 不存在"),
+    (re.compile(r"^image (.*): hash does not match its data$"), r"镜像 \1 的哈希与其数据不符"),
+    (re.compile(r"^hash mismatch: (.*)$"), r"哈希不匹配：\1"),
+    (re.compile(r"^malformed FIT: (.*)$"), r"FIT 结构损坏：\1"),
+    (re.compile(r"^signature invalid$"), "签名无效"),
+]
+
+
+def reason_zh(reason: str) -> str:
+    for rx, zh in REASONS_ZH:
+        if rx.match(reason):
+            return rx.sub(zh, reason)
+    return f"校验失败：{reason}"
 
 
 @check("BOOT-002")
@@ -196,9 +224,10 @@ def invalid(run: CheckRun):
             for s in c["signatures"]:
                 reasons += s.get("reasons", [])
         reasons = list(dict.fromkeys(reasons)) or ["signature invalid"]
+        why = Text(en="; ".join(reasons), zh="；".join(reason_zh(x) for x in reasons))
         yield Hit(key=("fit", r["evidence"][0].sha256),
-                  evidence=[e.model_copy(update={"detail": "; ".join(reasons)}) for e in r["evidence"]],
-                  params={"name": r["name"], "reasons": "; ".join(reasons)}, data={"reasons": reasons})
+                  evidence=[e.model_copy(update={"detail": why}) for e in r["evidence"]],
+                  params={"name": r["name"], "reasons": why}, data={"reasons": reasons})
 
 
 @check("BOOT-003")
@@ -209,8 +238,9 @@ def no_key(run: CheckRun):
             continue
         sigs = [s for c in r["report"]["configs"].values() for s in c["signatures"]]
         yield Hit(key=("fit", r["evidence"][0].sha256),
-                  evidence=[e.model_copy(update={"detail": "signed configuration, no public key in the image"})
-                            for e in r["evidence"]],
+                  evidence=[e.model_copy(update={"detail": Text(
+                      en="signed configuration, no public key in the image",
+                      zh="配置已签名，但镜像中没有可用于校验的公钥")}) for e in r["evidence"]],
                   params={"name": r["name"], "algo": sigs[0]["algo"] if sigs else "?",
                           "key": sigs[0]["key_name_hint"] if sigs else "?"},
                   data={"signatures": [{k: s[k] for k in ("node", "algo", "key_name_hint")} for s in sigs]})
@@ -232,14 +262,15 @@ def boot_settings(run: CheckRun):
     for r, args in b["bootargs"]:
         m = re.search(r"console=(tty(S|AMA|O|mxc|MSM|HS)\d+[^\s]*)", args)
         if m:
-            yield Hit(key=("console",), evidence=[e.model_copy(update={"excerpt": args[:200],
-                                                                       "detail": "kernel console on a serial port"})
+            yield Hit(key=("console",), evidence=[e.model_copy(update={"excerpt": args[:200], "detail": Text(
+                          en="kernel console on a serial port", zh="内核控制台输出到串口")})
                                                   for e in r["evidence"]],
                       params={"issue": Text(en=f"kernel console on serial port ({m.group(1)})",
                                             zh=f"内核控制台开在串口上（{m.group(1)}）"), "path": r["name"]},
                       data={"console": m.group(1)})
     for f in b["fw_env"]:
-        yield Hit(key=("fw_env",), evidence=[run.ev(f, None, None, "fw_setenv/fw_printenv configuration")],
+        yield Hit(key=("fw_env",), evidence=[run.ev(f, None, None, Text(
+                      en="fw_setenv/fw_printenv configuration", zh="fw_setenv/fw_printenv 的配置文件"))],
                   params={"issue": Text(en="U-Boot environment writable from Linux (fw_env.config)",
                                         zh="可在 Linux 中改写 U-Boot 环境变量（fw_env.config）"), "path": f.path},
                   data={"fw_env_config": f.path})
@@ -250,8 +281,9 @@ def runtime_integrity(run: CheckRun):
     s = analyse(run)
     if not run.system or s["dm_verity"] or s["ima"]:
         return
-    evs = [Evidence(path="/", container=c, detail="filesystem root: no veritysetup, no /etc/ima, no verity/IMA "
-                                                      "kernel arguments") for c in run.containers]
+    det = Text(en="filesystem root: no veritysetup, no /etc/ima, no verity/IMA kernel arguments",
+               zh="文件系统根目录：没有 veritysetup、没有 /etc/ima，内核参数中也没有 verity/IMA 相关设置")
+    evs = [Evidence(path="/", container=c, detail=det) for c in run.containers]
     yield Hit(key=("integrity",), evidence=evs,
               params={"detail": Text(en="searched the filesystems and the kernel command lines",
                                      zh="已检查文件系统和内核命令行")},

@@ -31,6 +31,15 @@ SKIP_LINE = re.compile(r"^\s*(kill|killall|pkill|echo|printf|\[|test|if\s|elif\s
                        r"start-stop-daemon\s.*--stop|#|local\s|return\s)")
 SERIAL_TTY = re.compile(r"^(tty(S|AMA|USB|O|mxc|HS|MSM|PS|MFD|SAC|LP)\d+|console|ttyGS\d+|hvc\d+)$")
 SHELLS = re.compile(r"(^|/)-?(sh|ash|bash|hush|msh)$")
+# how a service is started (the `via` of startups()), for the evidence detail
+STARTED_VIA = {
+    "inittab": Text(en="started via inittab", zh="由 /etc/inittab 启动"),
+    "init-script": Text(en="started via init-script", zh="由 init 启动脚本启动"),
+    "procd": Text(en="started via procd", zh="由 procd（OpenWrt 初始化脚本）启动"),
+    "inetd": Text(en="started via inetd", zh="由 inetd 按连接启动"),
+    "xinetd": Text(en="started via xinetd", zh="由 xinetd 按连接启动"),
+    "systemd": Text(en="started via systemd", zh="由 systemd 单元启动"),
+}
 
 
 SECRET_ARG = re.compile(r"((?:pass(?:word|wd)?|pwd|secret|token|key|psk)[\w-]*(?:=|\s+))([^\s'\";]{3,})", re.I)
@@ -42,6 +51,16 @@ def sanitize(cmd: str) -> str:
 
     return SECRET_ARG.sub(lambda m: m.group(1) + mask(m.group(2)) if not m.group(2).startswith(("/", "$"))
                           else m.group(0), cmd)
+
+
+def service_text(name: str) -> Text:
+    """A service's display name (DAEMONS, the netcat listener) for a title or description."""
+    for en, zh in (("FTP server ", "FTP 服务 "), ("TFTP server ", "TFTP 服务 ")):
+        if name.startswith(en):
+            return Text(en=name, zh=zh + name[len(en):])
+    if name == "netcat shell listener":
+        return Text(en=name, zh="netcat Shell 监听程序")
+    return Text(en=name, zh=name)
 
 
 def startups(run: CheckRun) -> list[dict]:
@@ -118,8 +137,8 @@ def _svc_hits(run: CheckRun, cls: str):
         if r["daemon"] in ("telnetd", "utelnetd") and re.search(r"-l\s*/bin/(ba)?sh", r["command"]):
             note = Text(en=" It is started with '-l /bin/sh': a root shell without any login.",
                         zh="它以 '-l /bin/sh' 启动：无需登录即可获得 root Shell。")
-        yield Hit(key=(cls, r["name"]), evidence=[run.ev(e, r["line"], r["command"], f"started via {r['via']}")],
-                  params={"service": r["name"], "path": e.path, "line": r["line"], "command": r["command"][:160],
+        yield Hit(key=(cls, r["name"]), evidence=[run.ev(e, r["line"], r["command"], STARTED_VIA[r["via"]])],
+                  params={"service": service_text(r["name"]), "path": e.path, "line": r["line"], "command": r["command"][:160],
                           "note": note},
                   severity="critical" if note else None,
                   data={"service": r["name"], "daemon": r["daemon"], "via": r["via"], "no_login_shell": bool(note)})
@@ -167,13 +186,15 @@ def serial_console(run: CheckRun):
                 continue
             shell_note = Text(en=" - and it is a shell without login" if is_shell else "",
                               zh="，而且是无需登录的 Shell" if is_shell else "")
-            yield Hit(key=("tty", tty), evidence=[run.ev(e, n, s, f"{prog} on {tty}")],
+            yield Hit(key=("tty", tty), evidence=[run.ev(e, n, s, Text(en=f"{prog} on {tty}",
+                                                                  zh=f"串口 {tty} 上运行 {prog}"))],
                       params={"tty": tty, "path": e.path, "line": n, "command": f[3], "shell_note": shell_note},
                       severity="high" if is_shell else None, data={"tty": tty, "program": prog, "no_login": is_shell})
     for f in run.ctx.result.files:
         m = re.match(r"^/etc/systemd/system/.*\.wants/(serial-getty|getty)@(tty\w+)\.service$", f.path)
         if m and SERIAL_TTY.match(m.group(2)):
-            yield Hit(key=("tty", m.group(2)), evidence=[run.ev(f, None, f.path, "enabled systemd getty unit")],
+            yield Hit(key=("tty", m.group(2)), evidence=[run.ev(f, None, f.path, Text(
+                          en="enabled systemd getty unit", zh="已启用的 systemd getty 单元（串口登录）"))],
                       params={"tty": m.group(2), "path": f.path, "line": "-", "command": m.group(0),
                               "shell_note": ""}, data={"tty": m.group(2), "program": m.group(1)})
 
@@ -187,11 +208,11 @@ def upnp(run: CheckRun):
         for n, line in enumerate(run.lines(e), 1):
             s = line.strip()
             if re.match(r"^(option\s+)?secure_mode\s*[=\s]\s*['\"]?(no|0)['\"]?$", s):
-                evs.append(run.ev(e, n, s, "secure_mode off"))
+                evs.append(run.ev(e, n, s, Text(en="secure_mode off", zh="secure_mode 已关闭")))
                 en.append("secure_mode=no lets a client map ports to any LAN address")
                 zh.append("secure_mode=no 允许客户端把端口映射到任意局域网地址")
             elif re.match(r"^allow\s+0-65535\s+0\.0\.0\.0/0\s+0-65535", s):
-                evs.append(run.ev(e, n, s, "allow-all permission rule"))
+                evs.append(run.ev(e, n, s, Text(en="allow-all permission rule", zh="放行所有端口和地址的权限规则")))
                 en.append("an allow rule covers every port and every address")
                 zh.append("有一条 allow 规则覆盖所有端口和所有地址")
         if evs:
@@ -211,8 +232,9 @@ def web_root(run: CheckRun):
             if m:
                 user_line = (n, line.strip(), m.group(1))
         if user_line is None:
-            yield Hit(key=("web", e.path), evidence=[run.ev(e, None, "server.username not set",
-                                                            "lighttpd keeps the privileges it was started with")],
+            yield Hit(key=("web", e.path), evidence=[run.ev(e, None, "server.username not set", Text(
+                          en="lighttpd keeps the privileges it was started with",
+                          zh="lighttpd 不降权，一直保持启动时的权限"))],
                       params={"path": e.path, "line": "-", "excerpt": "server.username not set"},
                       data={"server": "lighttpd", "user": None})
         elif user_line[2] in ("root", "") :
@@ -262,6 +284,8 @@ def cgi_injection(run: CheckRun):
             if re.match(r"^\s*(echo|printf)\b", s) and "eval" not in s and not re.search(r"\|\s*(sh|ash|bash)\b", s):
                 continue
             what = src.group(1) if src else uses[0]
-            yield Hit(key=("cgi", e.path, n), evidence=[run.ev(e, n, s, f"request data ({what}) reaches a command")],
+            yield Hit(key=("cgi", e.path, n), evidence=[run.ev(e, n, s, Text(
+                          en=f"request data ({what}) reaches a command",
+                          zh=f"请求数据（{what}）未经过滤进入命令执行"))],
                       params={"path": e.path, "line": n, "excerpt": s[:160], "source": what},
                       data={"source": what, "line": n})

@@ -94,11 +94,15 @@ def _first(run, texts, rx):
     return None
 
 
+NO_UPDATER = Text(en="no updater binary, config or flash-writing update script found",
+                  zh="未找到升级程序、升级配置或写闪存的升级脚本")
+UPDATER_FILE = Text(en="updater file", zh="升级程序相关文件")
+
+
 @check("UPD-001")
 def no_updater(run: CheckRun):
     if run.system and not find_updaters(run):
-        yield Hit(key=("none",), evidence=[Evidence(path="/", container=c, detail="no updater binary, config or "
-                                                    "flash-writing update script found") for c in run.containers],
+        yield Hit(key=("none",), evidence=[Evidence(path="/", container=c, detail=NO_UPDATER) for c in run.containers],
                   data={"searched": sorted(UPDATERS) + ["vendor scripts writing flash"]})
 
 
@@ -110,7 +114,7 @@ def unsigned_updates(run: CheckRun):
         f = u["files"][0]
         why = Text(en="no signature option, key or verify command in its configuration or scripts",
                    zh="其配置或脚本中没有签名选项、公钥或校验命令")
-        yield Hit(key=("upd", u["name"]), evidence=[run.ev(x, None, None, "updater file") for x in u["files"][:10]],
+        yield Hit(key=("upd", u["name"]), evidence=[run.ev(x, None, None, UPDATER_FILE) for x in u["files"][:10]],
                   params={"updater": u["name"], "path": f.path, "why": why},
                   data={"updater": u["name"], "files": [x.path for x in u["files"]]})
 
@@ -135,5 +139,5 @@ def rollback(run: CheckRun):
         if u["rollback"] or not u["signature"]:
             continue  # without signatures, rollback protection is moot (UPD-002 already raised)
         f = u["files"][0]
-        yield Hit(key=("rb", u["name"]), evidence=[run.ev(x, None, None, "updater file") for x in u["files"][:10]],
+        yield Hit(key=("rb", u["name"]), evidence=[run.ev(x, None, None, UPDATER_FILE) for x in u["files"][:10]],
                   params={"updater": u["name"], "path": f.path}, data={"updater": u["name"]})

@@ -101,7 +101,9 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     fview = []
     for f in findings[: caps.findings]:
         ev = [{"path": e.path, "container": e.container or "", "line": e.line, "excerpt": e.excerpt or "",
-               "sha256": e.sha256 or "", "detail": e.detail or ""} for e in f.evidence[: caps.evidence_per_finding]]
+               "sha256": e.sha256 or "",
+               "detail": as_text(e.detail) if e.detail and (e.detail.en or e.detail.zh) else None}
+              for e in f.evidence[: caps.evidence_per_finding]]
         fview.append({"id": f.id, "check": f.check, "severity": f.severity, "title": as_text(f.title),
                       "description": as_text(f.description), "remediation": as_text(f.remediation),
                       "evidence": ev, "evidence_more": max(0, len(f.evidence) - caps.evidence_per_finding),
