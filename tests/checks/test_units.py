@@ -223,3 +223,20 @@ def test_fast_elf_reader_agrees_with_pyelftools(rootfs):
     from firmpass.checks.hardening import analyse
 
     assert analyse(b"\x7fELF\x02\x01\x01" + b"\0" * 20) is None  # truncated: rejected, no exception
+
+
+def test_eol_titles_read_well_for_dated_and_unmaintained_branches(tmp_path):
+    """The finding titles, through the catalogue text: a dated end ('ended 2023-09-11') and a
+    non-longterm kernel branch with no date read as sentences in both languages."""
+    from firmpass.checks import run as run_checks_stage
+
+    ctx = empty_ctx(tmp_path / "out")
+    ctx.result.components = [Component(bom_ref="a", name="openssl", version="1.1.1w"),
+                             Component(bom_ref="d", name="linux", version="6.3.13")]
+    run_checks_stage(ctx)
+    t = {f.title.en.split(": ", 1)[1].split()[0]: f.title for f in ctx.result.findings if f.check == "EOL-001"}
+    assert set(t) == {"openssl", "linux"}, t
+    assert t["openssl"].en.endswith("(openssl 1.1.1 ended 2023-09-11)")
+    assert t["openssl"].zh.endswith("已于 2023-09-11 停止支持）")
+    assert "non-longterm branch, no longer maintained" in t["linux"].en and "（(" not in t["linux"].zh
+    assert "为非长期支持分支，已停止维护" in t["linux"].zh and "已于 （" not in t["linux"].zh

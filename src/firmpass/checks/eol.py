@@ -71,8 +71,15 @@ def end_of_life(run: CheckRun, today: date | None = None):
         hit = lookup(c.name, c.version)
         if hit is None or (hit["eol"] is not None and hit["eol"] > today):
             continue
-        eol = hit["eol"].isoformat() if hit["eol"] else Text(en="(non-longterm branch, unmaintained)",
-                                                             zh="（非长期支持分支，已无人维护）")
+        if hit["eol"]:
+            eol = hit["eol"].isoformat()
+            ended = Text(en=f"ended {eol}", zh=f"已于 {eol} 停止支持")
+            support = Text(en=f"whose upstream support ended on {eol}", zh=f"该分支的上游支持已于 {eol} 结束")
+        else:
+            eol = Text(en="(non-longterm branch, unmaintained)", zh="（非长期支持分支，已无人维护）")
+            ended = Text(en="is a non-longterm branch, no longer maintained", zh="为非长期支持分支，已停止维护")
+            support = Text(en="a non-longterm branch that upstream no longer maintains",
+                           zh="该分支不是长期支持分支，上游已停止维护")
         distro = bool(re.search(r"[-~+](deb|ubuntu|el\d|fc\d|\d)", c.version.split(":", 1)[-1]))
         evs = [Evidence(path=ev.path or "-", container=ev.container, excerpt=ev.match,
                         detail=Text(en=f"{c.name} {c.version} identified by {ev.method}",
@@ -86,7 +93,8 @@ def end_of_life(run: CheckRun, today: date | None = None):
                     zh="（版本号带有发行版修订号：请确认该发行版是否仍在回移修复）" if distro else "")
         yield Hit(key=("eol", hit["product"], hit["branch"], c.name), evidence=evs,
                   params={"name": c.name, "version": c.version, "product": hit["product"], "branch": hit["branch"],
-                          "eol": eol, "source": hit["source"], "distro_note": note},
+                          "eol": eol, "ended": ended, "support": support, "source": hit["source"],
+                          "distro_note": note},
                   severity="medium" if distro else None,
                   data={"component": c.bom_ref, "product": hit["product"], "branch": hit["branch"],
                         "eol": eol if isinstance(eol, str) else eol.en,
