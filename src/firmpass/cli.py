@@ -228,7 +228,22 @@ def fail(text: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def _quiet_libraries() -> None:
+    """Parsing libraries log what they meet in damaged images (dissect's 'Zero-length directory
+    entry', ubi-reader's notes) at WARNING or CRITICAL; with no handler configured Python prints
+    those raw, in English, between our bilingual lines.  firmpass reports damage itself (a warning
+    per part), so library records are dropped unless FIRMPASS_DEBUG is set."""
+    import logging
+    import os
+
+    if os.environ.get("FIRMPASS_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s")
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> None:
+    _quiet_libraries()
     try:
         rv = app(args=argv, standalone_mode=False)
         if isinstance(rv, int) and rv:

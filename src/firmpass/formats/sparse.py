@@ -47,20 +47,30 @@ def header(buf, off: int = 0) -> SparseHeader:
     return SparseHeader(major, minor, fhs, chs, blk, tb, tc)
 
 
-def expand(buf, off: int, end: int, out, max_bytes: int, on_write=None) -> int:
+def expand(buf, off: int, end: int, out, max_bytes: int, on_write=None, on_truncated=None) -> int:
     """Write the raw image to the binary file `out`; returns the number of input bytes consumed.
-    `on_write(n)` is called for every chunk of data written (budget accounting)."""
+    `on_write(n)` is called for every chunk of data written (budget accounting).  When the image ends
+    early and `on_truncated(chunk_index, blocks_written)` is given, the chunks present are kept (the rest
+    of the raw image reads as zeros) instead of raising."""
     h = header(buf, off)
     if h.raw_size > max_bytes:
         raise SparseError(f"raw image of {h.raw_size} bytes exceeds the limit of {max_bytes}")
     pos, blk = off + h.file_hdr_sz, 0
     for i in range(h.total_chunks):
         if pos + h.chunk_hdr_sz > end:
+            if on_truncated and i:
+                on_truncated(i, blk)
+                break
             raise SparseError(f"truncated at chunk {i}")
         ctype, _, csz, tsz = CHUNK_HDR.unpack(bytes(buf[pos: pos + CHUNK_HDR.size]))
         data = pos + h.chunk_hdr_sz
         nbytes = csz * h.blk_sz
-        if blk + csz > h.total_blks or tsz < h.chunk_hdr_sz or pos + tsz > end:
+        if blk + csz > h.total_blks or tsz < h.chunk_hdr_sz:
+            raise SparseError(f"chunk {i} is inconsistent with the header")
+        if pos + tsz > end:
+            if on_truncated and i:
+                on_truncated(i, blk)
+                break
             raise SparseError(f"chunk {i} runs past the image")
         if ctype == RAW:
             if tsz - h.chunk_hdr_sz != nbytes:

@@ -290,10 +290,17 @@ class SparseHandler(Handler):
         node.meta.update(h.meta())
         consumed = 0
 
+        def truncated(chunk: int, blocks: int) -> None:
+            node.status = "partial"
+            node.meta["truncated_at_chunk"] = chunk
+            u.warn("truncated_sparse", node, part=u.part_name(node), chunk=chunk, chunks=h.total_chunks,
+                   blocks=blocks, total=h.total_blks)
+
         def write(fh):
             nonlocal consumed
             consumed = sparse.expand(src.buf, src.off, src.end, fh, u.lim.max_file_bytes,
-                                     on_write=lambda n: (u.account(n), fs_guard(u, node, src, 0)))
+                                     on_write=lambda n: (u.account(n), fs_guard(u, node, src, 0)),
+                                     on_truncated=truncated)
 
         try:
             u.child_blob(node, depth, write, fmt="data")
