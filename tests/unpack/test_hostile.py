@@ -268,3 +268,18 @@ def test_truncated_android_sparse_keeps_the_chunks_present(corpus, tmp_path):
     r = cli("unpack", str(cut), "-o", str(tmp_path / "out2"))
     assert r.returncode == 0, r.stderr
     assert all(l.startswith("warning: ") for l in r.stderr.splitlines() if l.strip()), r.stderr[:2000]
+
+
+def test_truncated_trx_opens_the_partitions_present(corpus, tmp_path):
+    """An incomplete download of the corpus's TRX router image: the kernel partition is whole and is
+    still found (with its version), the cut rootfs is a warning, the TRX says it is truncated."""
+    data = (corpus / "router.trx").read_bytes()
+    cut = tmp_path / "cut.trx"
+    cut.write_bytes(data[: int(len(data) * 0.7)])
+    ctx = unpack(cut, tmp_path / "out")
+    chain = ctx.result.image.container_chain
+    assert chain[0].format == "trx" and chain[0].status == "partial" and chain[0].meta["declared_length"] == len(data)
+    assert any(n.format == "linux-kernel" and n.status == "ok" for n in chain)
+    assert any(w.code == "truncated_container" and "被截断" in w.message.zh for w in ctx.result.warnings)
+    r = cli("unpack", str(tmp_path / "tiny.trx"), "-o", str(tmp_path / "o2")) if (tmp_path / "tiny.trx").write_bytes(data[:30]) else None
+    assert r.returncode == 2  # too little of a header to go on: unusable

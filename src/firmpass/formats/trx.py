@@ -25,9 +25,11 @@ class Trx:
     version: int
     crc_ok: bool
     partitions: list[tuple[int, int]] = field(default_factory=list)  # (offset, size) from the header start
+    truncated: int | None = None  # the declared length, when the image is shorter than that
 
     def meta(self) -> dict:
-        return {"length": self.length, "version": self.version, "flags": self.flags, "crc_ok": self.crc_ok,
+        return {"length": self.length, "declared_length": self.truncated, "version": self.version, "flags": self.flags,
+                "crc_ok": self.crc_ok,
                 "partitions": [{"offset": o, "size": s} for o, s in self.partitions]}
 
 
@@ -35,20 +37,28 @@ def trx_crc(data) -> int:
     return zlib.crc32(data) ^ 0xFFFFFFFF
 
 
-def parse(buf, off: int = 0, end: int | None = None) -> Trx:
+def parse(buf, off: int = 0, end: int | None = None, allow_truncated: bool = False) -> Trx:
+    """The TRX header at `off`.  With allow_truncated, an image shorter than its header says is read as
+    far as it goes (Trx.truncated is the declared length; partitions are cut at the end; no CRC check)."""
     end = len(buf) if end is None else end
     if off + 28 > end or bytes(buf[off: off + 4]) != MAGIC:
         raise TrxError("no TRX magic")
     length, crc, flags, version = struct.unpack("<IIHH", buf[off + 4: off + 16])
     if version not in (1, 2):
         raise TrxError(f"unknown TRX version {version}")
-    if length < 28 or off + length > end:
-        raise TrxError(f"truncated: header says {length} bytes, {end - off} present")
+    declared = None
+    if length < 28:
+        raise TrxError(f"header length {length} is too small")
+    if off + length > end:
+        if not allow_truncated or end - off < 32:
+            raise TrxError(f"truncated: header says {length} bytes, {end - off} present")
+        declared, length = length, end - off
     n = 3 if version == 1 else 4
     offs = list(struct.unpack(f"<{n}I", buf[off + 16: off + 16 + 4 * n]))
     hdr = 16 + 4 * n
-    crc_ok = trx_crc(buf[off + 12: off + length]) == crc
+    crc_ok = declared is None and trx_crc(buf[off + 12: off + length]) == crc
     t = Trx(length, crc, flags, version, crc_ok)
+    t.truncated = declared
     valid = sorted(o for o in offs if hdr <= o < length)
     for i, o in enumerate(valid):
         nxt = valid[i + 1] if i + 1 < len(valid) else length
