@@ -283,3 +283,15 @@ def test_truncated_trx_opens_the_partitions_present(corpus, tmp_path):
     assert any(w.code == "truncated_container" and "被截断" in w.message.zh for w in ctx.result.warnings)
     r = cli("unpack", str(tmp_path / "tiny.trx"), "-o", str(tmp_path / "o2")) if (tmp_path / "tiny.trx").write_bytes(data[:30]) else None
     assert r.returncode == 2  # too little of a header to go on: unusable
+
+
+def test_truncated_multi_uimage_opens_the_parts_present(corpus, tmp_path):
+    data = (corpus / "uImage-multi").read_bytes()
+    cut = tmp_path / "cut.uimg"
+    cut.write_bytes(data[: int(len(data) * 0.9)])
+    ctx = unpack(cut, tmp_path / "out")
+    chain = ctx.result.image.container_chain
+    assert chain[0].format == "uimage" and chain[0].status == "partial"
+    assert chain[0].meta["declared_data_size"] == len(data) - 64
+    assert any(n.format == "linux-kernel" for n in chain)  # the first part (the kernel) is whole
+    assert any(w.code == "truncated_container" for w in ctx.result.warnings)

@@ -43,6 +43,7 @@ class UImage:
     header_ok: bool
     data_ok: bool | None = None
     parts: list[tuple[int, int]] = field(default_factory=list)  # (offset from image start, size)
+    truncated: int | None = None  # the declared data size, when the image holds less (size is what is there)
 
     @property
     def total_size(self) -> int:
@@ -51,12 +52,15 @@ class UImage:
     def meta(self) -> dict:
         return {"name": self.name, "type": self.type, "arch": self.arch, "os": self.os, "comp": self.comp,
                 "load": f"{self.load:#x}", "entry": f"{self.entry:#x}", "time": self.time, "data_size": self.size,
-                "header_crc_ok": self.header_ok, "data_crc_ok": self.data_ok,
+                "header_crc_ok": self.header_ok, "data_crc_ok": self.data_ok, "declared_data_size": self.truncated,
                 "parts": [{"offset": o, "size": s} for o, s in self.parts]}
 
 
-def parse(buf, off: int = 0, end: int | None = None, check_data: bool = True) -> UImage:
-    """Parse a uImage at `off` in `buf` (bytes or mmap). Raises UImageError when it is not one."""
+def parse(buf, off: int = 0, end: int | None = None, check_data: bool = True,
+          allow_truncated: bool = False) -> UImage:
+    """Parse a uImage at `off` in `buf` (bytes or mmap). Raises UImageError when it is not one.
+    With allow_truncated, data shorter than the header says is read as far as it goes
+    (UImage.truncated holds the declared data size; parts are cut at the end; no data CRC check)."""
     end = len(buf) if end is None else end
     if off + HEADER_SIZE > end:
         raise UImageError("too short for a uImage header")
@@ -72,7 +76,10 @@ def parse(buf, off: int = 0, end: int | None = None, check_data: bool = True) ->
                  name.split(b"\0", 1)[0].decode("utf-8", "replace"), ok)
     data_end = off + HEADER_SIZE + size
     if data_end > end:
-        raise UImageError(f"truncated: header says {size} data bytes, {end - off - HEADER_SIZE} present")
+        if not allow_truncated or end - off - HEADER_SIZE < 16:
+            raise UImageError(f"truncated: header says {size} data bytes, {end - off - HEADER_SIZE} present")
+        img.truncated, img.size, data_end = size, end - off - HEADER_SIZE, end
+        check_data = False
     if check_data:
         img.data_ok = zlib.crc32(buf[off + HEADER_SIZE: data_end]) == dcrc
     if img.type in ("multi", "script"):
@@ -85,7 +92,11 @@ def parse(buf, off: int = 0, end: int | None = None, check_data: bool = True) ->
             sizes.append(n)
         for n in sizes:
             if pos + n > data_end:
-                raise UImageError("multi-file part runs past the image")
+                if img.truncated is None:
+                    raise UImageError("multi-file part runs past the image")
+                if pos < data_end:
+                    img.parts.append((pos - off, data_end - pos))  # the part the cut went through
+                break
             img.parts.append((pos - off, n))
             pos += (n + 3) & ~3
     else:

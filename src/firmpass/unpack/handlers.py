@@ -144,8 +144,12 @@ class UImageHandler(Handler):
         return uimage.HEADER_SIZE + struct.unpack(">I", hdr[12:16])[0]
 
     def unpack(self, u, node, src, depth):
-        img = uimage.parse(src.buf, src.off, src.end)
+        img = uimage.parse(src.buf, src.off, src.end, allow_truncated=True)
         node.meta.update(img.meta())
+        if img.truncated is not None:  # an incomplete download or flash dump: open what is there
+            node.status = "partial"
+            u.warn("truncated_container", node, part=u.part_name(node), declared=uimage.HEADER_SIZE + img.truncated,
+                   present=img.total_size)
         if img.data_ok is False:
             u.warn("bad_crc", node, part=u.part_name(node), what="uImage data CRC")
         for poff, psize in img.parts:
