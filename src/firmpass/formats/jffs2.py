@@ -115,6 +115,9 @@ class Jffs2:
         return decompress(compr, bytes(self.buf[pos: pos + csize]), dsize)
 
 
+MAX_NODE_DATA = 1 << 16
+
+
 def decompress(compr: int, data: bytes, dsize: int) -> bytes:
     if compr == COMPR_NONE:
         return data
@@ -195,7 +198,9 @@ def parse(buf, off: int = 0, end: int | None = None, max_nodes: int = 5_000_000)
                 node = inodes.setdefault(ino, Inode(ino))
                 if ver > node.version:
                     node.version, node.mode, node.uid, node.gid, node.isize, node.mtime = ver, mode, uid, gid, isize, mtime
-                node.frags.append((ver, doff, dsize, compr, pos + 12 + ino_s.size, csize))
+                # a data node covers at most one page (PAGE_SIZE; 64 KiB on the largest-page kernels):
+                # a larger declared size is hostile and would be allocated on decompression
+                node.frags.append((ver, doff, min(dsize, MAX_NODE_DATA), compr, pos + 12 + ino_s.size, csize))
         elif ntype == DIRENT and totlen >= 12 + dir_s.size:
             pino, ver, ino, _mct, nsize, dtype, ncrc, _namecrc = dir_s.unpack_from(buf, pos + 12)
             npos = pos + 12 + dir_s.size

@@ -40,6 +40,22 @@ class StreamLimit(Exception):
 
 
 # ---------------------------------------------------------------------------------- byte sources
+@contextlib.contextmanager
+def _mapped(fh):
+    """A read-only mmap of `fh`, closed on the way out.  When a limit or an error propagates while
+    a handler's frames (held by the traceback) still export views of the map, close() raises
+    BufferError and would replace the real error: the map is then left to be freed with those
+    frames, and the real error goes on."""
+    mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        yield mm
+    finally:
+        try:
+            mm.close()
+        except BufferError:
+            pass
+
+
 class Window:
     """A read-only file object over [off, end) of a buffer (mmap or bytes): lets libraries that want a
     file handle read a carved part in place, without copying it."""
@@ -449,7 +465,7 @@ class Unpacker:
         if size == 0:
             node.format = "empty" if node.format in ("data", "?") else node.format
             return
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        with open(path, "rb") as fh, _mapped(fh) as mm:
             h, psize = (known, known.probe(mm, 0, size)) if known else self.identify(mm, size, kind)
             if h is not None and psize is not None and (psize < 0 or psize >= size - _pad_len(mm, psize, size)
                                                          or not carve):

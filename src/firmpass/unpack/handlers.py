@@ -613,7 +613,8 @@ def _ubifs_content(fs, inode, inodes, size: int):
     whole): data nodes in block order, missing blocks as zeros, encrypted blocks decrypted, zero
     padding up to the inode size; a repeated block key is skipped, nothing past `size` is produced."""
     from ubireader.ubifs.decrypt import datablock_decrypt, derive_key_from_nonce, lookup_inode_nonce
-    from ubireader.ubifs.defines import UBIFS_BLOCK_SIZE, UBIFS_COMPR_ZLIB, UBIFS_DATA_KEY, UBIFS_S_KEY_BLOCK_BITS
+    from ubireader.ubifs.defines import (UBIFS_BLOCK_SIZE, UBIFS_COMPR_LZO, UBIFS_COMPR_ZLIB, UBIFS_COMPR_ZSTD,
+                                         UBIFS_DATA_KEY, UBIFS_S_KEY_BLOCK_BITS)
     from ubireader.ubifs.misc import decompress
 
     start_key = UBIFS_DATA_KEY << UBIFS_S_KEY_BLOCK_BITS
@@ -632,10 +633,21 @@ def _ubifs_content(fs, inode, inodes, size: int):
                 if fs.master_key is not None:
                     key = derive_key_from_nonce(fs.master_key, lookup_inode_nonce(inodes, inode))
                     d = datablock_decrypt(key, struct.pack("<QQ", khash - start_key, 0), d)[: data.plaintext_size]
-                if data.compr_type == UBIFS_COMPR_ZLIB:  # bounded: a block is at most UBIFS_BLOCK_SIZE
+                # every codec bounded to one block (UBIFS_BLOCK_SIZE): the node's own `size` and a zstd
+                # frame's declared content size come from the image and are not trusted
+                if data.compr_type == UBIFS_COMPR_ZLIB:
                     out = zlib.decompressobj(-11).decompress(d, UBIFS_BLOCK_SIZE)
+                elif data.compr_type == UBIFS_COMPR_ZSTD:
+                    import zstandard
+
+                    try:
+                        out = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(d)).read(UBIFS_BLOCK_SIZE)
+                    except zstandard.ZstdError:
+                        out = None
+                elif data.compr_type == UBIFS_COMPR_LZO:
+                    out = decompress(data.compr_type, UBIFS_BLOCK_SIZE, d)
                 else:
-                    out = decompress(data.compr_type, data.size, d)
+                    out = d[:UBIFS_BLOCK_SIZE]
             if out is None:
                 raise PartError(f"block {khash - start_key} does not decompress")
             yield out
