@@ -95,3 +95,19 @@ def test_ubifs_block_with_a_huge_zstd_frame_is_one_block():
     finally:
         tracemalloc.stop()
     assert out == bytes(4096) and peak < 16 << 20, peak
+
+
+def test_an_unpacked_directory_firmpass_did_not_make_is_never_deleted(corpus, tmp_path):
+    home = tmp_path / "home"
+    (home / "unpacked" / "photos").mkdir(parents=True)
+    (home / "unpacked" / "photos" / "a.txt").write_text("precious\n")
+    r = cli("unpack", str(corpus / "rootfs.jffs2"), "-o", str(home))
+    assert r.returncode == 2 and "not made by firmpass" in r.stderr and "并非由 firmpass 生成" in r.stderr
+    assert (home / "unpacked" / "photos" / "a.txt").read_text() == "precious\n"
+    out = tmp_path / "out"  # firmpass's own output directory is rebuilt on a rerun
+    assert cli("unpack", str(corpus / "rootfs.jffs2"), "-o", str(out)).returncode == 0
+    assert cli("unpack", str(corpus / "rootfs.jffs2"), "-o", str(out)).returncode == 0
+    prof = out / "unpacked" / "p.yaml"
+    prof.write_text("schema_version: 1\nproduct: {name: X}\n")
+    r = cli("scan", str(corpus / "rootfs.jffs2"), "-o", str(out), "--profile", str(prof), "--no-pdf")
+    assert r.returncode == 2 and "p.yaml" in r.stderr and prof.exists()  # an input inside the tree is not deleted

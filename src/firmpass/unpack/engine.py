@@ -40,6 +40,19 @@ class StreamLimit(Exception):
 
 
 # ---------------------------------------------------------------------------------- byte sources
+MARKER = ".firmpass-unpacked"  # in OUT/unpacked: the tree is firmpass's own and may be rebuilt
+
+
+def _firmpass_findings(path: Path) -> bool:
+    """OUT/findings.json written by firmpass (an output directory from before the marker existed)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"tool"' in head and b'"firmpass"' in head
+
+
 @contextlib.contextmanager
 def _mapped(fh):
     """A read-only mmap of `fh`, closed on the way out.  When a limit or an error propagates while
@@ -407,24 +420,31 @@ class Unpacker:
         files would otherwise be reported, and stale symlinks would make writes refuse to go through
         them).  Never follows a link: a symlink or file named `unpacked` is unlinked, a directory is
         removed by shutil.rmtree, which unlinks the symlinks inside instead of descending into them."""
+        from firmpass.errors import UnusableInput
+
         top = self.out / "unpacked"
         try:
             st = os.lstat(top)
         except FileNotFoundError:
-            return
+            st = None
         try:
-            image = self.ctx.image.resolve()
-            if stat.S_ISDIR(st.st_mode) and image.is_relative_to(top.resolve()):
-                from firmpass.errors import UnusableInput
-
-                raise UnusableInput("err.image_in_output", path=str(self.ctx.image), out=str(top))
-            if stat.S_ISDIR(st.st_mode):
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                here = top.resolve()
+                opts = self.ctx.options
+                inputs = [self.ctx.image, opts.profile_path, *opts.vex_files,
+                          opts.db_path if opts.db_path and "://" not in str(opts.db_path) else None]
+                for p in inputs:
+                    if p is not None and Path(p).resolve().is_relative_to(here):
+                        raise UnusableInput("err.image_in_output", path=str(p), out=str(top))
+                ours = (top / MARKER).is_file() or _firmpass_findings(self.out / "findings.json")
+                if not ours and any(os.scandir(top)):  # never delete a directory firmpass did not make
+                    raise UnusableInput("err.out_not_ours", path=str(top))
                 shutil.rmtree(top)
-            else:
+            elif st is not None:
                 os.unlink(top)
+            top.mkdir(parents=True, exist_ok=True)
+            (top / MARKER).write_text("made by firmpass: removed and rebuilt on every run into this directory\n")
         except OSError as e:
-            from firmpass.errors import UnusableInput
-
             raise UnusableInput("err.out_dir", path=str(top), detail=e.strerror or str(e)) from None
 
     def warn(self, code: str, node: ContainerNode | None, **kw) -> None:

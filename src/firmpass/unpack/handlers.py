@@ -1058,6 +1058,7 @@ class _Stream(Handler):
                     again = self.salvage(view) if not salvaging else None
                     if again is not None:  # a second pass that does not verify checksums
                         salvaging, damage = True, f"{type(ex).__name__}: {ex}"[:200]  # text: no frames kept
+                        u.account(-produced)  # the first pass's output is rewritten, not added to
                         d, pos, produced, eof = again[0], again[1], 0, False
                         fh.seek(0)
                         fh.truncate()
