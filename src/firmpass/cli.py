@@ -8,6 +8,7 @@ never reaches the terminal.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from pathlib import Path
 from typing import Optional
@@ -65,7 +66,7 @@ def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: 
     lim = Limits()
 
     def positive(opt: str, value):
-        if value is not None and not value > 0:
+        if value is not None and not (value > 0 and math.isfinite(value)):
             raise FirmpassError("err.bad_limit", option=opt, value=str(value))
         return value
 
@@ -99,7 +100,7 @@ def parse_size(text: str, option: str = "--max-size") -> int:
         if t and t[-1] in mult:
             return int(float(t[:-1]) * mult[t[-1]])
         return int(t)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise FirmpassError("err.bad_size", option=option, value=repr(text)) from None
 
 

@@ -125,3 +125,22 @@ def test_internal_error_exits_2_without_traceback(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as e:
         cli.main(["scan", str(img), "-o", str(tmp_path / "o"), "--no-pdf"])
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize("opt,value", [("--max-ratio", "inf"), ("--max-ratio", "nan"), ("--timeout", "inf"),
+                                       ("--max-size", "1e400K")])
+def test_limits_must_be_finite(tmp_path, opt, value):
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"x" * 100)
+    line = assert_one_line_error(run("unpack", str(img), "-o", str(tmp_path / "o"), opt, value))
+    assert opt in line
+
+
+def test_profile_with_yaml_aliases_is_refused_quickly(tmp_path):
+    """Nested aliases ('billion laughs') would expand a 500-byte profile into 10^9 nodes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    p = tmp_path / "laughs.yaml"
+    p.write_text("\n".join(lines) + "\n")
+    line = assert_one_line_error(run("profile", "validate", str(p)))
+    assert "aliases" in line and "别名" in line

@@ -101,15 +101,35 @@ def _explain(e) -> Text:
     return Text(en=e.message, zh=f"不符合档案结构（{kind}）：{e.message}")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors/aliases: a profile never needs them, and aliases nested a few levels deep
+    expand a few hundred bytes into billions of nodes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasUsed(self.peek_event().start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
+class _AliasUsed(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
 def parse_profile(text: str, path: str = "<profile>") -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e).split("\n")[0]
         en_where, zh_where = (f"line {mark.line + 1}", f"第 {mark.line + 1} 行") if mark is not None else ("YAML", "YAML")
         raise UnusableInput("err.bad_profile", path=path,
                             detail=Text(en=f"{en_where}: {problem}", zh=f"{zh_where}：YAML 语法错误（{problem}）")) from None
+    except _AliasUsed as e:
+        raise UnusableInput("err.bad_profile", path=path,
+                            detail=Text(en=f"line {e.line}: aliases (*name) are not allowed in a profile",
+                                        zh=f"第 {e.line} 行：档案中不允许使用 YAML 别名（*name）")) from None
     except (ValueError, TypeError, OverflowError) as e:  # a value YAML cannot build: 2027-02-30, a huge int
         raise UnusableInput("err.bad_profile", path=path,
                             detail=Text(en=f"a value cannot be read: {e}", zh=f"有取值无法解析（如不存在的日期）：{e}")) from None

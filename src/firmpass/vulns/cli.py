@@ -108,7 +108,10 @@ def status_cmd(db: Optional[str] = OPT_DB,
     p = resolve_db_path(db)
     out.print(both(msg("db.status.header", path=display_db(p))), markup=False)
     check_db_file(p)
-    store = Store.open_existing(p)
+    try:
+        store = Store.open_existing(p)
+    except Exception as e:  # noqa: BLE001 - an unreachable server, a locked or foreign file
+        raise FirmpassError("err.bad_db", path=display_db(p), detail=exc_detail(e)) from None
     if store is None:
         err.print(both(msg("db.status.empty")), markup=False)
         return
