@@ -425,10 +425,10 @@ def euvd_date(s: Any) -> str | None:
     if not s:
         return None
     if re.match(r"^\d{4}-\d{2}-\d{2}", s):
-        return s
+        return s[:40]  # the store's date columns hold 40 characters (PostgreSQL enforces it)
     m = _EUVD_DATE.match(s)
     if not m or m.group(1).lower() not in _MONTHS:
-        return s  # kept as given rather than lost
+        return s[:40]  # kept as given rather than lost
     day = f"{m.group(3)}-{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}"
     if m.group(4) is None:
         return day

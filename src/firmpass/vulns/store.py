@@ -631,8 +631,15 @@ class Store:
         t = ExploitedRow.__table__
         ids = list(set(ids))
         out: dict[str, list[dict]] = {}
-        q = select(t.c.cve, t.c.source, t.c.since, t.c.ref).where(t.c.cve.in_(bindparam("ids", expanding=True)))
+        # CISA KEV evidence is read from the kev table itself: the mirrored "cisa-kev" rows could be
+        # stale if an older firmpass replaced the kev table of a shared store
+        q = select(t.c.cve, t.c.source, t.c.since, t.c.ref).where(t.c.cve.in_(bindparam("ids", expanding=True)),
+                                                                  t.c.source != "cisa-kev")
+        k = KevRow.__table__
+        qk = select(k.c.cve, k.c.date_added).where(k.c.cve.in_(bindparam("ids", expanding=True)))
         for i in range(0, len(ids), 500):
+            for r in s.execute(qk, {"ids": ids[i:i + 500]}).all():
+                out.setdefault(r.cve, []).append({"source": "cisa-kev", "since": r.date_added})
             for r in s.execute(q, {"ids": ids[i:i + 500]}).all():
                 d = {"source": r.source, "since": r.since}
                 if r.ref:
