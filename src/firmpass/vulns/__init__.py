@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from firmpass.context import ScanContext
-from firmpass.errors import UnusableInput
+from firmpass.errors import FirmpassError, UnusableInput
 from firmpass.i18n import exc_detail, msg
 from firmpass.model import SEVERITY_ORDER, Component, CvssScore, Text, Vulnerability, VexStatement
 from firmpass.vulns.cvssutil import severity_from_score
@@ -205,6 +205,8 @@ def run(ctx: ScanContext) -> None:
     check_db_file(path)  # the default store can be damaged too: one clear line, not a SQL error
     try:
         store = Store.open_existing(path)
+    except FirmpassError:
+        raise
     except Exception as e:  # noqa: BLE001 - a server store that cannot be reached, a locked file
         raise UnusableInput("err.bad_db", path=display_db(path), detail=exc_detail(e)) from None
     try:

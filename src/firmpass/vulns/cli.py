@@ -28,6 +28,8 @@ def _open(db: Optional[str]):
     check_db_file(p)
     try:
         return Store(p)
+    except FirmpassError:
+        raise
     except Exception as e:  # noqa: BLE001 - any open failure is one bilingual line
         raise FirmpassError("db.err.open", path=display_db(p), detail=exc_detail(e)) from None
 
@@ -110,6 +112,8 @@ def status_cmd(db: Optional[str] = OPT_DB,
     check_db_file(p)
     try:
         store = Store.open_existing(p)
+    except FirmpassError:
+        raise
     except Exception as e:  # noqa: BLE001 - an unreachable server, a locked or foreign file
         raise FirmpassError("err.bad_db", path=display_db(p), detail=exc_detail(e)) from None
     if store is None:

@@ -323,8 +323,24 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
-            Base.metadata.create_all(self.engine)
-            self._upgrade()
+            try:
+                Base.metadata.create_all(self.engine)
+                self._upgrade()
+            except Exception as e:  # noqa: BLE001 - e.g. a read-only user of a store an older firmpass made
+                ver, old = None, False
+                try:
+                    old = inspect(self.engine).has_table("vuln")
+                    ver = self.schema_version() if old else None
+                except Exception:  # noqa: BLE001
+                    pass
+                if old and (ver or 1) < SCHEMA_VERSION:
+                    from firmpass.errors import UnusableInput
+                    from firmpass.i18n import exc_detail
+
+                    self.engine.dispose()
+                    raise UnusableInput("db.err.needs_upgrade", path=display_db(self.path or url), version=ver or "1-2",
+                                        current=SCHEMA_VERSION, detail=exc_detail(e)) from None
+                raise
 
     _KEY_COLS = ("keyed", "key_lo", "lo_incl", "key_hi", "hi_incl")
     _V3_VULN_COLS = ("vendor_severity", "cwes")
