@@ -111,3 +111,14 @@ def test_an_unpacked_directory_firmpass_did_not_make_is_never_deleted(corpus, tm
     prof.write_text("schema_version: 1\nproduct: {name: X}\n")
     r = cli("scan", str(corpus / "rootfs.jffs2"), "-o", str(out), "--profile", str(prof), "--no-pdf")
     assert r.returncode == 2 and "p.yaml" in r.stderr and prof.exists()  # an input inside the tree is not deleted
+
+
+def test_file_count_limit_inside_a_filesystem_keeps_what_was_listed(corpus, tmp_path):
+    """--max-files hit while walking a squashfs: the entries listed before it are published, with their
+    content, and the limit message is bilingual."""
+    r = cli("unpack", str(corpus / "rootfs-xz.sqfs"), "-o", str(tmp_path / "o"), "--max-files", "40")
+    assert r.returncode == 0, r.stderr
+    assert "--max-files" in r.stderr and "文件数超过 40 个" in r.stderr
+    data = json.loads((tmp_path / "o" / "findings.json").read_text())
+    assert len(data["files"]) == 40
+    assert any(f["type"] == "file" and f.get("disk_path") for f in data["files"])

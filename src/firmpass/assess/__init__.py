@@ -47,6 +47,8 @@ def recorded_profile(out: Path, notes: list | None = None) -> Path | None:
         rec = prev.get("profile") or {}
     except (OSError, ValueError, AttributeError):
         return None
+    if not isinstance(rec, dict):
+        return None
     names = [n for n in (rec.get("abs_path"), rec.get("path")) if n]
     if not names:
         return None

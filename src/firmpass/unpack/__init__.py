@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from firmpass.errors import LimitExceeded, UnusableInput
 from firmpass.i18n import msg
+from firmpass.model import Text
 from firmpass.unpack import handlers  # noqa: F401 - registers the handlers
 from firmpass.unpack.engine import REGISTRY, Unpacker
 
@@ -77,7 +78,8 @@ def run(ctx) -> None:
             nid, why = next(iter(u.failures.items()))
             if why == "limit":
                 meta = u.by_id[nid].meta
-                raise LimitExceeded("err.limit", detail=meta.get("limit", ""), option=meta.get("limit_option", "--max-ratio"))
+                detail = Text(en=meta.get("limit", ""), zh=meta.get("limit_zh") or meta.get("limit", ""))
+                raise LimitExceeded("err.limit", detail=detail, option=meta.get("limit_option", "--max-ratio"))
             raise UnusableInput("err.corrupt", path=str(ctx.image), detail=why)
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 from firmpass.errors import LimitExceeded
 from firmpass.i18n import msg
-from firmpass.model import ContainerNode, FileEntry
+from firmpass.model import ContainerNode, FileEntry, Text
 
 STAGE = "unpack"
 BLOBS = "unpacked/blobs"
@@ -34,9 +34,10 @@ class PartError(Exception):
 class StreamLimit(Exception):
     """A per-stream limit (expansion ratio, size of one file) was hit: that part stops."""
 
-    def __init__(self, detail: str, option: str):
+    def __init__(self, detail: str, option: str, zh: str | None = None):
         super().__init__(detail)
         self.detail, self.option = detail, option
+        self.text = Text(en=detail, zh=zh or detail)
 
 
 # ---------------------------------------------------------------------------------- byte sources
@@ -354,7 +355,7 @@ class Unpacker:
         self.failures: dict[str, str] = {}
 
     # ------------------------------------------------------------------ limits
-    def limit(self, detail: str, option: str) -> LimitExceeded:
+    def limit(self, detail: "Text | str", option: str) -> LimitExceeded:
         return LimitExceeded("err.limit", detail=detail, option=option)
 
     def account(self, n: int) -> None:
@@ -362,26 +363,31 @@ class Unpacker:
             self.written += n
             w = self.written
         if w > self.lim.max_total_bytes:
-            raise self.limit(f"more than {self.lim.max_total_bytes} bytes unpacked", "--max-size")
+            raise self.limit(Text(en=f"more than {self.lim.max_total_bytes} bytes unpacked",
+                                  zh=f"解包数据超过 {self.lim.max_total_bytes} 字节"), "--max-size")
         self.check_time()
 
     def check_time(self) -> None:
         if time.monotonic() - self.t0 > self.lim.max_seconds:
-            raise self.limit(f"unpacking took more than {self.lim.max_seconds:g} s", "--timeout")
+            raise self.limit(Text(en=f"unpacking took more than {self.lim.max_seconds:g} s",
+                                  zh=f"解包耗时超过 {self.lim.max_seconds:g} 秒"), "--timeout")
 
     def count_file(self, n: int = 1) -> None:
         self.nfiles += n
         if self.nfiles > self.lim.max_files:
-            raise self.limit(f"more than {self.lim.max_files} files", "--max-files")
+            raise self.limit(Text(en=f"more than {self.lim.max_files} files", zh=f"文件数超过 {self.lim.max_files} 个"),
+                             "--max-files")
 
     def stream_guard(self, consumed: int, produced: int, what: str, one_output: bool = True) -> None:
         """Per-stream bounds: expansion ratio (with a 1 MiB floor) and, when the stream is one output
         (a compressed file, not an archive of many files), the size of one output."""
         if one_output and produced > self.lim.max_file_bytes:
-            raise StreamLimit(f"{what}: output larger than {self.lim.max_file_bytes} bytes", "--max-file-size")
+            raise StreamLimit(f"{what}: output larger than {self.lim.max_file_bytes} bytes", "--max-file-size",
+                              zh=f"{what}：输出超过 {self.lim.max_file_bytes} 字节")
         if produced > (1 << 20) and produced > self.lim.max_ratio * max(consumed, 1):
             raise StreamLimit(f"{what}: expands more than {self.lim.max_ratio:g} times "
-                              f"({consumed} -> {produced}+ bytes)", "--max-ratio")
+                              f"({consumed} -> {produced}+ bytes)", "--max-ratio",
+                              zh=f"{what}：展开倍数超过 {self.lim.max_ratio:g}（{consumed} -> {produced}+ 字节）")
         self.check_time()
 
     # ------------------------------------------------------------------ nodes
@@ -527,8 +533,9 @@ class Unpacker:
         except StreamLimit as e:
             node.status = "failed"
             node.meta["limit"] = e.detail
+            node.meta["limit_zh"] = e.text.zh
             node.meta["limit_option"] = e.option
-            self.warn("limit", node, part=self.part_name(node), detail=e.detail, option=e.option)
+            self.warn("limit", node, part=self.part_name(node), detail=e.text, option=e.option)
             self.failures[node.id] = "limit"
             return src.size
         except (PartError, Exception) as e:  # noqa: BLE001 - hostile input: one part's failure is a warning

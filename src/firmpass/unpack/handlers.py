@@ -106,7 +106,9 @@ class PartContent:
                 produced = self.produced
             if produced > self.cap:  # only if a reader gave more than declared: a safety net
                 raise StreamLimit(f"{self.u.part_name(self.node)}: expands more than {self.u.lim.max_ratio:g} times "
-                                  f"({self.size} -> {produced}+ bytes)", "--max-ratio")
+                                  f"({self.size} -> {produced}+ bytes)", "--max-ratio",
+                                  zh=f"{self.u.part_name(self.node)}：展开倍数超过 {self.u.lim.max_ratio:g}"
+                                     f"（{self.size} -> {produced}+ 字节）")
             self.u.check_time()
             yield b
 
@@ -378,13 +380,18 @@ class SquashfsHandler(Handler):
         files: list[tuple[FileEntry, str, int, int]] = []
         seen_dirs: set[tuple[int, int]] = set()
         stack = [(fs.get("/"), "")]
-        while stack:
+        stopped: LimitExceeded | None = None  # a global limit during the walk: what was listed is still read
+        while stack and stopped is None:
             d, drel = stack.pop()
             for c in d.iterdir():
                 rel = clean_path(f"{drel}/{c.name}")
                 if not rel:
                     continue
-                u.count_file()
+                try:
+                    u.count_file()
+                except LimitExceeded as ex:
+                    stopped = ex
+                    break
                 mode = c.mode
                 t = ftype(mode)
                 link = dev = None
@@ -412,6 +419,10 @@ class SquashfsHandler(Handler):
             u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
             raise
         budget.report()
+        if stopped is not None:
+            node.status = "partial"
+            u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
+            raise stopped
         u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
         return min(src.size, (sb.bytes_used + 4095) & ~4095)
 
@@ -920,7 +931,7 @@ def _archive(u, node, src, depth, fmt: str) -> None:
                         continue
                     if e.size == 0 and e.disk_path:
                         e.size = os.path.getsize(u.out / e.disk_path)
-    except LimitExceeded:  # keep what was unpacked so far
+    except LimitExceeded:  # keep what was unpacked so far (a ratio bomb fails the archive, as before)
         u.add_fs(node, tree, entries, depth, nested=False)
         raise
     except libarchive.ArchiveError as ex:

@@ -132,7 +132,8 @@ def update_euvd(store: Store, base_url: str = EUVD_URL, now: datetime | None = N
                 progress(min(page * EUVD_PAGE, total), total)
             store.set_cursor("euvd", {"window_start": start.isoformat(), "page": page, "until": end_all.isoformat(),
                                       "last_update": cur.get("last_update")}, kind="euvd")
-            if not items or page * EUVD_PAGE >= total:
+            # `total` may be missing or capped by the service: a full page always asks for the next one
+            if not items or (len(items) < EUVD_PAGE and page * EUVD_PAGE >= total):
                 break
         start, page = end, 0
         store.set_cursor("euvd", {"window_start": start.isoformat(), "page": 0, "until": end_all.isoformat(),
