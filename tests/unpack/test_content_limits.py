@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # Unpacks argv[1] into argv[2] (argv[3]: max_ratio or "-") in a fresh process and prints, as JSON,
 # how much the peak RSS grew during the unpack stage, the files and the warnings.
 DRIVER = r"""
-import json, resource, sys
+import json, re, sys
 from pathlib import Path
+def hwm():  # peak RSS (kB) of this process's memory map; ru_maxrss would include the parent's peak
+    return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
 import dissect.squashfs  # imported before the baseline, as the handler imports it lazily
 from firmpass.context import ScanOptions
 from firmpass.pipeline import new_context, run_stages
@@ -31,9 +33,9 @@ opts = ScanOptions()
 if sys.argv[3] != "-":
     opts.limits.max_ratio = float(sys.argv[3])
 ctx = new_context(Path(sys.argv[1]), Path(sys.argv[2]), opts)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 run_stages(ctx, ["unpack"])
-grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+grown = hwm() - before
 print(json.dumps({"rss_growth_kb": grown,
                   "files": {f.path: {"size": f.size, "disk_path": f.disk_path} for f in ctx.result.files},
                   "warnings": [{"code": w.code, "en": w.message.en, "zh": w.message.zh, "part": w.part}
