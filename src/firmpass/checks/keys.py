@@ -210,7 +210,7 @@ def _keys_in(run: CheckRun, e) -> list[dict]:
     if key is not None:
         algo, bits, fp = _pub_info(key)
         found.append({"kind": f"{algo}-{bits} {fmt}", "algo": algo, "bits": bits, "fp": fp, "line": None,
-                      "encrypted": False, "excerpt": f"<binary {fmt} private key, {e.size} bytes>"})
+                      "encrypted": False, "excerpt": None})  # binary: the detail names the key, nothing to quote
     return found
 
 

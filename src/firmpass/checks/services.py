@@ -232,10 +232,11 @@ def web_root(run: CheckRun):
             if m:
                 user_line = (n, line.strip(), m.group(1))
         if user_line is None:
-            yield Hit(key=("web", e.path), evidence=[run.ev(e, None, "server.username not set", Text(
-                          en="lighttpd keeps the privileges it was started with",
-                          zh="lighttpd 不降权，一直保持启动时的权限"))],
-                      params={"path": e.path, "line": "-", "excerpt": "server.username not set"},
+            yield Hit(key=("web", e.path), evidence=[run.ev(e, None, None, Text(
+                          en="no server.username line: lighttpd keeps the privileges it was started with",
+                          zh="未设置 server.username：lighttpd 不降权，一直保持启动时的权限"))],
+                      params={"path": e.path, "line": "-",
+                              "excerpt": Text(en="(no server.username line)", zh="（未设置 server.username）")},
                       data={"server": "lighttpd", "user": None})
         elif user_line[2] in ("root", "") :
             yield Hit(key=("web", e.path), evidence=[run.ev(e, user_line[0], user_line[1])],
