@@ -411,6 +411,10 @@ class SquashfsHandler(Handler):
                         stack.append((c, rel))
                 elif t == "file":
                     files.append((e, rel, c.block, c.offset))
+        # one writer per path: a hostile image can list a name twice in a directory, and the content
+        # threads must not write the same file at once (the last listing wins, like a tar)
+        by_rel = {f[1]: f for f in files}
+        files = list(by_rel.values())
         budget = PartContent(u, node, src)
         try:
             self._content(u, node, src, tree, files, budget)
