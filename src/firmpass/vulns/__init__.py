@@ -11,11 +11,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from firmpass.context import ScanContext
-from firmpass.errors import FirmpassError, UnusableInput
-from firmpass.i18n import exc_detail, msg
+from firmpass.i18n import msg
 from firmpass.model import SEVERITY_ORDER, Component, CvssScore, Text, Vulnerability, VexStatement
 from firmpass.vulns.cvssutil import severity_from_score
-from firmpass.vulns.store import Store, check_db_file, display_db, resolve_db_path
+from firmpass.vulns.store import Store, db_errors, display_db, open_store, resolve_db_path
 
 STAGE = "vulns"
 _VER_ORDER = {"4.0": 4, "3.1": 3, "3.0": 2, "2.0": 1}
@@ -202,18 +201,10 @@ def run(ctx: ScanContext) -> None:
     from firmpass.vulns.vex import load_triage_files
 
     path = resolve_db_path(ctx.options.db_path)
-    check_db_file(path)  # the default store can be damaged too: one clear line, not a SQL error
+    store = open_store(path, existing=True)  # the default store can be damaged too: one line, not an SQL error
     try:
-        store = Store.open_existing(path)
-    except FirmpassError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a server store that cannot be reached, a locked file
-        raise UnusableInput("err.bad_db", path=display_db(path), detail=exc_detail(e)) from None
-    try:
-        try:
+        with db_errors(path):
             summary = db_summary(store, path)
-        except Exception as e:  # noqa: BLE001 - a damaged or foreign SQLite file
-            raise UnusableInput("err.bad_db", path=display_db(path), detail=exc_detail(e)) from None
         ctx.result.extra["vuln_db"] = summary
         triage_files = load_triage_files(list(ctx.options.vex_files)) if ctx.options.vex_files else []
         if store is None or summary["empty"]:

@@ -21,17 +21,9 @@ OPT_DB = typer.Option(None, "--db", help="Store: an SQLite file or a database UR
 
 
 def _open(db: Optional[str]):
-    from firmpass.i18n import exc_detail
-    from firmpass.vulns.store import Store, check_db_file, display_db, resolve_db_path
+    from firmpass.vulns.store import open_store
 
-    p = resolve_db_path(db)
-    check_db_file(p)
-    try:
-        return Store(p)
-    except FirmpassError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any open failure is one bilingual line
-        raise FirmpassError("db.err.open", path=display_db(p), detail=exc_detail(e)) from None
+    return open_store(db)
 
 
 @db_app.command("import")
@@ -104,25 +96,17 @@ def update_cmd(db: Optional[str] = OPT_DB,
 def status_cmd(db: Optional[str] = OPT_DB,
                max_age: int = typer.Option(7, "--max-age", help="Warn when a source is older than this many days.")) -> None:
     """Sources, record counts, last update per source; warns when data is old."""
-    from firmpass.i18n import exc_detail
-    from firmpass.vulns.store import Store, check_db_file, display_db, resolve_db_path
+    from firmpass.vulns.store import db_errors, display_db, open_store, resolve_db_path
 
     p = resolve_db_path(db)
     out.print(both(msg("db.status.header", path=display_db(p))), markup=False)
-    check_db_file(p)
-    try:
-        store = Store.open_existing(p)
-    except FirmpassError:
-        raise
-    except Exception as e:  # noqa: BLE001 - an unreachable server, a locked or foreign file
-        raise FirmpassError("err.bad_db", path=display_db(p), detail=exc_detail(e)) from None
+    store = open_store(p, existing=True)
     if store is None:
         err.print(both(msg("db.status.empty")), markup=False)
         return
     try:
-        srcs, counts, empty = store.sources(), store.counts(), store.is_empty()
-    except Exception as e:  # noqa: BLE001 - a damaged store is one line
-        raise FirmpassError("err.bad_db", path=display_db(p), detail=exc_detail(e)) from None
+        with db_errors(p):
+            srcs, counts, empty = store.sources(), store.counts(), store.is_empty()
     finally:
         store.close()
     t = Table(show_edge=False)

@@ -9,6 +9,7 @@ Matching looks rows up by ``(vendor, product)`` (CPE criteria, CVE 5 and vendor 
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import re
 from datetime import datetime, timezone
@@ -72,6 +73,30 @@ def display_db(spec: Path | str) -> str:
         except Exception:  # noqa: BLE001 - an unparsable URL: show its scheme only
             return str(spec).split("://", 1)[0] + "://..."
     return str(spec)
+
+
+@contextlib.contextmanager
+def db_errors(spec: Path | str):
+    """Any failure of the database itself (unreachable server, damaged or foreign file, locked file)
+    inside the block becomes UnusableInput('err.bad_db') with one line; our own errors pass through."""
+    from firmpass.errors import FirmpassError, UnusableInput
+    from firmpass.i18n import exc_detail
+
+    try:
+        yield
+    except FirmpassError:
+        raise
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy / driver errors of every kind
+        raise UnusableInput("err.bad_db", path=display_db(spec), detail=exc_detail(e)) from None
+
+
+def open_store(spec: Path | str | None = None, existing: bool = False) -> "Store | None":
+    """The store named by `spec` (file, URL, or the default), checked and opened with one-line errors.
+    existing=True: None when a file store does not exist yet (reading commands, the scan)."""
+    p = resolve_db_path(spec)
+    check_db_file(p)
+    with db_errors(p):
+        return Store.open_existing(p) if existing else Store(p)
 
 
 def check_db_file(path: Path | str) -> None:
