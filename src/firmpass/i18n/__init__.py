@@ -27,9 +27,16 @@ def msg(key: str, **kw) -> Text:
     """The message `key` in both languages.  A keyword value that is itself a Text goes into each
     language in its own language, so a bilingual detail never puts English into the Chinese half."""
     entry = _catalogue()[key]
-    en = {k: (v.en if isinstance(v, Text) else v) for k, v in kw.items()}
-    zh = {k: (v.zh if isinstance(v, Text) else v) for k, v in kw.items()}
-    return Text(en=entry["en"].format(**en), zh=entry["zh"].format(**zh))
+    return fill(entry["en"], entry["zh"], kw)
+
+
+def fill(en: str, zh: str, kw: dict) -> Text:
+    """Format an English and a Chinese template with the same arguments; a Text argument gives each
+    language its own half (every catalogue of the project formats through this)."""
+    if not kw:
+        return Text(en=en, zh=zh)
+    return Text(en=en.format(**{k: (v.en if isinstance(v, Text) else v) for k, v in kw.items()}),
+                zh=zh.format(**{k: (v.zh if isinstance(v, Text) else v) for k, v in kw.items()}))
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from firmpass.i18n import fill
 from firmpass.model import Text
 
 
@@ -21,11 +22,7 @@ def catalogue() -> dict[str, dict[str, str]]:
 def t(key: str, **kw: Any) -> Text:
     """A chrome string in both languages; a missing key or language raises (tests catch it)."""
     entry = catalogue()[key]
-    en, zh = entry["en"], entry["zh"]
-    if kw:  # a Text argument goes into each language in its own language
-        en = en.format(**{k: (v.en if isinstance(v, Text) else v) for k, v in kw.items()})
-        zh = zh.format(**{k: (v.zh if isinstance(v, Text) else v) for k, v in kw.items()})
-    return Text(en=en, zh=zh)
+    return fill(entry["en"], entry["zh"], kw)
 
 
 def as_text(value: Any) -> Text:
