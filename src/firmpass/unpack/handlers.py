@@ -45,6 +45,11 @@ def fs_guard(u, node: ContainerNode, src: Src, produced: int) -> None:
     u.stream_guard(src.size, produced, u.part_name(node))
 
 
+def part_cap(u, src: Src) -> int:
+    """What one part may expand to: max_ratio times its size, with a 1 MiB floor (as stream_guard)."""
+    return int(max(1 << 20, u.lim.max_ratio * max(src.size, 1)))
+
+
 class _MemberTooLarge(Exception):
     """One archive member grew past the per-file limit: that member is dropped, the archive goes on."""
 
@@ -71,7 +76,7 @@ class PartContent:
 
     def __init__(self, u, node: ContainerNode, src: Src):
         self.u, self.node = u, node
-        self.cap = int(max(1 << 20, u.lim.max_ratio * max(src.size, 1)))
+        self.cap = part_cap(u, src)
         self.size = src.size
         self.reserved = 0
         self.produced = 0
@@ -113,15 +118,20 @@ class PartContent:
             yield b
 
     def report(self) -> None:
-        if not self.rejected:
-            return
-        names = sorted(self.rejected)
-        if self.node.status == "ok":
-            self.node.status = "partial"
-        self.node.meta["not_extracted"] = [p for p, _ in names[:50]]
-        self.u.warn("files_too_large", self.node, part=self.u.part_name(self.node), count=len(names),
-                    files=", ".join(f"{p} ({n} bytes)" for p, n in names[:5]) + (", ..." if len(names) > 5 else ""),
-                    max_file=self.u.lim.max_file_bytes, cap=self.cap)
+        _not_extracted(self.u, self.node, self.rejected, self.cap)
+
+
+def _not_extracted(u, node: ContainerNode, items: list[tuple[str, int]], cap: int, more: str = "") -> None:
+    """One warning per part naming the files left unread because of their size; the part is partial."""
+    if not items:
+        return
+    names = sorted(items)
+    if node.status == "ok":
+        node.status = "partial"
+    node.meta["not_extracted"] = [p for p, _ in names[:50]]
+    u.warn("files_too_large", node, part=u.part_name(node), count=len(names),
+           files=", ".join(f"{p} ({n}{more} bytes)" for p, n in names[:5]) + (", ..." if len(names) > 5 else ""),
+           max_file=u.lim.max_file_bytes, cap=cap)
 
 
 def stream_of(fh):
@@ -948,12 +958,7 @@ def _archive(u, node, src, depth, fmt: str) -> None:
         e.disk_path = tree.hardlink(rel, target)
         if e.disk_path:
             e.size = os.path.getsize(u.out / e.disk_path)
-    if too_big:
-        node.status = "partial"
-        node.meta["not_extracted"] = [p for p, _ in sorted(too_big)[:50]]
-        u.warn("files_too_large", node, part=u.part_name(node), count=len(too_big),
-               files=", ".join(f"{p} ({n}+ bytes)" for p, n in sorted(too_big)[:5]) + (", ..." if len(too_big) > 5 else ""),
-               max_file=u.lim.max_file_bytes, cap=int(max(1 << 20, u.lim.max_ratio * max(src.size, 1))))
+    _not_extracted(u, node, too_big, part_cap(u, src), more="+")
     # newc cpio hard links come as several regular entries; libarchive gives the data to one of them
     u.add_fs(node, tree, entries, depth)
 
