@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover
 
 from firmpass import __version__
 from firmpass.context import Limits, ScanOptions
-from firmpass.errors import FirmpassError
+from firmpass.errors import FirmpassError, require_file
 from firmpass.i18n import both, exc_detail, msg
 from firmpass.model import Text
 
@@ -83,14 +83,6 @@ def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: 
     if positive("--timeout", timeout) is not None:
         lim.max_seconds = timeout
     return lim
-
-
-def check_input_file(path: Path) -> None:
-    """An input file named on the command line: exists and is a regular file, else one line, exit 2."""
-    if not path.exists():
-        raise FirmpassError("err.no_such_file", path=str(path))
-    if not path.is_file():
-        raise FirmpassError("err.not_a_file", path=str(path))
 
 
 def parse_size(text: str, option: str = "--max-size") -> int:
@@ -171,7 +163,7 @@ def scan(
 
         load_profile(profile)  # a bad profile stops here with one line, before any scanning
     for v in vex:
-        check_input_file(v)
+        require_file(v)
     if db is not None:
         from firmpass.vulns.store import check_db_file
 

@@ -17,6 +17,17 @@ class UnusableInput(FirmpassError):
     """The image (or profile, or scan dir) cannot be used: exit 2."""
 
 
+def require_file(path) -> None:
+    """An input named by the user exists and is a regular file, else UnusableInput (one line, exit 2)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise UnusableInput("err.no_such_file", path=str(p))
+    if not p.is_file():
+        raise UnusableInput("err.not_a_file", path=str(p))
+
+
 class LimitExceeded(FirmpassError):
     """A safety limit (size, ratio, depth, count, time) was hit."""
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 from firmpass import __version__
 from firmpass.context import ScanContext, ScanOptions
-from firmpass.errors import FirmpassError, InternalError, UnusableInput
+from firmpass.errors import FirmpassError, InternalError, UnusableInput, require_file
 from firmpass.i18n import exc_detail, msg
 from firmpass.model import ImageInfo, ScanResult, ToolInfo
 
@@ -39,10 +39,7 @@ def hash_file(path: Path) -> tuple[str, str, int]:
 
 
 def check_image(image: Path) -> None:
-    if not image.exists():
-        raise UnusableInput("err.no_such_file", path=str(image))
-    if not image.is_file():
-        raise UnusableInput("err.not_a_file", path=str(image))
+    require_file(image)
     if image.stat().st_size == 0:
         raise UnusableInput("err.empty_file", path=str(image))
 

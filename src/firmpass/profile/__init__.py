@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from firmpass.errors import UnusableInput
+from firmpass.errors import UnusableInput, require_file
 from firmpass.model import Text
 
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -152,10 +152,7 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     """Read and validate a profile; raise UnusableInput('err.bad_profile') with one clear line."""
     p = Path(path)
     try:
-        if not p.exists():
-            raise UnusableInput("err.no_such_file", path=str(p))
-        if not p.is_file():
-            raise UnusableInput("err.not_a_file", path=str(p))
+        require_file(p)
         if p.stat().st_size > MAX_PROFILE_BYTES:
             raise UnusableInput("err.bad_profile", path=str(p),
                                 detail=Text(en=f"larger than {MAX_PROFILE_BYTES} bytes", zh=f"超过 {MAX_PROFILE_BYTES} 字节"))

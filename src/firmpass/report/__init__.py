@@ -128,7 +128,8 @@ def rerender(out: Path, assessment: dict | None = None, lang: str = "both", pdf:
     if assessment is None:
         assessment = load_assessment(out)
     profile = None
-    recorded = ((assessment or {}).get("profile") or {}).get("path") if isinstance((assessment or {}).get("profile"), dict) else None
+    rec = (assessment or {}).get("profile")
+    recorded = (rec.get("abs_path") or rec.get("path")) if isinstance(rec, dict) else None
     if recorded and Path(recorded).is_file():
         profile = load_profile_file(Path(recorded))
     written = write_report(out, result, assessment, profile, lang, pdf)

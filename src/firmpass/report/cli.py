@@ -10,7 +10,7 @@ import typer
 
 from firmpass.console import err_console, out_console
 
-from firmpass.errors import FirmpassError, UnusableInput
+from firmpass.errors import FirmpassError, UnusableInput, require_file
 from firmpass.i18n import both, msg
 
 
@@ -34,13 +34,16 @@ def register(app: typer.Typer) -> None:
             raise UnusableInput("err.bad_scan_dir", path=str(out))
         result = load_result(out)
         assessment = load_assessment(out)
+        if profile is not None:
+            require_file(profile)
         prof_path = profile
-        if prof_path is None and assessment:
-            recorded = (assessment.get("profile") or {}).get("path")
-            if recorded and Path(recorded).is_file():
-                prof_path = Path(recorded)
-        if profile is not None and not profile.is_file():
-            raise FirmpassError("err.no_such_file", path=str(profile))
+        if prof_path is None and assessment:  # the profile the scan was assessed with, as `assess` does
+            from firmpass.assess import recorded_profile
+
+            notes: list = []
+            prof_path = recorded_profile(out, notes)
+            for note in notes:
+                err_console.print(both(note), markup=False)
         prof = load_profile_file(prof_path) if prof_path is not None else None
         err = err_console
         if assessment is None:
