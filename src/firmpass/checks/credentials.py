@@ -93,7 +93,7 @@ def accounts(run: CheckRun) -> list[dict]:
         if not run.is_text(pw):
             continue
         shadow = {}
-        sh_ent = run.ctx.lookup("/etc/shadow", pw.container)
+        sh_ent = run.lookup("/etc/shadow", pw)
         if sh_ent is not None and sh_ent.type == "file" and run.is_text(sh_ent):
             for n, line in enumerate(run.lines(sh_ent), 1):
                 f = line.split(":")
@@ -211,11 +211,11 @@ def _userfiles(run: CheckRun) -> dict[tuple[str, str], bool]:
     found: dict[tuple[str, str], bool] = {}
     for e in run.regular:
         if HTPASSWD_NAMES.search(e.path):
-            found[(e.container, e.path)] = False
+            found[(e.container, e.path)] = (False, e)
     for e, n, line in run.config_lines(run.glob(r"(^|/)lighttpd[^/]*\.conf$|/lighttpd/.*\.conf$")):
         m = re.match(r'auth\.backend\.(plain|htpasswd|htdigest)\.userfile\s*=\s*"([^"]+)"', line)
         if m:
-            found[(e.container, posixpath.normpath(m.group(2)))] = m.group(1) == "plain"
+            found[(e.container, posixpath.normpath(m.group(2)))] = (m.group(1) == "plain", e)
     return found
 
 
@@ -223,8 +223,8 @@ def web_users(run: CheckRun) -> list[dict]:
     if "web_users" in run.memo:
         return run.memo["web_users"]
     out = []
-    for (c, path), plain_backend in _userfiles(run).items():
-        e = run.ctx.lookup(path, c)
+    for (c, path), (plain_backend, near) in _userfiles(run).items():
+        e = near if near.path == path else run.lookup(path, near)
         if e is None or e.type != "file" or not run.is_text(e):
             continue
         for n, line in enumerate(run.lines(e), 1):

@@ -169,7 +169,7 @@ def _keys_in(run: CheckRun, e) -> list[dict]:
         data = run.read(e)
     elif e.elf is not None or run.head(e, 4) == b"\x7fELF":
         # libraries carry PEM strings and self-test keys (gnutls, libssl): never a device key
-        if e.size > ELF_SCAN_MAX or in_dir(e.path, *LIB_DIRS) or ".so" in e.path.rsplit("/", 1)[-1]:
+        if e.size > ELF_SCAN_MAX or in_dir(run.rel(e), *LIB_DIRS) or ".so" in e.path.rsplit("/", 1)[-1]:
             return []
         data = run.ctx.read(e, ELF_SCAN_MAX)
         if b"PRIVATE KEY-----" not in data:
@@ -241,7 +241,7 @@ def _certs(run: CheckRun) -> list[dict]:
     out = []
     cache: dict = {}
     for e in run.regular:
-        if in_dir(e.path, *LIB_DIRS) or not run.is_text(e):
+        if in_dir(run.rel(e), *LIB_DIRS) or not run.is_text(e):
             continue
         ck = run.content_key(e)
         if ck not in cache:
@@ -351,7 +351,7 @@ def _clean_value(v: str) -> str:
 @check("KEY-004")
 def hardcoded_secrets(run: CheckRun):
     for e in run.regular:
-        if in_dir(e.path, *LIB_DIRS) or e.size == 0 or not run.is_text(e):
+        if in_dir(run.rel(e), *LIB_DIRS) or e.size == 0 or not run.is_text(e):
             continue
         if e.path.endswith(("passwd", "shadow", "htpasswd", ".pem", ".key", ".crt")):
             continue  # account files and keys have their own checks

@@ -137,12 +137,12 @@ def analyse(run: CheckRun) -> dict:
     images = fits + uimages
     verdict = min((r["verdict"] for r in images), key=lambda v: RANK[v]) if images else "unknown"
     # dm-verity / IMA signs
-    files = {f.path for f in run.ctx.result.files}
+    files = {run.rel(f) for f in run.ctx.result.files}
     verity = sorted(p for p in files if re.search(r"(^|/)(veritysetup|verity_?setup)$", p))
     verity += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"roothash=|dm-mod\.create=.*verity|dm=.*verity", a)]
     ima = sorted(p for p in files if p.startswith("/etc/ima") or p.endswith("ima-policy"))
     ima += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"ima_appraise|ima_policy|evm=", a)]
-    fw_env = [f for f in run.regular if f.path == "/etc/fw_env.config"]
+    fw_env = run.find("/etc/fw_env.config")
     summary = {
         "verdict": verdict,
         "images": [{"name": r["name"], "kind": r["kind"], "verdict": r["verdict"],

@@ -91,9 +91,9 @@ def startups(run: CheckRun) -> list[dict]:
             f = s.split(":", 3)
             if len(f) == 4:
                 add(e, n, f[3], "inittab")
-    scripts = [e for e in run.regular if (in_dir(e.path, "/etc/init.d", "/etc/rc.d", "/etc/rcS.d", "/etc/init")
-                                          or re.match(r"^/etc/rc[0-9S]\.d/", e.path)
-                                          or e.path in ("/etc/rc.local", "/etc/rc", "/etc/rcS", "/etc/profile.d/boot.sh"))]
+    scripts = [e for e in run.regular if (in_dir(run.rel(e), "/etc/init.d", "/etc/rc.d", "/etc/rcS.d", "/etc/init")
+                                          or re.match(r"^/etc/rc[0-9S]\.d/", run.rel(e))
+                                          or run.rel(e) in ("/etc/rc.local", "/etc/rc", "/etc/rcS", "/etc/profile.d/boot.sh"))]
     for e, n, s in run.config_lines(scripts):
         m = re.match(r"procd_set_param\s+command\s+(.*)", s)
         add(e, n, m.group(1) if m else s, "procd" if m else "init-script")
@@ -112,10 +112,10 @@ def startups(run: CheckRun) -> list[dict]:
             if m:
                 add(e, n, m.group(1), "xinetd")
     enabled_units = {posixpath.basename(f.path) for f in run.ctx.result.files
-                     if re.match(r"^/etc/systemd/system/.*\.wants/", f.path)}
+                     if re.match(r"^/etc/systemd/system/.*\.wants/", run.rel(f))}
     for e in run.glob(r"/systemd/system/(?:[^/]+\.wants/)?[^/]+\.service$"):
         base = posixpath.basename(e.path)
-        if not (e.path.startswith("/etc/systemd/system/") or base in enabled_units):
+        if not (run.rel(e).startswith("/etc/systemd/system/") or base in enabled_units):
             continue
         for n, line in enumerate(run.lines(e), 1):
             m = re.match(r"\s*ExecStart\s*=\s*[-@+!:]*(.*)", line)
@@ -191,7 +191,7 @@ def serial_console(run: CheckRun):
                       params={"tty": tty, "path": e.path, "line": n, "command": f[3], "shell_note": shell_note},
                       severity="high" if is_shell else None, data={"tty": tty, "program": prog, "no_login": is_shell})
     for f in run.ctx.result.files:
-        m = re.match(r"^/etc/systemd/system/.*\.wants/(serial-getty|getty)@(tty\w+)\.service$", f.path)
+        m = re.match(r"^/etc/systemd/system/.*\.wants/(serial-getty|getty)@(tty\w+)\.service$", run.rel(f))
         if m and SERIAL_TTY.match(m.group(2)):
             yield Hit(key=("tty", m.group(2)), evidence=[run.ev(f, None, f.path, Text(
                           en="enabled systemd getty unit", zh="已启用的 systemd getty 单元（串口登录）"))],
@@ -258,7 +258,7 @@ WEB_ROOTS = ("/www", "/usr/www", "/var/www", "/srv/www", "/home/httpd", "/usr/sh
 @check("SVC-007")
 def cgi_injection(run: CheckRun):
     for e in run.regular:
-        if not ((in_dir(e.path, *WEB_ROOTS) and (e.path.endswith((".cgi", ".sh")) or "/cgi-bin/" in e.path))
+        if not ((in_dir(run.rel(e), *WEB_ROOTS) and (e.path.endswith((".cgi", ".sh")) or "/cgi-bin/" in e.path))
                 or "/cgi-bin/" in e.path):
             continue
         if not run.is_text(e):

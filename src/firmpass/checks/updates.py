@@ -40,13 +40,13 @@ def find_updaters(run: CheckRun) -> list[dict]:
             continue
         base = posixpath.basename(f.path)
         for name, (bins, confs) in UPDATERS.items():
-            if (base in bins and in_dir(f.path, "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
-                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or f.path in confs:
+            if (base in bins and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
+                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or run.rel(f) in confs:
                 u = found.setdefault(name, {"name": name, "files": [], "texts": []})
                 u["files"].append(f)
     # vendor update scripts: text files that write flash partitions
     for e in run.regular:
-        if e.size > 256 * 1024 or in_dir(e.path, "/usr/share", "/usr/include") or not run.is_text(e):
+        if e.size > 256 * 1024 or in_dir(run.rel(e), "/usr/share", "/usr/include") or not run.is_text(e):
             continue
         if not re.search(r"(upgrade|update|firmware|fwup|flash|ota)", e.path, re.I):
             continue
@@ -64,7 +64,7 @@ def find_updaters(run: CheckRun) -> list[dict]:
         for e in run.regular:
             if e in u["texts"] or e.size > 256 * 1024 or not run.is_text(e):
                 continue
-            if not (in_dir(e.path, "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
+            if not (in_dir(run.rel(e), "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
                 continue
             txt = run.read(e)
             if any(n.encode() in txt for n in names if len(n) > 3):
