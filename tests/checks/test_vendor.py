@@ -62,3 +62,28 @@ def test_roots_at_depth_and_not_usr(tmp_path):
     r = run_checks(context_from_tree(root, tmp_path / "o")).result
     assert [f.evidence[0].path for f in by_check(r, "CRED-001")] == ["/a/b/c/rootfs/etc/shadow"]
     assert [f.evidence[0].path for f in by_check(r, "CRED-005")] == ["/other/etc/passwd"]
+
+
+# real-shaped web-UI, script and name-service text of a 2010s router (D-Link / Alpha Networks SDK style)
+NSSWITCH = "passwd: compat\ngroup: compat\nshadow: compat\nhosts: files dns\n"
+LANG_JS = ('var share = new Object();\nshare.passwd="Password";\nshare.user="User Name";\n'
+           'wlansec.passphrase="Passphrase";\nwlansec.psk = "Pre-Shared Key";\n')
+OBJ_JS = ("function Wlan(ssid, secret) {\n  this.ssid = ssid;\n  this.secret = secret;\n"
+          "  this.password = form.password.value;\n}\n")
+WPS_SH = ('#!/bin/sh\nkey=`xmldbc -g /wifi/entry/nwkey/psk/key`\npassphrase="psk=${key}"\n'
+          'password=$1\nexport PASSWORD="$(cat /var/run/pw)"\n')
+REAL_CONF = ("[smtp]\nlog_email_password=Xk9#mQ2vL7\napi_key = 'q8Zr3VbN1xTy7KpL4mWc9HdF2sGj6AeU'\n"
+             "secret_key_file=/etc/ssl/private/key.pem\nenable_password=true\n")
+
+
+def test_secret_precision(tmp_path):
+    r = vtree(tmp_path, {"/etc/nsswitch.conf": NSSWITCH, "/www/js/lang_en.js": LANG_JS, "/www/js/wlan.js": OBJ_JS,
+                         "/etc/scripts/wps.sh": WPS_SH, "/etc/config/mail.conf": REAL_CONF,
+                         "/www/locale/zh.lang": 'share.passwd="密码"\n'})
+    found = by_check(r, "KEY-004")
+    assert [f.evidence[0].path for f in found] == ["/etc/config/mail.conf"]
+    ev = found[0].evidence
+    assert [e.line for e in ev] == [2, 3]  # the path and the boolean are no secrets
+    # the masking keeps the key name whole and hides the value
+    assert ev[0].excerpt == "log_email_password=Xk***(10 chars)"
+    assert "high-entropy" in ev[1].detail.en and "q8Zr3VbN1xTy7KpL4mWc9HdF2sGj6AeU" not in ev[1].excerpt
