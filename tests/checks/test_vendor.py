@@ -87,3 +87,63 @@ def test_secret_precision(tmp_path):
     # the masking keeps the key name whole and hides the value
     assert ev[0].excerpt == "log_email_password=Xk***(10 chars)"
     assert "high-entropy" in ev[1].detail.en and "q8Zr3VbN1xTy7KpL4mWc9HdF2sGj6AeU" not in ev[1].excerpt
+
+
+# the start-up chain of a D-Link / Alpha Networks router: rcS -> init.d/S10system.sh -> scripts/system.sh
+# -> scripts/misc/telnetd.sh, which starts telnetd with a login whose password is a file in the image
+ALPHA = {
+    "/etc/inittab": "::sysinit:/etc/init.d/rcS\n::respawn:-/bin/sh\n",
+    "/etc/init.d/rcS": "#!/bin/sh\nfor i in /etc/init0.d/S??* ; do\n\t[ ! -f \"$i\" ] && continue\n"
+                       "\t$i start\ndone\n/etc/init.d/S10system.sh\n",
+    "/etc/init.d/S10system.sh": "#!/bin/sh\necho [$0] ... > /dev/console\nmount -t proc none /proc\n"
+                                "SCRIPTS=/etc/scripts\n. $SCRIPTS/libs/fn.sh\n"
+                                "sh $SCRIPTS/system.sh start > /dev/console\n",
+    "/etc/scripts/libs/fn.sh": "#!/bin/sh\nLOGIN=/usr/sbin/login\n",
+    "/etc/scripts/system.sh": "#!/bin/sh\ncase \"$1\" in\nstart)\n"
+                              "\t/etc/scripts/misc/telnetd.sh &\n\t;;\nesac\n",
+    "/etc/scripts/misc/telnetd.sh": "#!/bin/sh\nimage_sign=`cat /etc/config/image_sign`\n"
+                                    "TELNETD=`rgdb -g /sys/telnetd`\nif [ \"$TELNETD\" = \"true\" ]; then\n"
+                                    "\techo \"Start telnetd ...\" > /dev/console\n"
+                                    "\ttelnetd -l $LOGIN -u Alphanetworks:$image_sign -i br0 &\nfi\n",
+    "/etc/config/image_sign": "wrgn49_dlob_dir615\n",
+    "/bin/busybox": b"\x7fELF", "/usr/sbin/login": b"\x7fELF",
+}
+
+
+def test_vendor_script_chain_backdoor_login(tmp_path):
+    r = vtree(tmp_path, ALPHA)
+    tel = by_check(r, "SVC-001")
+    assert len(tel) == 1
+    ev = tel[0].evidence
+    assert (ev[0].path, ev[0].line) == ("/etc/scripts/misc/telnetd.sh", 6)
+    assert "-u Alphanetworks:" in ev[0].excerpt and "wrgn49_dlob_dir615" not in ev[0].excerpt
+    # the chain, entry point first: inittab -> rcS -> S10system.sh -> system.sh -> telnetd.sh
+    steps = [(e.path, e.line) for e in ev[1:]]
+    assert steps == [("/etc/inittab", 1), ("/etc/init.d/rcS", 6), ("/etc/init.d/S10system.sh", 6),
+                     ("/etc/scripts/system.sh", 4)]
+    # the hard-coded login, with the file that holds its password
+    login = by_check(r, "CRED-007")
+    assert len(login) == 1 and login[0].severity == "critical"
+    f = login[0]
+    assert f.data["user"] == "Alphanetworks" and f.data["known_backdoor"]
+    assert f.data["password_file"] == "/etc/config/image_sign" and f.data["how"] == "telnetd -u"
+    assert f.evidence[-1].path == "/etc/config/image_sign"
+    assert "wrgn49_dlob_dir615" not in f.model_dump_json()
+    assert "/etc/config/image_sign" in f.description.en and "/etc/config/image_sign" in f.description.zh
+
+
+def test_login_f_and_debug_shells(tmp_path):
+    r = vtree(tmp_path, {
+        "/etc/inittab": "::sysinit:/etc/rc.d/rcS\nttyS0::respawn:/bin/login -f root\n",
+        "/etc/rc.d/rcS": "#!/bin/sh\nPROG=/usr/sbin/dropbear\nNAME=dropbear\nmkdir -p /tmp/$NAME\n"
+                         "$PROG -B -p 22 &\nbusybox telnetd -l /bin/sh -p 2323\n"
+                         "start-stop-daemon -S -b -x /usr/bin/nc -- -l -p 4444 -e /bin/sh\n"
+                         "/usr/sbin/miniupnpd -f /etc/miniupnpd.conf\nutelnetd -d\n",
+        "/bin/busybox": b"\x7fELF", "/usr/sbin/dropbear": b"\x7fELF"})
+    assert {f.data["user"] for f in by_check(r, "CRED-007")} == {"root"}
+    ssh = by_check(r, "SVC-002")
+    assert len(ssh) == 1 and [(e.path, e.line) for e in ssh[0].evidence] == [("/etc/rc.d/rcS", 5), ("/etc/inittab", 1)]
+    svc1 = {f.data["daemon"]: f for f in by_check(r, "SVC-001")}
+    assert set(svc1) == {"telnetd"} and svc1["telnetd"].severity == "critical"
+    assert [e.line for e in svc1["telnetd"].evidence] == [6, 1, 9]  # busybox telnetd, its chain, utelnetd
+    assert [f.data["daemon"] for f in by_check(r, "SVC-005")] == ["nc"]

@@ -251,3 +251,65 @@ def plaintext_credentials(run: CheckRun):
                       params={"user": u["user"], "path": u["entry"].path, "how": u["how"]},
                       data={"user": u["user"], "password_masked": mask(u["password"]),
                             "is_default": u["password"] in default_passwords()})
+
+
+# ----------------------------------------------------------------------------- hard-coded logins
+@lru_cache(maxsize=None)
+def backdoor_accounts() -> frozenset[str]:
+    txt = resources.files("firmpass.checks").joinpath("data", "backdoor_accounts.txt").read_text("utf-8")
+    return frozenset(l.strip().lower() for l in txt.splitlines() if l.strip() and not l.lstrip().startswith("#"))
+
+
+LOGIN_PROGS = {"login", "telnetd", "utelnetd", "in.telnetd", "getty", "agetty"}
+
+
+def _login_credentials(r: dict):
+    """(user, password or None, how) for a hard-coded login in one started command, or None."""
+    raw, prog = r.get("raw") or r["command"], posixpath.basename(r.get("program") or "")
+    m = re.search(r"(?:^|\s)-u\s*([^\s:'\";]+):([^\s'\";]*)", raw)
+    if m and prog in ("telnetd", "utelnetd", "in.telnetd"):
+        return m.group(1), m.group(2), "telnetd -u"
+    m = re.search(r"(?:^|[\s/\"'])login\s+(?:-\w+\s+)*-f\s+([^\s'\";]+)", raw)
+    if m and prog in LOGIN_PROGS:
+        return m.group(1), None, "login -f"
+    return None
+
+
+@check("CRED-007")
+def hardcoded_login(run: CheckRun):
+    from firmpass.checks.services import chain_evidence, startups
+
+    for r in startups(run):
+        got = _login_credentials(r)
+        if got is None:
+            continue
+        user, pw, how = got
+        evs = chain_evidence(run, r)
+        src_note = Text(en="", zh="")
+        pw_from = None
+        # which variable gave the password, and was it read from a file in the image?
+        for var, (val, src) in (r.get("env") or {}).items():
+            if pw and val and val == pw and src is not None:
+                pw_from = src
+                evs.append(run.ev(src, 1, mask(val), Text(
+                    en=f"the password (${var}) is read from this file in the image",
+                    zh=f"口令（${var}）读自镜像中的这个文件")))
+        if pw_from is not None:
+            src_note = Text(en=f" The password is the content of {pw_from.path}, shipped in the image.",
+                            zh=f"口令就是镜像中 {pw_from.path} 文件的内容。")
+        known = user.lower() in backdoor_accounts()
+        if known:
+            src_note = Text(en=src_note.en + f" '{user}' is a publicly reported vendor backdoor account.",
+                            zh=src_note.zh + f"'{user}' 是公开报道过的厂商后门账户。")
+        if how == "login -f":
+            what = Text(en=f"'login -f {user}' logs '{user}' in without asking for a password",
+                        zh=f"'login -f {user}' 不询问口令即让 '{user}' 登录")
+        else:
+            what = Text(en=f"the login '{user}' and its password ({mask_text(pw or '').en}) are on the command line",
+                        zh=f"登录名 '{user}' 及其口令（{mask_text(pw or '').zh}）直接写在命令行中")
+        yield Hit(key=("login", user, how), evidence=evs,
+                  params={"user": user, "path": r["entry"].path, "line": r["line"], "what": what, "note": src_note,
+                          "command": r["text"][:160]},
+                  data={"user": user, "how": how, "password_masked": mask(pw) if pw else None,
+                        "password_file": pw_from.path if pw_from is not None else None, "known_backdoor": known,
+                        "daemon": r.get("daemon")})
