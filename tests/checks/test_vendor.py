@@ -147,3 +147,49 @@ def test_login_f_and_debug_shells(tmp_path):
     assert set(svc1) == {"telnetd"} and svc1["telnetd"].severity == "critical"
     assert [e.line for e in svc1["telnetd"].evidence] == [6, 1, 9]  # busybox telnetd, its chain, utelnetd
     assert [f.data["daemon"] for f in by_check(r, "SVC-005")] == ["nc"]
+
+
+MOSQUITTO = """# smart-home gateway broker
+pid_file /var/run/mosquitto.pid
+persistence true
+listener 1883
+allow_anonymous true
+listener 8883 0.0.0.0
+certfile /etc/mosquitto/certs/server.crt
+keyfile /etc/mosquitto/certs/server.key
+"""
+MOSQUITTO_SAFE = "listener 1883 127.0.0.1\nallow_anonymous false\npassword_file /etc/mosquitto/passwd\n" \
+                 "acl_file /etc/mosquitto/acl\n"
+
+
+def test_broker_and_iot_services(tmp_path):
+    r = vtree(tmp_path, {
+        "/etc/mosquitto/mosquitto.conf": MOSQUITTO, "/etc/mosquitto/conf.d/local.conf": MOSQUITTO_SAFE,
+        "/etc/ipcam/rtsp.conf": "[rtsp]\nport=554\nrtsp_auth=0\n",
+        "/etc/config/onvif": "config onvif 'main'\n\toption enable '1'\n\toption onvif_auth 'disabled'\n",
+        "/etc/init.d/S70gateway": "#!/bin/sh\n/usr/bin/mbusd -d -p /dev/ttyS1 -s 9600 -P 502 &\n"
+                                  "coap-server -A 0.0.0.0 &\ncoap-server -k s3cret -A ::\n"})
+    mq = by_check(r, "SVC-010")
+    assert [f.evidence[0].path for f in mq] == ["/etc/mosquitto/mosquitto.conf"]
+    assert mq[0].severity == "high" and mq[0].data["anonymous"] and mq[0].data["open_plain_ports"] == ["1883"]
+    assert not mq[0].data["acl"]
+    assert [e.line for e in mq[0].evidence] == [5, 4]
+    iot = {(f.data["protocol"], f.evidence[0].path) for f in by_check(r, "SVC-011")}
+    assert iot == {("RTSP", "/etc/ipcam/rtsp.conf"), ("ONVIF", "/etc/config/onvif"),
+                   ("Modbus/TCP", "/etc/init.d/S70gateway"), ("CoAP", "/etc/init.d/S70gateway")}
+    coap = next(f for f in by_check(r, "SVC-011") if f.data["protocol"] == "CoAP")
+    assert [e.line for e in coap.evidence] == [3]  # the DTLS-keyed server on line 4 is fine
+
+
+def test_ssh_empty_password_and_web_root(tmp_path):
+    r = vtree(tmp_path, {
+        "/etc/init.d/S50dropbear": "#!/bin/sh\nDROPBEAR_ARGS=\"-B -p 22\"\n/usr/sbin/dropbear $DROPBEAR_ARGS\n",
+        "/etc/ssh/sshd_config": "Port 22\nPermitRootLogin yes\nPermitEmptyPasswords yes\n",
+        "/etc/init.d/S80web": "#!/bin/sh\nhttpd -h /www -p 80\nmini_httpd -d /www -u root -p 8080\n"
+                              "thttpd -d /www -u nobody\n",
+        "/bin/busybox": b"\x7fELF"})
+    s9 = {f.data["service"]: f for f in by_check(r, "SVC-009")}
+    assert set(s9) == {"dropbear", "sshd"}
+    assert s9["dropbear"].evidence[0].line == 3 and s9["sshd"].evidence[0].line == 3
+    web = sorted((f.data["server"], f.evidence[0].line) for f in by_check(r, "SVC-006"))
+    assert web == [("httpd", 2), ("mini_httpd", 3)]

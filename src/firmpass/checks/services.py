@@ -1,4 +1,4 @@
-"""Exposed services and debug access (SVC-001 .. SVC-008).
+"""Exposed services and debug access (SVC-001 .. SVC-011).
 
 What starts at boot is read from inittab, init.d / rc scripts (incl. OpenWrt procd
 ``procd_set_param command``), inetd.conf / xinetd.d and enabled systemd units; each start is kept
@@ -258,8 +258,10 @@ class _Graph:
         if m:
             cmd, via = m.group(1), "procd"
         a = ASSIGN.match(cmd)
-        if a and " " not in a.group(2).strip("'\"").strip() or a and CAT_FILE.match(a.group(2).strip("'\"")):
-            val = a.group(2).strip().strip("'\"")
+        vr = a.group(2).strip() if a else ""
+        quoted = len(vr) >= 2 and vr[0] == vr[-1] and vr[0] in "'\""
+        if a and (quoted or not re.search(r"\s", vr) or CAT_FILE.match(vr)):
+            val = vr[1:-1] if quoted else vr
             cf = CAT_FILE.match(val)
             if cf:  # VAR=`cat /etc/file`: the value is that file's content
                 src = self.run.lookup(cf.group(1), e)
@@ -399,6 +401,43 @@ def debug_services(run: CheckRun):
 @check("SVC-008")
 def discovery_services(run: CheckRun):
     yield from _svc_hits(run, "discovery")
+    yield from _svc_hits(run, "upnp")  # a UPnP IGD announces itself over SSDP
+
+
+# web servers that keep root: BusyBox httpd without -u, uhttpd and GoAhead (no privilege drop at all),
+# any server told `-u root`
+NO_DROP = {"uhttpd", "goahead"}
+
+
+def _web_root_starts(run: CheckRun):
+    for r in startups(run):
+        if r["cls"] != "web" or not r.get("program"):
+            continue
+        args = r.get("args") or []
+        user = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "-u"), None)
+        d = r["daemon"]
+        if user in ("root", "0") or (user is None and (d in NO_DROP or d == "httpd" and (
+                "busybox" in r["raw"] or run.lookup("/bin/busybox", r["entry"]) is not None))):
+            yield r, user
+
+
+@check("SVC-009")
+def ssh_empty_passwords(run: CheckRun):
+    for r in startups(run):
+        if r["daemon"] == "dropbear" and re.search(r"(^|\s)-[A-Za-z]*B", " ".join(r.get("args") or [])):
+            yield Hit(key=("ssh-empty", "dropbear"), evidence=chain_evidence(run, r),
+                      params={"service": "dropbear", "path": r["entry"].path, "line": r["line"],
+                              "how": Text(en="'-B' allows logins to accounts with an empty password",
+                                          zh="'-B' 选项允许口令为空的账户登录")},
+                      data={"service": "dropbear", "option": "-B"})
+    for e, n, s in run.config_lines(run.glob(r"(^|/)sshd_config$")):
+        if re.match(r"(?i)^PermitEmptyPasswords\s+yes\b", s):
+            yield Hit(key=("ssh-empty", "sshd", e.path), evidence=[run.ev(e, n, s, Text(
+                          en="sshd accepts empty passwords", zh="sshd 接受空口令"))],
+                      params={"service": "sshd", "path": e.path, "line": n,
+                              "how": Text(en="'PermitEmptyPasswords yes' allows logins to accounts with an empty password",
+                                          zh="'PermitEmptyPasswords yes' 允许口令为空的账户登录")},
+                      data={"service": "sshd", "option": "PermitEmptyPasswords yes"})
 
 
 @check("SVC-003")
@@ -460,6 +499,11 @@ def upnp(run: CheckRun):
 
 @check("SVC-006")
 def web_root(run: CheckRun):
+    for r, user in _web_root_starts(run):
+        why = (f"-u {user}" if user else "no -u option: it keeps the root privileges of init")
+        yield Hit(key=("web", r["entry"].path, r["line"]), evidence=chain_evidence(run, r),
+                  params={"path": r["entry"].path, "line": r["line"], "excerpt": r["text"][:160]},
+                  data={"server": r["daemon"], "user": user or "root", "why": why})
     for e in run.glob(r"(^|/)lighttpd\.conf$"):
         if not run.is_text(e):
             continue
@@ -527,3 +571,107 @@ def cgi_injection(run: CheckRun):
                           zh=f"请求数据（{what}）未经过滤进入命令执行"))],
                       params={"path": e.path, "line": n, "excerpt": s[:160], "source": what},
                       data={"source": what, "line": n})
+
+
+# ----------------------------------------------------------------------------- brokers and IoT services
+def _mosquitto_confs(run: CheckRun):
+    confs = run.glob(r"(^|/)mosquitto[^/]*\.conf$|/mosquitto/conf\.d/[^/]+\.conf$")
+    return [e for e in confs if run.is_text(e)]
+
+
+@check("SVC-010")
+def mqtt_broker(run: CheckRun):
+    """mosquitto: anonymous access, plaintext listeners on every address, no ACL."""
+    for e in _mosquitto_confs(run):
+        anon, listeners, tls, acl, auth = None, [], False, False, False
+        cur = None
+        for _e, n, s in run.config_lines([e]):
+            w = s.split()
+            k = w[0].lower()
+            if k == "allow_anonymous" and len(w) > 1:
+                anon = (n, s) if w[1].lower() == "true" else False
+            elif k in ("listener", "port"):
+                port = w[1] if len(w) > 1 else "1883"
+                bind = w[2] if k == "listener" and len(w) > 2 else None
+                cur = {"line": n, "text": s, "port": port, "bind": bind, "tls": False}
+                listeners.append(cur)
+            elif k == "bind_address" and len(w) > 1 and listeners:
+                listeners[-1]["bind"] = w[1]
+            elif k in ("certfile", "psk_hint", "cafile", "capath") :
+                tls = True
+                if cur is not None:
+                    cur["tls"] = True
+            elif k in ("acl_file", "auth_plugin", "plugin"):
+                acl = True
+            elif k == "password_file":
+                auth = True
+        if not listeners and anon:
+            listeners = [{"line": anon[0], "text": "(default listener 0.0.0.0:1883)", "port": "1883", "bind": None,
+                          "tls": False}]
+        open_plain = [l for l in listeners if l["bind"] in (None, "0.0.0.0", "::", "*") and not l["tls"]]
+        if not anon and not open_plain:
+            continue
+        evs, en, zh = [], [], []
+        if anon:
+            evs.append(run.ev(e, anon[0], anon[1], Text(en="anonymous clients may connect",
+                                                         zh="允许匿名客户端连接")))
+            en.append("any client may connect without a user name or password (allow_anonymous true)")
+            zh.append("任何客户端无需用户名和口令即可连接（allow_anonymous true）")
+        for l in open_plain:
+            evs.append(run.ev(e, l["line"], l["text"], Text(
+                en=f"listener on port {l['port']} on every address, without TLS",
+                zh=f"端口 {l['port']} 的监听绑定所有地址且未启用 TLS")))
+        if open_plain:
+            ports = ", ".join(l["port"] for l in open_plain)
+            en.append(f"port {ports} listens on every address without TLS, so credentials and messages cross the network in clear")
+            zh.append(f"端口 {ports} 在所有地址上监听且未启用 TLS，口令和消息均以明文在网络上传输")
+        if not acl:
+            en.append("no ACL limits which topics a client may read or write")
+            zh.append("没有 ACL 限制客户端可读写的主题")
+        yield Hit(key=("mqtt", e.path), evidence=evs,
+                  severity="high" if anon and open_plain else "medium",
+                  params={"path": e.path, "problems": Text(en="; ".join(en), zh="；".join(zh))},
+                  data={"broker": "mosquitto", "anonymous": bool(anon), "open_plain_ports": [l["port"] for l in open_plain],
+                        "acl": acl, "password_file": auth})
+
+
+IOT_AUTH_OFF = re.compile(
+    r"""^\s*(?:option\s+)?["']?(?P<key>[\w.\-]*(?P<proto>rtsp|onvif|coap|modbus)[\w.\-]*?
+        (?:auth|authentication|login|password_?check)[\w.\-]*)["']?\s*[=:\s]\s*["']?
+        (?P<val>0|false|no|off|none|disabled?|anonymous)["']?\s*;?$""", re.I | re.X)
+IOT_DAEMONS = {  # daemon -> (protocol, why it is unauthenticated when started as shown)
+    "mbusd": ("Modbus/TCP", Text(en="a Modbus/TCP gateway: the protocol has no authentication, any client on the "
+                                    "network can read and write the field devices' registers",
+                                 zh="Modbus/TCP 网关：该协议没有认证机制，网络上任何客户端都能读写现场设备的寄存器")),
+    "coap-server": ("CoAP", Text(en="a CoAP server started without DTLS keys (-k/-c): requests are neither "
+                                    "authenticated nor encrypted",
+                                 zh="CoAP 服务启动时未配置 DTLS 密钥（-k/-c）：请求既不认证也不加密")),
+}
+
+
+@check("SVC-011")
+def iot_unauthenticated(run: CheckRun):
+    """RTSP / ONVIF / CoAP / Modbus services that a config or a start line shows open without authentication."""
+    cands = [e for e in run.regular if e.size <= 256 * 1024 and re.search(r"(rtsp|onvif|coap|modbus|camera|ipc|"
+                                                                          r"stream|media|mtx)", e.path, re.I)]
+    for e, n, s in run.config_lines(cands):
+        m = IOT_AUTH_OFF.match(s)
+        if m:
+            proto = {"rtsp": "RTSP", "onvif": "ONVIF", "coap": "CoAP", "modbus": "Modbus/TCP"}[m.group("proto").lower()]
+            yield Hit(key=("iot", proto, e.path), evidence=[run.ev(e, n, s, Text(
+                          en=f"{proto} authentication switched off", zh=f"{proto} 认证被关闭"))],
+                      params={"proto": proto, "path": e.path,
+                              "how": Text(en=f"line {n} ('{s[:120]}') switches authentication off",
+                                          zh=f"第 {n} 行（'{s[:120]}'）关闭了认证")},
+                      data={"protocol": proto, "key": m.group("key"), "value": m.group("val")})
+    for r in startups(run):
+        base = posixpath.basename(r.get("program") or "")
+        if base not in IOT_DAEMONS:
+            continue
+        if base == "coap-server" and any(a in ("-k", "-c", "-C", "-j", "-M") for a in r.get("args") or []):
+            continue
+        proto, why = IOT_DAEMONS[base]
+        yield Hit(key=("iot", proto, base), evidence=chain_evidence(run, r),
+                  params={"proto": proto, "path": r["entry"].path,
+                          "how": Text(en=f"line {r['line']} starts {why.en}", zh=f"第 {r['line']} 行启动了{why.zh}")},
+                  data={"protocol": proto, "daemon": base})
