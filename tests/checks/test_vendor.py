@@ -193,3 +193,27 @@ def test_ssh_empty_password_and_web_root(tmp_path):
     assert s9["dropbear"].evidence[0].line == 3 and s9["sshd"].evidence[0].line == 3
     web = sorted((f.data["server"], f.evidence[0].line) for f in by_check(r, "SVC-006"))
     assert web == [("httpd", 2), ("mini_httpd", 3)]
+
+
+TOOLS_FIRMWARE = """<form id="fwup" action="/upgrade.cgi" method="post" enctype="multipart/form-data">
+<input type="file" name="firmware" size="40">
+<input type="submit" value="Upload">
+</form>
+"""
+
+
+def test_web_ui_update_is_an_update_mechanism(tmp_path):
+    base = {"/etc/passwd": "root:x:0:0::/root:/bin/sh\n", "/bin/busybox": b"\x7fELF",
+            "/www/index.php": "<html>status</html>\n"}
+    none = vtree(tmp_path, base, name="none")
+    assert [f.check for f in none.findings if f.check.startswith("UPD")] == ["UPD-001"]
+    page = vtree(tmp_path, {**base, "/www/tools_firmware.php": TOOLS_FIRMWARE}, name="page")
+    assert not [f for f in page.findings if f.check.startswith("UPD")]  # found, and not judged unsigned
+    cgi = vtree(tmp_path, {**base, "/htdocs/cgi-bin/upgrade.cgi": b"\x7fELF\x01\x01\x01\0\0"}, name="cgi")
+    assert "UPD-001" not in {f.check for f in cgi.findings}
+    daemon = vtree(tmp_path, {**base, "/usr/sbin/fwupgrade": b"\x7fELF\x01\x01\x01\0\0"}, name="daemon")
+    assert "UPD-001" not in {f.check for f in daemon.findings}
+    # a help page that only talks about upgrades is no upload
+    talk = vtree(tmp_path, {**base, "/www/help_upgrade.htm": "<p>Check the vendor site for upgrades.</p>\n"},
+                 name="talk")
+    assert "UPD-001" in {f.check for f in talk.findings}
