@@ -217,3 +217,12 @@ def test_web_ui_update_is_an_update_mechanism(tmp_path):
     talk = vtree(tmp_path, {**base, "/www/help_upgrade.htm": "<p>Check the vendor site for upgrades.</p>\n"},
                  name="talk")
     assert "UPD-001" in {f.check for f in talk.findings}
+
+
+def test_known_backdoor_account_in_passwd(tmp_path):
+    r = vtree(tmp_path, {"/etc/passwd": "root:x:0:0::/root:/bin/sh\ntelecomadmin:x:0:0::/:/bin/sh\n"
+                                        "CMCCAdmin:x:1000:1000::/:/bin/false\n",
+                         "/etc/shadow": "root:!:1::::::\ntelecomadmin:$1$ab$cd:1::::::\nCMCCAdmin:!:1::::::\n"})
+    f = by_check(r, "CRED-007")
+    assert [(x.data["user"], x.data["how"], x.evidence[0].line) for x in f] == [("telecomadmin", "account", 2)]
+    assert {x.data["user"] for x in by_check(r, "CRED-005")} == {"telecomadmin"}

@@ -279,6 +279,20 @@ def _login_credentials(r: dict):
 def hardcoded_login(run: CheckRun):
     from firmpass.checks.services import chain_evidence, startups
 
+    # a publicly reported vendor maintenance account present in the account database with a login shell
+    for a in accounts(run):
+        if a["user"].lower() in backdoor_accounts() and a["shell"] not in NOLOGIN and a["hash"] not in ("*", "!"):
+            yield Hit(key=("login", a["user"], "account"), evidence=[run.ev(a["passwd"], a["passwd_line"], a["passwd_text"], Text(
+                          en="publicly reported vendor backdoor account", zh="公开报道过的厂商后门账户"))],
+                      params={"user": a["user"], "path": a["passwd"].path, "line": a["passwd_line"],
+                              "what": Text(en=f"the account '{a['user']}' (shell {a['shell']}) is a vendor maintenance login",
+                                           zh=f"账户 '{a['user']}'（Shell 为 {a['shell']}）是厂商维护登录账户"),
+                              "note": Text(en=f" '{a['user']}' is a publicly reported vendor backdoor account.",
+                                           zh=f"'{a['user']}' 是公开报道过的厂商后门账户。"),
+                              "command": a["passwd_text"]},
+                      data={"user": a["user"], "how": "account", "password_masked": None, "password_file": None,
+                            "known_backdoor": True, "daemon": None})
+
     for r in startups(run):
         got = _login_credentials(r)
         if got is None:

@@ -583,7 +583,7 @@ def _mosquitto_confs(run: CheckRun):
 def mqtt_broker(run: CheckRun):
     """mosquitto: anonymous access, plaintext listeners on every address, no ACL."""
     for e in _mosquitto_confs(run):
-        anon, listeners, tls, acl, auth = None, [], False, False, False
+        anon, listeners, acl, auth = None, [], False, False
         cur = None
         for _e, n, s in run.config_lines([e]):
             w = s.split()
@@ -597,8 +597,7 @@ def mqtt_broker(run: CheckRun):
                 listeners.append(cur)
             elif k == "bind_address" and len(w) > 1 and listeners:
                 listeners[-1]["bind"] = w[1]
-            elif k in ("certfile", "psk_hint", "cafile", "capath") :
-                tls = True
+            elif k in ("certfile", "psk_hint", "cafile", "capath"):
                 if cur is not None:
                     cur["tls"] = True
             elif k in ("acl_file", "auth_plugin", "plugin"):
