@@ -195,3 +195,19 @@ def test_verify_off_in_text_env_and_script(tmp_path):
                          "/etc/notes.txt": "verify = yes\n"})
     got = sorted((f.evidence[0].path, f.evidence[0].line) for f in r.findings if f.check == "BOOT-006")
     assert got == [("/etc/u-boot-initial-env", 2), ("/usr/sbin/fw_upgrade.sh", 2)]
+
+
+def test_bootm_of_legacy_image_next_to_signed_fit(corpus, tmp_path):
+    """A signed FIT and an unsigned legacy uImage in one image, and a bootcmd that bootm's without a FIT
+    configuration: the legacy image boots without any signature check."""
+    env = _mkenv(tmp_path, "bootdelay=0\nbootcmd=bootm 0x81000000\n")
+    ctx = boot_ctx(tmp_path, [("fit", corpus / "fit-signed.itb"), ("dtb", corpus / "u-boot-pubkey.dtb"),
+                              ("uimage", corpus / "uImage-ramdisk"), ("uboot-env", env)])
+    f = [x for x in ctx.result.findings if x.check == "BOOT-006"]
+    assert len(f) == 1 and f[0].data["bootcmd"] == "bootm 0x81000000" and f[0].data["legacy_images"]
+    assert "bootm" in f[0].title.en + f[0].description.en
+    # a FIT configuration in the boot command (bootm addr#conf) is the signed path: no finding
+    env2 = _mkenv(tmp_path, "bootdelay=0\nbootcmd=bootm 0x81000000#conf-1\n", name="env2.bin")
+    ctx2 = boot_ctx(tmp_path / "b", [("fit", corpus / "fit-signed.itb"), ("dtb", corpus / "u-boot-pubkey.dtb"),
+                                     ("uimage", corpus / "uImage-ramdisk"), ("uboot-env", env2)])
+    assert not [x for x in ctx2.result.findings if x.check == "BOOT-006"]
