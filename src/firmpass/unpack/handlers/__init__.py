@@ -14,18 +14,21 @@ from __future__ import annotations
 
 from firmpass.unpack.engine import register
 from firmpass.unpack.handlers import (
+    arcadyan,
     archive,
     boot,
     cramfs,
     ext,
     jffs2,
     kernel,
+    matter,
     romfs,
     sparse,
     squashfs,
     streams,
     trx,
     ubi,
+    yaffs2,
 )
 
 HANDLERS = [
@@ -33,6 +36,8 @@ HANDLERS = [
     boot.FitHandler,
     boot.DtbHandler,
     trx.TrxHandler,
+    matter.MatterOtaHandler,
+    arcadyan.ArcadyanHandler,
     sparse.SparseHandler,
     squashfs.SquashfsHandler,
     ubi.UbiHandler,
@@ -41,6 +46,7 @@ HANDLERS = [
     ext.ExtHandler,
     cramfs.CramfsHandler,
     romfs.RomfsHandler,
+    yaffs2.Yaffs2Handler,
     archive.CpioHandler,
     archive.TarHandler,
     archive.ZipHandler,
