@@ -146,6 +146,9 @@ def clean_path(name: str) -> str:
                 parts.pop()
             continue
         c = c.replace("\0", "")
+        # bytes that are not UTF-8 (decoded with surrogateescape by the readers) become a visible \xNN:
+        # the name stays distinct and readable, and findings.json (UTF-8) can hold it
+        c = c.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         while len(c.encode("utf-8", "surrogateescape")) > 255:
             c = c[:-1]
         parts.append(c)

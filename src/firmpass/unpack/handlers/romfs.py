@@ -54,7 +54,7 @@ class _RomfsReader(FsReader):
     def _resolve(self, pos: int):
         """A hard link's target header (following chains of links, bounded)."""
         for _ in range(32):
-            nxt, spec, size, name, dpos = self.header(pos)
+            nxt, spec, size, _name, dpos = self.header(pos)
             if nxt & 7 != 0:
                 return pos, nxt, spec, size, dpos
             pos = spec & ~15

@@ -113,8 +113,8 @@ def detect(buf, off: int, end: int) -> Layout | None:
 
 
 class _Obj:
-    __slots__ = ("id", "seq", "pos", "type", "parent", "name", "mode", "uid", "gid", "size", "equiv", "alias",
-                 "rdev")
+    __slots__ = ("alias", "equiv", "gid", "id", "mode", "name", "parent", "pos", "rdev", "seq", "size", "type",
+                 "uid")
 
 
 class _Yaffs2Reader(FsReader):
