@@ -57,6 +57,8 @@ HANDLERS = [
     streams.Bzip2Handler,
     streams.ZstdHandler,
     streams.LzmaHandler,
+    streams.Lz4Handler,
+    streams.LzopHandler,
     kernel.LinuxKernelHandler,
     kernel.ElfHandler,
 ]

@@ -44,6 +44,8 @@ class ArcadyanHandler(Handler):
     name = "arcadyan"
     kind = "container"
     magics = [(MAGIC, MAGIC_AT)]
+    carve = False  # the image itself is obfuscated from its first byte; and a magic starting with a zero
+    # byte would slow the carving regex over every blob
 
     def probe(self, buf, off, end):
         if off + B2 + BLOCK + 64 > end:
