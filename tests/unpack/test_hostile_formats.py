@@ -132,3 +132,37 @@ def test_hostile_random_yaffs_spares(corpus, tmp_path, seed):
     node = ctx.result.image.container_chain[0]
     assert node.format == "yaffs2" and node.meta["bad_chunks"] > 0
     assert any(w.code == "bad_chunks" for w in ctx.result.warnings)
+
+
+def _vendor_images(corpus):
+    import lzma
+
+    from tests.unpack import vendor_writers as vw
+
+    k = lzma.compress((corpus / "kernel.bin").read_bytes()[:200_000], format=lzma.FORMAT_ALONE, preset=0)
+    sq = (corpus / "rootfs-xz.sqfs").read_bytes()[:300_000]  # a truncated squashfs inside: partial on purpose
+    return {
+        "wrg": (vw.wrg(k + sq), [(40, "<I"), (32, "<I")]),
+        "wrgg03": (vw.wrgg03(k + sq), [(0x68, ">I")]),
+        "seama": (vw.seama(k + sq, ["type=firmware"]), [(6, ">H"), (8, ">I")]),
+        "tplink1": (vw.tplink(k, sq, 1, rootfs_ofs=0x40000), [(0x7C, ">I"), (0x80, ">I"), (0x84, ">I"), (0x8C, ">I")]),
+        "tplink2": (vw.tplink(k, sq, 2, rootfs_ofs=0x40000), [(0x70, ">I"), (0x78, ">I"), (0x80, ">I")]),
+        "chk": (vw.netgear_chk(k, sq), [(4, ">I"), (24, ">I"), (28, ">I")]),
+        "realtek": (vw.realtek(b"cs6c", k) + vw.realtek(b"cr6c", sq, start=0), [(12, ">I")]),
+        "shrs": (vw.shrs(50_000, bytes(50_016)), [(4, ">I"), (8, ">I")]),
+        "android4": (vw.android_v4(k, sq, b"S" * 100, "console=ttyS0"), [(8, "<I"), (12, "<I"), (1580, "<I")]),
+    }
+
+
+@pytest.mark.parametrize("name", ["wrg", "wrgg03", "seama", "tplink1", "tplink2", "chk", "realtek", "shrs",
+                                  "android4"])
+def test_hostile_vendor_containers(name, corpus, tmp_path):
+    data, fields = _vendor_images(corpus)[name]
+    assert _check(tmp_path, name, data, fields) >= 1
+
+
+def test_hostile_arcadyan_sample(tmp_path):
+    p = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "formats" / "arcadyan.bin"
+    if not p.is_file():
+        pytest.skip(f"{p} is absent (the format samples live in ../shared/data/formats beside the repository)")
+    _check(tmp_path, "arcadyan", p.read_bytes()[:200_000], [(0x69, "<I"), (0x6C, "<I")])
