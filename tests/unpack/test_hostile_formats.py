@@ -4,6 +4,7 @@ results or a clean "not firmware" (exit 2), never a traceback."""
 from __future__ import annotations
 
 import random
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -52,6 +53,13 @@ def _check(tmp_path: Path, name: str, data: bytes, size_fields: list[tuple[int, 
     return opened
 
 
+def _mkcramfs() -> str:
+    p = shutil.which("mkfs.cramfs") or "/sbin/mkfs.cramfs"
+    if not Path(p).exists():
+        pytest.skip("mkfs.cramfs (util-linux) is not installed")
+    return p
+
+
 def _small_tree(corpus) -> Path:
     return corpus / "rootfs" / "etc"
 
@@ -59,13 +67,15 @@ def _small_tree(corpus) -> Path:
 def test_hostile_cramfs(corpus, tmp_path):
     for big in (False, True):
         img = tmp_path / "etc.cramfs"
-        subprocess.run(["mkfs.cramfs", *(["-N", "big"] if big else []), str(_small_tree(corpus)), str(img)],
+        subprocess.run([_mkcramfs(), *(["-N", "big"] if big else []), str(_small_tree(corpus)), str(img)],
                        check=True, capture_output=True)
         e = ">" if big else "<"
         assert _check(tmp_path, f"cramfs{big}", img.read_bytes(), [(4, e + "I"), (44, e + "I"), (68, e + "I")]) > 4
 
 
 def test_hostile_romfs(corpus, tmp_path):
+    if not shutil.which("genromfs"):
+        pytest.skip("genromfs is not installed")
     img = tmp_path / "etc.romfs"
     subprocess.run(["genromfs", "-d", str(_small_tree(corpus)), "-f", str(img)], check=True, capture_output=True)
     assert _check(tmp_path, "romfs", img.read_bytes(), [(8, ">I"), (0x28, ">I"), (0x38, ">I")]) > 4
@@ -80,7 +90,8 @@ def test_hostile_yaffs2(corpus, tmp_path):
 def test_hostile_7z_and_rar(corpus, tmp_path):
     # a 7z keeps its directory at the end of one solid LZMA block: most damaged copies are "not
     # firmware" (exit 2); what matters is that none raises
-    assert _check(tmp_path, "7z", (corpus / "etc.7z").read_bytes(), [(12, "<Q"), (20, "<Q")]) >= 1
+    if (corpus / "etc.7z").is_file():
+        assert _check(tmp_path, "7z", (corpus / "etc.7z").read_bytes(), [(12, "<Q"), (20, "<Q")]) >= 1
     rar = corpus / "rar" / "rar5-subdirs.rar"
     if rar.is_file():
         _check(tmp_path, "rar5", rar.read_bytes(), [(12, "<I")])
@@ -104,7 +115,7 @@ def test_hostile_matter_ota(corpus, tmp_path):
 def test_hostile_cli_no_traceback(corpus, tmp_path):
     """Through the CLI: a size-lying cramfs and a truncated YAFFS2 give exit 0 or 2 and no traceback."""
     img = tmp_path / "etc.cramfs"
-    subprocess.run(["mkfs.cramfs", str(_small_tree(corpus)), str(img)], check=True, capture_output=True)
+    subprocess.run([_mkcramfs(), str(_small_tree(corpus)), str(img)], check=True, capture_output=True)
     b = bytearray(img.read_bytes())
     b[4:8] = struct.pack("<I", 0x7FFFFFFF)
     lie = tmp_path / "lie.cramfs"

@@ -359,8 +359,7 @@ def candidates(by_first, buf, at: int) -> list[tuple[Handler, int]]:
         if buf[at: at + len(magic)] == magic:
             out.extend(hs)
     if len(out) > 1:
-        order = {id(h): i for i, h in enumerate(REGISTRY)}
-        out.sort(key=lambda hm: order[id(hm[0])])
+        out.sort(key=lambda hm: REGISTRY.index(hm[0]))
     return out
 
 

@@ -39,8 +39,8 @@ def tlv_struct(b: bytes) -> dict[int, object]:
         if tagc == 1:
             tag = b[pos]
             pos += 1
-        elif tagc != 0:
-            pos += {2: 1, 3: 2, 4: 4, 5: 2, 6: 6, 7: 8}[tagc] if tagc in (2, 3, 4, 5, 6, 7) else 0
+        elif tagc:  # common-profile 2/4, implicit-profile 2/4, fully-qualified 6/8 bytes: not used by the header
+            pos += {2: 2, 3: 4, 4: 2, 5: 4, 6: 6, 7: 8}[tagc]
         if typ <= 0x07:
             n = 1 << (typ & 3)
             val: object = int.from_bytes(b[pos: pos + n], "little", signed=typ <= 3)

@@ -43,7 +43,7 @@ def parse(buf, off: int, end: int):
     name = fields.get("vendor") or fields["fw_version"]
     if not name or not all(0x20 <= ord(c) < 0x7F for c in name):
         return None
-    if not (HEADER <= k_ofs and k_len and k_ofs + k_len <= max(fw_len, k_ofs + k_len) and fw_len >= HEADER):
+    if not (HEADER <= k_ofs and k_len and fw_len >= HEADER):
         return None
     if r_len and r_ofs < k_ofs + k_len:
         return None
