@@ -124,6 +124,7 @@ LAYOUTS = [
     {"page": 2048, "spare": 64, "tag_off": 2, "endian": ">"},
     {"page": 2048, "spare": 64, "tag_off": 2, "extra": True},
     {"page": 4096, "spare": 128, "extra": True},
+    {"page": 2048, "spare": 64, "tag_off": 40},  # ECC bytes first, tags at the end of the OOB
     {"page": 512, "spare": 16},
     {"page": 512, "spare": 16, "yaffs1": True},
 ]

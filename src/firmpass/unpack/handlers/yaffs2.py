@@ -7,7 +7,8 @@ project, and the image writer mkyaffs2image):
   the image is a sequence of chunks: `page` data bytes then `spare` bytes (the NAND OOB area)
   the spare holds the chunk's tags, either YAFFS2 packed tags (seq_number, obj_id, chunk_id, n_bytes,
   four 32-bit words, optionally followed by their ECC) at offset 0, or after the two bad-block-marker
-  bytes (offset 2, the MTD "auto" OOB layout many vendors use), or, on 512+16 pages, the YAFFS1 packed
+  bytes (offset 2, the MTD "auto" OOB layout many vendors use), or further in where a controller's
+  ECC bytes come first (any even offset is tried), or, on 512+16 pages, the YAFFS1 packed
   tags (8 bytes bit-packed around the page status and ECC bytes of the 16-byte spare)
   chunk_id 0 is an object header (type, parent id, name[256], mode, uid, gid, times, size, equiv_id
   for hard links, alias[160] for symlinks, rdev for devices); chunk_id n >= 1 is the n-th data chunk
@@ -98,16 +99,22 @@ def _score(buf, off: int, end: int, lay: Layout) -> int:
 
 
 def detect(buf, off: int, end: int) -> Layout | None:
-    best, score = None, 0
+    """The layout under which the most of the first chunks read consistently; at equal counts the one
+    with its tags nearer the start of the spare area (a larger page can show a smaller page's tags at
+    a far offset: 2112 = 4 x 528 bytes puts the fourth 512+16 chunk's tags at 48 of a 64-byte spare)."""
+    best, score = None, (0, 0)
     for page, spare in GEOMETRIES:
         if off + page + spare > end:
             continue
-        cands = [Layout(page, spare, t, e) for t in TAG_OFFSETS for e in ("<", ">") if t + 16 <= spare]
+        # the tags at 0 or 2 (after the bad-block marker) first; then any even offset, for OOB layouts
+        # that put ECC bytes before the free area (at equal scores the earlier layout wins)
+        offs = TAG_OFFSETS + [t for t in range(6, spare - 15, 2)]
+        cands = [Layout(page, spare, t, e) for t in offs for e in ("<", ">") if t + 16 <= spare]
         if spare == 16:
             cands.append(Layout(page, spare, 0, "<", yaffs1=True))
         for lay in cands:
-            s = _score(buf, off, end, lay)
-            if s > score:
+            s = (_score(buf, off, end, lay), -lay.tag_off)
+            if s[0] and s > score:
                 best, score = lay, s
     return best
 
@@ -227,8 +234,8 @@ class Yaffs2Handler(Handler):
     name = "yaffs2"
     kind = "filesystem"
     # the first object header: type 1-5 (LE or BE), then its parent id (1, the root, for top entries)
-    magics = [(struct.pack("<II", t, ROOT), 0) for t in range(1, 6)] + \
-             [(struct.pack(">II", t, ROOT), 0) for t in range(1, 6)]
+    # (parents 1-4: the root, lost+found, and the unlinked and deleted pseudo-directories)
+    magics = [(struct.pack(e + "II", t, p), 0) for e in "<>" for t in range(1, 6) for p in range(1, 5)]
     carve = False
 
     def probe(self, buf, off, end):
