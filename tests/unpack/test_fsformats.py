@@ -1,5 +1,5 @@
 """cramfs, romfs, YAFFS2, 7z, RAR, Matter OTA and Arcadyan images: from Debian's writers over the
-corpus tree (tests/corpus/build-vendor.sh), from the test writer that follows the published YAFFS2
+corpus tree (tests/corpus/build-vendorfs.sh), from the test writer that follows the published YAFFS2
 layout, and the real samples in ../shared/data/formats (skipped where ../shared is absent)."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def sample(name: str) -> Path:
 def built(corpus: Path, name: str) -> Path:
     p = corpus / name
     if not p.is_file():
-        pytest.skip(f"{name} was not built: its writer is not installed (see tests/corpus/build-vendor.sh)")
+        pytest.skip(f"{name} was not built: its writer is not installed (see tests/corpus/build-vendorfs.sh)")
     return p
 
 
@@ -89,7 +89,7 @@ def test_7z_unpacks_identically(corpus, src_tree, tmp_path):
 
 
 def _rar(corpus, name: str) -> Path:
-    meta = json.loads((corpus / "vendor.json").read_text())
+    meta = json.loads((corpus / "vendorfs.json").read_text())
     p = corpus / "rar" / name
     if meta.get("rar") == "none" or not p.is_file():
         pytest.skip("the rarfile sdist's RAR test files were not fetched (offline corpus build)")

@@ -6,7 +6,7 @@
 #   rar/*.rar                          real RAR 4 and RAR 5 archives: the test files of the `rarfile`
 #                                      package's source distribution (PyPI, fetched with pip download;
 #                                      nothing in Debian main writes RAR).  Skipped when offline.
-#   vendor.json                        provenance of the fetched files
+#   vendorfs.json                        provenance of the fetched files
 set -euo pipefail
 OUT=${OUT:?}
 cd "$OUT"
@@ -14,7 +14,7 @@ R=rootfs
 rm -f rootfs.cramfs rootfs-be.cramfs rootfs.romfs etc.7z
 # a missing writer (make deps installs them: util-linux, genromfs, 7zip) leaves its image out; the
 # tests that need it skip and say why
-have() { command -v "$1" >/dev/null || { echo "build-vendor.sh: $1 not installed, its images are skipped" >&2; false; }; }
+have() { command -v "$1" >/dev/null || { echo "build-vendorfs.sh: $1 not installed, its images are skipped" >&2; false; }; }
 CRAMFS=$(command -v mkfs.cramfs || echo /sbin/mkfs.cramfs)
 if [ -x "$CRAMFS" ]; then
   "$CRAMFS" -n acme-rootfs "$R" rootfs.cramfs >/dev/null
@@ -31,5 +31,5 @@ if PIP_DISABLE_PIP_VERSION_CHECK=1 timeout 120 python3 -m pip download -q --no-d
   rar_src="pypi:rarfile-4.2.tar.gz sha256=$(sha256sum "$sd" | cut -d' ' -f1)"
 fi
 rm -rf rar-sdist
-printf '{"rar": "%s"}\n' "$rar_src" > vendor.json
+printf '{"rar": "%s"}\n' "$rar_src" > vendorfs.json
 ls -la rootfs.cramfs rootfs-be.cramfs rootfs.romfs etc.7z >&2 || true
