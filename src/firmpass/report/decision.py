@@ -71,7 +71,7 @@ def framework_due(framework: str, ref_id: str = "") -> str:
     """The legal date a provision of this framework must be met by ('' for voluntary or operator rules)."""
     for m in legal()["markets"].values():
         for r in m["rules"]:
-            if framework in r["frameworks"] and r["binds"] == "product":
+            if framework in (r.get("binding_frameworks") or r["frameworks"]) and r["binds"] == "product":
                 if framework == "cra" and ref_id.startswith("Art14"):
                     for d in r["dates"]:
                         if d.get("scope") == "reporting":
