@@ -243,6 +243,8 @@ def _market_line(mid: str, state: str, rules: list[dict]) -> Text:
         return t("decision.line.operator")
     n = sum(r["not_met"] for r in rules if r["binds"] == "product")
     e = sum(r["evidence"] for r in rules if r["binds"] == "product")
+    if state == "blocked" and not e:
+        return t("decision.line.blocked_only", n=n)
     return t(f"decision.line.{state}", n=n, e=e)
 
 
