@@ -29,7 +29,7 @@ from firmpass.context import ScanContext
 from firmpass.evidence.securitytxt import build_security_txt, validate_security_txt
 from firmpass.i18n import exc_detail
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text
-from firmpass.i18n.terms import term, terms, value
+from firmpass.i18n.terms import terms, value
 from firmpass.report.decision import build_decision, cra_route, framework_due, legal_date, standards_applied
 from firmpass.report.i18n import as_text, t
 from firmpass.report.view import _dicts, get, human_size
