@@ -285,7 +285,7 @@ class _Identifier:
                 continue
             base = posixpath.basename(f.path)
             is_elf = f.elf is not None
-            if not is_elf and not name_rx.search(base) and not base.endswith(".ko") \
+            if not is_elf and not name_rx.search(base) and not kern.is_module(f.path) \
                     and not f.path.startswith("/boot/config-"):
                 # cheap sniff: ELF or kernel header
                 try:
@@ -295,7 +295,7 @@ class _Identifier:
                 if not self._want(f, head):
                     continue
             if (f.sha256 and f.sha512 and f.sha256 in self.text_cache and f.sha256 not in self.needs_data
-                    and not base.endswith(".ko")):
+                    and not kern.is_module(f.path)):
                 # the same content was scanned in another filesystem (a rootfs copied into the image
                 # several times): its strings and ELF data are cached, only the evidence is added
                 self._scan_one(f, base, b"")
@@ -319,7 +319,7 @@ class _Identifier:
             self.text_cache[f.sha256] = cached
         text, dyn = cached
         if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
-                     or base.endswith(".ko") or f.path.startswith("/boot/config-")):
+                     or kern.is_module(f.path) or f.path.startswith("/boot/config-")):
             self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
         if dyn is not None:
             self.dyn[(f.container, f.path)] = dyn
@@ -368,14 +368,14 @@ class _Identifier:
                 self.kernel_config = self.kernel_config or kern.ikconfig(data)
         if f.path.startswith("/boot/config-") or base == "kernel-config":
             self.kernel_config = self.kernel_config or kern.parse_config(data[: 4 << 20].decode("utf-8", "replace")) or None
-        if base.endswith(".ko"):
-            vm = kern.vermagic(data)
-            if vm:
+        if kern.is_module(f.path):
+            tag = kern.module_tag(data)
+            if tag:
                 self.modules.append(f.path)
-                m = kern.RELEASE.match(vm)
+                m = kern.RELEASE.match(tag[1])
                 if m:
-                    self._kernel({"version": m.group(1), "release": vm.split()[0], "method": "vermagic"}, f.path,
-                                 f.container, None, conf=0.6, match=f"vermagic={vm}")
+                    self._kernel({"version": m.group(1), "release": tag[1].split()[0], "method": tag[0]}, f.path,
+                                 f.container, None, conf=0.6, match=f"{tag[0]}={tag[1]}")
         # busybox applets
         if any(m.rule.id == "busybox" for m in matches) and self.busybox is None:
             apps = bb.applets(data)
