@@ -25,7 +25,8 @@ from firmpass.model import ContainerNode, FileEntry, Text
 STAGE = "unpack"
 BLOBS = "unpacked/blobs"
 ZEROS = bytes(1 << 20)  # a content chunk equal to this is written as a hole (sparse output file)
-# a file of an archive named like a firmware image: warned about when no handler opens it (Unpacker.nested)
+# a file of an archive named like a firmware image, at most one folder deep (a vendor download, not a rootfs
+# tarball's /lib/firmware): warned about when no handler opens it (Unpacker.nested)
 IMAGE_NAME = re.compile(r"\.(?:img|bin|trx|chk|fw|rom|ubi|ubifs|sqfs|squashfs|itb|uimage|pkg|upg)$", re.I)
 UNOPENED_MIN = 64 << 10
 
@@ -665,7 +666,8 @@ class Unpacker:
                     h, size = self.identify(mm, len(mm), "sniff")
             except (OSError, ValueError):
                 continue
-            if h is None and kind_of(node.format) == "archive" and e.size >= UNOPENED_MIN and IMAGE_NAME.search(e.path):
+            if (h is None and kind_of(node.format) == "archive" and e.size >= UNOPENED_MIN and IMAGE_NAME.search(e.path)
+                    and e.path.count("/") <= 2):  # a download's images, not the firmware files of a rootfs tarball
                 unopened.append(e)
             if h is None or h.leaf:
                 continue
