@@ -450,6 +450,8 @@ class _Identifier:
             if kv:
                 self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
                 found = True
+        if not found:  # an uncompressed kernel image whose code holds stream magics (carved as a vendor header)
+            found = self._raw_kernel_image()
         if not found:  # fall back on a version in a uImage / FIT name: weak
             for node in self.ctx.result.image.container_chain:
                 name = str(node.meta.get("name") or node.meta.get("description") or "")
@@ -524,6 +526,20 @@ class _Identifier:
                               "container": node.id})
         if found:
             self.ctx.result.extra["rtos"] = found
+
+    def _raw_kernel_image(self) -> bool:
+        """The image itself is a raw kernel (a Linux banner line in it) that carving split at the stream
+        magics its code holds (a raw ARM Image / vmlinux): read the banner from the image."""
+        chain = self.ctx.result.image.container_chain
+        if not chain or chain[0].format not in ("vendor-header", "concat") or not self.ctx.image.is_file():
+            return False
+        if self.ctx.image.stat().st_size > 96 << 20:
+            return False
+        data = self.ctx.image.read_bytes()
+        kv = kern.kernel_version(data, decompress=False)
+        if kv:
+            self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
+        return kv is not None
 
     # ------------------------------------------------------------------ weak signals and shared libraries
     def resolve_weak(self) -> None:

@@ -98,6 +98,11 @@ def _unopened(u: Unpacker, root, ctx) -> None:
     if what is not None:
         raise UnusableInput("err.not_firmware_what", path=str(ctx.image), what=what)
     img = ctx.result.image
+    if blob.raw_kernel(ctx.image):  # an uncompressed kernel Image with no header magic (ARM, MIPS): a leaf
+        root.format = "linux-kernel"
+        root.meta["kind"] = "raw Image"
+        img.opened = True
+        return
     img.opened = False
     img.entropy = blob.entropy_profile(ctx.image)
     img.likely_cause = blob.likely_cause(img.entropy)

@@ -59,6 +59,14 @@ def not_firmware(path: Path) -> Text | None:
     return None
 
 
+def raw_kernel(path: Path, limit: int = 96 << 20) -> bool:
+    """An uncompressed Linux kernel image (the whole linux_banner line is in it), read up to `limit`."""
+    from firmpass.identify.kernel import BANNER
+
+    with open(path, "rb") as fh:
+        return BANNER.search(fh.read(limit)) is not None
+
+
 def _bmp(head: bytes, size: int) -> bool:
     """'BM' starts many things: a BMP also declares its own file size and a known header size."""
     return len(head) >= 18 and int.from_bytes(head[2:6], "little") == size and int.from_bytes(head[14:18], "little") in (
