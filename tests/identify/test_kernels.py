@@ -88,6 +88,17 @@ def test_scan_names_kernel(corpus, tmp_path, name, method):
     assert ctx.result.image.opened is True
 
 
+@pytest.mark.parametrize("c", ["xz", "gzip", "lzma", "lzo", "lz4", "zstd", "bzip2"])
+def test_zimage_leaf_records_payload_compression(corpus, tmp_path, c):
+    """The unpack stage's kernel leaf names the compressor of an ARM zImage's payload (bytes after the stub)."""
+    from tests.unpack.conftest import unpack
+
+    ctx = unpack(Path(corpus) / "kernels" / f"zImage-{c}", tmp_path / "out")
+    root = ctx.result.image.container_chain[0]
+    assert root.format == "linux-kernel" and root.meta["kind"] == "ARM zImage"
+    assert root.meta["payload_compression"] == c and root.meta["payload_offset"] > 0x30
+
+
 def test_module_vermagic_real_debian(corpus, tmp_path):
     """A real module of Debian's armmp kernel: vermagic= names the release it was built for."""
     ko = next((Path(corpus) / "kernels" / "modules").rglob("mii.ko"))

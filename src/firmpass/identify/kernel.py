@@ -228,6 +228,32 @@ def _plausible(data, off: int, name: str) -> bool:
     return True
 
 
+def payload_compression(data, start: int = 0x30, window: int = 256 << 10, probe: int = 64 << 10) -> tuple[str, int] | None:
+    """(compressor, offset) of the first payload in data[start:start+window] that decodes: each candidate is
+    given at most `probe` bytes of input, so a wrong guess costs little (the unpack stage records it)."""
+    cands = []
+    for magic, name, fn in MAGICS:
+        i = data.find(magic, start, start + window)
+        while i >= 0 and len(cands) < 32:
+            if _plausible(data, i, name):
+                cands.append((i, name, fn))
+            i = data.find(magic, i + 1, start + window)
+    for off, name, fn in sorted(cands, key=lambda c: c[0]):
+        if name == "bzip2":  # 10 bytes of header (magic, level, block magic) checked; a block needs ~1 MB
+            return name, off
+        if name == "lz4":  # a 4-byte magic and a sane first block size; a block needs up to 8 MB
+            if off + 8 <= len(data) and 0 < struct.unpack("<I", bytes(data[off + 4: off + 8]))[0] <= (8 << 20) + 1024:
+                return name, off
+            continue
+        try:
+            out = next(iter(fn(memoryview(data)[: off + probe], off)), b"")
+        except Exception:  # noqa: BLE001 - not this compressor
+            continue
+        if len(out) >= 4096:
+            return name, off
+    return None
+
+
 def payload_version(data: bytes, limit: int = MAX_OUT, max_candidates: int = 16,
                     seconds: float = MAX_SECONDS) -> dict | None:
     """Find the compressed payload (bzImage payload_offset first, then by magic) and look for the banner.
