@@ -102,11 +102,14 @@ def _etsi_variants(pid: str) -> set[str]:
 
 @lru_cache(maxsize=None)
 def _links() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Established cross-walk links only (the law or standard states them, e.g. PSTI Schedule 2 deeming
+    EN 303 645 compliance): the reference's 'derived' links are its compilers' own reading and are not
+    evidence - they made a command-injection finding fail MLPS anti-replay."""
     to_other: dict[str, set[str]] = {}
     established: dict[str, set[str]] = {}
     for l in frameworks.crosswalk()["links"]:
-        to_other.setdefault(l["to"], set()).add(l["from"])
         if l["basis"] == "established":
+            to_other.setdefault(l["to"], set()).add(l["from"])
             established.setdefault(l["from"], set()).add(l["to"])
     return to_other, established
 
@@ -121,11 +124,11 @@ def direct_refs(ref: str) -> set[str]:
 
 
 def evidence_refs(ref: str) -> set[str]:
+    """direct_refs plus the provisions an established cross-walk link ties to it."""
     fw, pid = ref.split(":", 1)
-    refs = {ref} | set(rules().get(ref, {}).get("refs", []))
+    refs = direct_refs(ref)
     to_other, established = _links()
     if fw == "en303645":
-        refs |= _etsi_variants(pid)
         refs |= established.get(ref, set())
     else:
         for e in to_other.get(ref, set()):
