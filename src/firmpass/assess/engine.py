@@ -198,9 +198,10 @@ def understood(result: ScanResult) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ EN 303 645 V2 <-> V3 citations
-def etsi_cite(ref: str, version: str) -> str:
+def etsi_cite(ref: str, version: str) -> str | None:
     """A provision ref as the chosen EN 303 645 version numbers it (5.6-4 in V3 -> 5.6-4A; 5.6-4A in V2 ->
-    5.6-4; 4-1 <-> 5.0-1).  Other frameworks and provisions present in the version are unchanged."""
+    5.6-4; 4-1 <-> 5.0-1); None for a provision the version does not have (6-8 in V2).  Other frameworks
+    and provisions present in the version are unchanged."""
     if not ref.startswith("en303645:"):
         return ref
     present = {it["ref"] for it in frameworks.items("en303645", version)}
@@ -211,11 +212,11 @@ def etsi_cite(ref: str, version: str) -> str:
                  "4-1" if pid == "5.0-1" else None):
         if cand and f"en303645:{cand}" in present:
             return f"en303645:{cand}"
-    return ref
+    return None
 
 
 def cite_all(refs: Iterable[str], version: str) -> list[str]:
-    return list(dict.fromkeys(etsi_cite(r, version) for r in refs))
+    return [r for r in dict.fromkeys(etsi_cite(r, version) for r in refs) if r]
 
 
 # ------------------------------------------------------------------ answers
