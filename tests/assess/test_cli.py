@@ -10,7 +10,7 @@ FIX = ROOT / "tests" / "fixtures"
 
 def cli(*args):
     env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_assess_saved_scan_with_changed_profile(tmp_path, real_scans):

@@ -180,6 +180,9 @@ MATERIAL: dict[str, Any] = {
     "HARD-": lambda r, paths: bool((r.extra.get("hardening") or {}).get("elf_count")),
     "BOOT-": lambda r, paths: bool((r.extra.get("secure_boot") or {}).get("images")),
     "EOL-": lambda r, paths: bool(r.components),
+    "UPD-001": lambda r, paths: bool(paths),
+    # signature / transport / rollback checks look at an updater: without one, their silence proves nothing
+    "UPD-00": lambda r, paths: bool(r.extra.get("checks_updates")),
 }
 
 
