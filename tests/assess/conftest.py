@@ -45,10 +45,11 @@ class RealScan:
 
 @pytest.fixture(scope="session")
 def real_scans(corpus, vuln_db, tmp_path_factory) -> dict[str, RealScan]:
-    """firmware.bin (the router rootfs with the planted defects) and uImage-kernel (a bare kernel: nothing
+    """firmware.bin (the router rootfs with the planted defects), vendor-rootfs.tar.gz (a vendor tarball with
+    an anonymous MQTT broker, verify=n and backdoor logins) and uImage-kernel (a bare kernel: nothing
     unpacked, the scan does not understand it)."""
     out = {}
-    for name in ("firmware.bin", "uImage-kernel"):
+    for name in ("firmware.bin", "vendor-rootfs.tar.gz", "uImage-kernel"):
         d = tmp_path_factory.mktemp("assess-scan") / name
         pipeline.scan(corpus / name, d, ScanOptions(db_path=vuln_db, pdf=False, progress=False), stages=SCAN_STAGES)
         out[name] = RealScan(d)
@@ -58,6 +59,11 @@ def real_scans(corpus, vuln_db, tmp_path_factory) -> dict[str, RealScan]:
 @pytest.fixture()
 def firmware(real_scans) -> ScanResult:
     return real_scans["firmware.bin"].result()
+
+
+@pytest.fixture()
+def vendor(real_scans) -> ScanResult:
+    return real_scans["vendor-rootfs.tar.gz"].result()
 
 
 @pytest.fixture()

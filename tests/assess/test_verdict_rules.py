@@ -36,13 +36,14 @@ def named(result, ref):
 
 
 # ------------------------------------------------------------------ 1. evidence for "met"
-def test_no_provision_met_while_a_finding_names_it(firmware, profiles):
+def test_no_provision_met_while_a_finding_names_it(firmware, vendor, profiles):
     assert len(firmware.findings) >= 20 and firmware.files and firmware.components  # a real, understood scan
-    for name, prof in profiles.items():
-        for version in frameworks.ETSI_VERSIONS:
-            a = assess(firmware, prof, en303645_version=version, now=NOW)
+    for scan, name, prof, version in [(firmware, n, p, ver) for n, p in profiles.items() for ver in frameworks.ETSI_VERSIONS] + \
+            [(vendor, n, profiles[n], None) for n in ("camera", "gateway")]:
+        if True:
+            a = assess(scan, prof, en303645_version=version, now=NOW)
             for v in a["verdicts"]:
-                ids = named(firmware, v["ref"])
+                ids = named(scan, v["ref"])
                 if ids:
                     assert v["verdict"] != "met", (name, version, v["ref"], ids)
                     # ... and the finding is cited, unless the profile's scope puts the provision out of scope
@@ -83,11 +84,21 @@ def test_clean_check_proves_only_its_own_provisions(firmware, profiles):
     assert v["en18031:AUM-3"]["verdict"] != "met" and "CRED-003" not in v["en18031:AUM-3"]["reason"]["en"]
     rp = v["mlps:MLPS-IoT-RP"]
     assert rp["verdict"] == "needs_evidence" and "SVC-007" not in rp["reason"]["en"] and not rp["findings"]
-    # IoT access control is not shown by the UPnP check having run
-    assert "SVC-004" not in v["mlps:MLPS-IoT-AC"]["reason"]["en"] or v["mlps:MLPS-IoT-AC"]["verdict"] != "met"
-    # a check that does serve the provision and ran on material in the image is firmware evidence
-    sn = v["en303645:5.6-2"]
-    assert sn["basis"] in ("firmware", "firmware+declared") or sn["verdict"] != "met"
+    # IoT access control is not shown by the UPnP check having run; the broker / IoT-service checks serve it
+    ac = v["mlps:MLPS-IoT-AC"]
+    assert "SVC-004" not in ac["reason"]["en"] and "SVC-010" in ac["reason"]["en"] and ac["basis"] == "firmware+declared"
+
+
+def test_anonymous_mqtt_broker_fails_iot_access_control(vendor, profiles):
+    """vendor-rootfs.tar.gz starts mosquitto with anonymous clients allowed (SVC-010): MLPS IoT access
+    control (admission) is not met, whatever the gateway profile says about authentication."""
+    assert any(f.check == "SVC-010" for f in vendor.findings)
+    v = by_ref(assess(vendor, profiles["gateway"], now=NOW))
+    ac = v["mlps:MLPS-IoT-AC"]
+    assert ac["verdict"] == "not_met" and any(f.startswith("SVC-010") for f in ac["findings"])
+    # U-Boot verify=n (BOOT-006) names CRA Part I(2)(f): the profile's signed updates do not save it
+    f2 = v["cra:AnnexI.PartI.2.f"]
+    assert f2["verdict"] == "not_met" and any(x.startswith("BOOT-006") for x in f2["findings"])
 
 
 def test_declared_only_met_carries_the_qualifier(firmware, profiles):
