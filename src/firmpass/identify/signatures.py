@@ -188,10 +188,22 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     owner_ids = {r.id for r in owners}
     links_zlib = any(n.startswith("libz.so") for n in needed or ())
     out: list[Match] = []
-    for r in rules:
-        found = match_rule(r, basename, text, r.id in owner_ids, bool(owners), links_zlib=links_zlib)
+    for r in owners:
+        found = match_rule(r, basename, text, True, True, links_zlib=links_zlib)
         if found is not None:
             out.append(found)
+    # the file's name claims it only when the binary does not say otherwise: a name owner that finds no
+    # version of its own in the file does not silence another product's self-identifying banner
+    # (telnetd that is a copy of BusyBox: BusyBox, not inetutils)
+    named = any(m.version for m in out)
+    for r in rules:
+        if r.id in owner_ids:
+            continue
+        found = match_rule(r, basename, text, False, named, links_zlib=links_zlib)
+        if found is not None:
+            out.append(found)
+    if not named and any(m.version and not m.owned and not m.rule.embeddable for m in out):
+        out = [m for m in out if not (m.owned and m.version is None and m.method == "file-name")]
     # a rule that yields to another product found in the same file (libjpeg-turbo keeps IJG's
     # "6b  27-Mar-1998" string for compatibility: that is not IJG libjpeg 6b)
     ids = {m.rule.id for m in out if m.version}
