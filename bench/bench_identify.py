@@ -63,11 +63,16 @@ def measure(label: str, ctx, truth) -> dict:
           f"identify={t_bin:.2f}s floor={fl:.2f}s ratio={t_bin / fl if fl else 0:.1f}x  "
           f"| with pkg db: components={len(comps_db)} recall={s_db['recall']:.3f} t={t_db:.2f}s"
           f"{'  kernel=' + str(kern.get('version')) if kern.get('version') else ''}")
+    print(f"{'':34} exact version: executables {s['exe_hit']}/{s['exe']} ({s['exe_recall']:.1%})  "
+          f"all packages {s['all_hit']}/{s['all']} ({s['all_recall']:.1%})  precision {s['precision']:.1%}")
     if s["missed"]:
         print(f"{'':34} missed: {', '.join(s['missed'])}")
+    if s["all_missed"]:
+        print(f"{'':34} no version evidence in the binaries (missed): {', '.join(s['all_missed'])}")
     if s["wrong"]:
         print(f"{'':34} wrong: {', '.join(s['wrong'])}")
-    return {"t": t_bin, "floor": fl, **s}
+    mb = sum(f.size for f in files if f.type == "file") / 1e6
+    return {"t": t_bin, "floor": fl, "mb": mb, **s}
 
 
 def main() -> int:
@@ -102,6 +107,12 @@ def main() -> int:
             base = list(ctx3.result.files)
             ctx3.result.files = base + [e.model_copy(update={"container": c}) for c in ("0.2", "0.3") for e in base]
             results["rootfs tree x3 (firmware.bin)"] = measure("rootfs tree x3 (firmware.bin)", ctx3, truth)
+    print("\nexact upstream version, binary evidence only (package database removed):")
+    print(f"{'image':34} {'executables':>14} {'all packages':>14} {'precision':>14} {'MB':>7} {'s/100MB':>8}")
+    for name, r in results.items():
+        print(f"{name:34} {r['exe_hit']:>4}/{r['exe']:<3} {r['exe_recall']:>6.1%} {r['all_hit']:>4}/{r['all']:<3} "
+              f"{r['all_recall']:>6.1%} {r['reported'] - len(r['wrong']):>4}/{r['reported']:<3} {r['precision']:>6.1%} "
+              f"{r['mb']:>7.1f} {r['t'] / r['mb'] * 100 if r['mb'] else 0:>8.2f}")
     worst = max(r["t"] for r in results.values())
     print(f"identification time, worst image: {worst:.2f}s (target <= {TARGET_S:.0f}s): {'OK' if worst <= TARGET_S else 'SLOW'}")
     ok = all(r["recall"] >= 0.95 and r["precision"] >= 0.98 for r in results.values())

@@ -33,7 +33,8 @@ from firmpass.identify import busybox as bb
 from firmpass.identify import kernel as kern
 from firmpass.identify import pkgdb
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
-from firmpass.identify.signatures import Match, Rule, dir_owners, load_rules, match_file, rules_by_id, version_strings
+from firmpass.identify.signatures import (Match, Rule, any_files_rx, dir_owners, load_rules, match_file, rules_by_id,
+                                          version_strings)
 from firmpass.model import Component, ComponentEvidence, FileEntry
 
 STAGE = "identify"
@@ -277,8 +278,7 @@ class _Identifier:
         return head[:4] == b"\x7fELF" or kern.looks_like_kernel(posixpath.basename(f.path), head)
 
     def scan_files(self) -> None:
-        rules = load_rules()
-        name_rx = re.compile("|".join(f"(?:{r.files.pattern})" for r in rules if r.files))
+        name_rx = any_files_rx()
         for f in self.ctx.iter_files(("file",)):
             if f.disk_path is None or f.size == 0 or f.size > MAX_SCAN_BYTES:
                 continue

@@ -29,7 +29,6 @@ from typing import Any
 
 import yaml
 
-_STRINGS = re.compile(rb"[\x20-\x7e]{3,}")
 # strings that can carry a version: "x.y", or an integer version after the word "version" (kmod 30)
 _HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^less \d|^[6-9][a-z]? +\d\d?-[A-Z][a-z]{2}-\d{4}$).*$")
 # zlib's version string is compiled into every caller of deflateInit_/inflateInit_: in a file that links
@@ -64,6 +63,11 @@ class Rule:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def owns(self, basename: str) -> bool:
+        if rules_by_id().get(self.id) is self:
+            return self.id in _owner_ids(basename)
+        return self._owns(basename)
+
+    def _owns(self, basename: str) -> bool:
         if self.files is None:
             return False
         if self.files.search(basename):
@@ -134,6 +138,18 @@ def load_rules() -> tuple[Rule, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=8192)
+def _owner_ids(basename: str) -> frozenset[str]:
+    """The ids of the rules whose `files` claim a base name (cached: a firmware repeats names)."""
+    return frozenset(r.id for r in load_rules() if r._owns(basename))
+
+
+@lru_cache(maxsize=1)
+def any_files_rx() -> re.Pattern:
+    """One pattern for every rule's `files` (a file some rule claims by name)."""
+    return re.compile("|".join(f"(?:{r.files.pattern})" for r in load_rules() if r.files))
+
+
 @lru_cache(maxsize=1)
 def rules_by_id() -> dict[str, Rule]:
     return {r.id: r for r in load_rules()}
@@ -149,10 +165,34 @@ def rule_for_source() -> dict[str, Rule]:
     return out
 
 
+# version_strings() finds its candidates with bytes.find (memchr-speed) on a translated copy of the data
+# rather than with a regex over every byte (Python's re scans binary data at ~50 MB/s): non-printable
+# bytes become NUL (string boundaries), digits '0', letters 'A' / 'a', other printable bytes stay
+_T = bytes(0 if not 0x20 <= b <= 0x7e else 0x30 if 0x30 <= b <= 0x39 else 0x41 if 0x41 <= b <= 0x5a
+           else 0x61 if 0x61 <= b <= 0x7a else b for b in range(256))
+# every string _HAS_VERSION accepts holds one of these (in the translated copy / in the data itself)
+_KEYS_T = (b"0.0", b"-Aaa-0000")
+_KEYS_RAW = (b"ersion", b"from iputils ", b"less ")
+
+
 def version_strings(data: bytes) -> str:
-    """The printable strings (>= 3 chars) of a blob that hold a 'digit.digit', one per line."""
-    joined = b"\n".join(_STRINGS.findall(data))
-    return b"\n".join(_HAS_VERSION.findall(joined)).decode("ascii", "replace")
+    """The printable strings (>= 3 chars) of a blob that hold a 'digit.digit' (or one of the other
+    forms _HAS_VERSION lists), one per line, in file order."""
+    t = data.translate(_T)
+    n = len(t)
+    runs: dict[int, int] = {}
+    for keys, hay in ((_KEYS_T, t), (_KEYS_RAW, data)):
+        for k in keys:
+            i = hay.find(k)
+            while i >= 0:
+                s = t.rfind(b"\0", 0, i) + 1
+                e = t.find(b"\0", i)
+                e = n if e < 0 else e
+                if e - s >= 3:
+                    runs[s] = e
+                i = hay.find(k, e)
+    out = [data[s: runs[s]] for s in sorted(runs)]
+    return b"\n".join(x for x in out if _HAS_VERSION.match(x)).decode("ascii", "replace")
 
 
 @dataclass
@@ -184,7 +224,11 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     At most one match per rule: the strongest kind found (banner > owned > bare > file name > directory).
     """
     rules = rules or load_rules()
-    owners = [r for r in rules if r.owns(basename)]
+    if rules is load_rules():
+        ids = _owner_ids(basename)
+        owners = [r for r in rules if r.id in ids]
+    else:
+        owners = [r for r in rules if r.owns(basename)]
     owner_ids = {r.id for r in owners}
     links_zlib = any(n.startswith("libz.so") for n in needed or ())
     out: list[Match] = []
@@ -261,6 +305,6 @@ def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: b
     if r.fname is not None:
         m = r.fname.search(basename)
         if m:
-            return Match(r, m.group("v"), basename, "file-name", 0.6, True)
+            return Match(r, m.group("v"), basename, "file-name-version", 0.6, True)
     # the name says which product; no version in the file: a weak signal, kept
     return Match(r, None, basename, "file-name", 0.3, True)
