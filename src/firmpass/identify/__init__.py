@@ -483,7 +483,7 @@ class _Identifier:
                 m = weak[0]
             else:  # a name several products use, with no version: too ambiguous to claim
                 continue
-            b = self._owner(same_by_rule[m.rule.id], m.rule)
+            b = self._owner(same_by_rule[m.rule.id], m.rule, posixpath.basename(f.path))
             if b is not None:
                 # the file folds into its product's component: a file and a piece of evidence of it
                 b.add(ComponentEvidence(path=f.path, method=f"{m.method}+sibling", match=m.text,
@@ -499,7 +499,7 @@ class _Identifier:
             self.file_comp[(f.container, f.path)] = b.key
 
     @staticmethod
-    def _owner(cands: list[_Builder], rule: Rule) -> _Builder | None:
+    def _owner(cands: list[_Builder], rule: Rule, basename: str = "") -> _Builder | None:
         """The component a weak file of `rule`'s product folds into: the only versioned component of the
         product in the filesystem; among several package components of one product and version (Debian
         splits krb5 into libkrb5-3, libk5crypto3, ...) the one named after the product.  Two versions
@@ -508,6 +508,13 @@ class _Identifier:
             return cands[0]
         if not cands or len({b.version for b in cands}) != 1:
             return None
+        # the package named after the file (libhogweed.so.6.6 -> libhogweed6, libk5crypto.so.3.1 -> libk5crypto3)
+        # (the longest package stem the file's stem starts with: libnl-genl-3.so -> libnl-genl-3-200, not libnl-3-200)
+        stem = _stem(basename) if basename else ""
+        by_file = sorted(((len(_stem(b.name)), b.name, b) for b in cands
+                          if stem and len(_stem(b.name)) >= 5 and stem.startswith(_stem(b.name))), key=lambda t: t[:2])
+        if by_file and (len(by_file) == 1 or by_file[-1][0] > by_file[-2][0]):
+            return by_file[-1][2]
         names = {_norm(rule.name), _norm(rule.id)}
         named = [b for b in cands if any(_norm(b.name).removeprefix("lib").startswith(n) for n in names)]
         # libkrb5-3 over libkrb5support0: the shortest name that starts with the product's
