@@ -256,7 +256,15 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
         if not affected_any and aff.get("defaultStatus") == "affected":
             rows.append(dict(base, exact=None, note="defaultStatus affected"))
     metrics = []
+    vsev: list[dict] = []
     for m in cna.get("metrics") or []:
+        # a CNA's own qualitative rating: OpenSSL writes its advisory severity (Low / Moderate / High /
+        # Critical, per its security policy) as metrics[].other {type: <policy URL>, content: {text}}
+        other = m.get("other") if isinstance(m.get("other"), dict) else None
+        if other is not None and not vsev:
+            content = other.get("content")
+            text = content.get("text") if isinstance(content, dict) else content
+            vsev = vendor_severity(cna_name or "cna", text)
         for k in ("cvssV4_0", "cvssV3_1", "cvssV3_0", "cvssV2_0"):
             if k in m and m[k].get("vectorString"):
                 sc = make_score(m[k]["vectorString"], m[k].get("baseScore"), cna_name or "cna")
@@ -270,7 +278,8 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
                 cwes.append(e)
     return {"vuln": {"id": vid, "description": _en(cna.get("descriptions")), "published": cna.get("datePublic")
                      or meta.get("datePublished"), "modified": meta.get("dateUpdated"), "cvss": metrics,
-                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes},
+                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes,
+                     **({"vendor_severity": vsev} if vsev else {})},
             "affected": rows}
 
 
