@@ -195,6 +195,11 @@ def version_strings(data: bytes) -> str:
     return b"\n".join(x for x in out if _HAS_VERSION.match(x)).decode("ascii", "replace")
 
 
+# match kinds whose text names the product (a banner, an owned pattern with the product's name in it);
+# a bare number or a file name does not
+_NAMING = ("signature-banner", "signature-owned")
+
+
 @dataclass
 class Match:
     rule: Rule
@@ -236,10 +241,10 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
         found = match_rule(r, basename, text, True, True, links_zlib=links_zlib)
         if found is not None:
             out.append(found)
-    # the file's name claims it only when the binary does not say otherwise: a name owner that finds no
-    # version of its own in the file does not silence another product's self-identifying banner
-    # (telnetd that is a copy of BusyBox: BusyBox, not inetutils)
-    named = any(m.version for m in out)
+    # the file's name claims it only when the binary does not say otherwise: a name owner whose version
+    # comes from no text naming it (a bare number, the file name, nothing) does not silence another
+    # product's self-identifying banner (telnetd that is a copy of BusyBox: BusyBox, not inetutils)
+    named = any(m.version and m.method in _NAMING for m in out)
     for r in rules:
         if r.id in owner_ids:
             continue
@@ -247,7 +252,7 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
         if found is not None:
             out.append(found)
     if not named and any(m.version and not m.owned and not m.rule.embeddable for m in out):
-        out = [m for m in out if not (m.owned and m.version is None and m.method == "file-name")]
+        out = [m for m in out if not (m.owned and m.method not in _NAMING)]
     # a rule that yields to another product found in the same file (libjpeg-turbo keeps IJG's
     # "6b  27-Mar-1998" string for compatibility: that is not IJG libjpeg 6b)
     ids = {m.rule.id for m in out if m.version}
