@@ -48,21 +48,58 @@ def _safe(member, dest):
 
 
 @pytest.fixture(scope="module")
-def ph0wn(tmp_path_factory):
+def ph0wn_ctx(tmp_path_factory):
+    """identify over the real router rootfs, binary evidence only (its opkg status ignored)."""
     if not PH0WN.is_file():
         pytest.skip(f"real router rootfs not available ({PH0WN} absent)")
     d = tmp_path_factory.mktemp("ph0wn")
     with tarfile.open(PH0WN) as t:
         t.extractall(d, filter=_safe)
-    comps = identify(context_from_tree(d / "rootfs-mipsel", tmp_path_factory.mktemp("out")), use_package_db=False)
-    return {c.name: c for c in comps}
+    ctx = context_from_tree(d / "rootfs-mipsel", tmp_path_factory.mktemp("out"))
+    from firmpass.pipeline import hash_file
+
+    # the tree is what the tarball holds: the image is the tarball
+    ctx.result.image.name = PH0WN.name
+    ctx.result.image.sha256, ctx.result.image.sha512, ctx.result.image.size = hash_file(PH0WN)
+    ctx.result.components = identify(ctx, use_package_db=False)
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def ph0wn(ph0wn_ctx):
+    return {c.name: c for c in ph0wn_ctx.result.components}
 
 
 def test_ph0wn_multicall_wpad_is_hostapd_and_wpa_supplicant(ph0wn):
+    """One file, two components; the version as the binary gives it: a 2.6 development snapshot
+    ('2.6-devel' sorts before 2.6, so a fix released in 2.6 still applies)."""
+    from firmpass.vulns.versions import compare
+
     for name in ("hostapd", "wpa_supplicant"):
         c = ph0wn[name]
-        assert c.version == "2.6" and c.properties["main_file"] == "/usr/sbin/wpad"
+        assert c.version == "2.6-devel" and c.properties["main_file"] == "/usr/sbin/wpad"
+        assert c.cpe == f"cpe:2.3:a:w1.fi:{name}:2.6-devel:*:*:*:*:*:*:*"
         assert any("v2.6-devel" in e.match for e in c.evidence)
+    assert compare("2.6-devel", "2.6") < 0 and compare("2.6-devel", "2.5") > 0
+
+
+def test_ph0wn_kernel_from_its_modules_directory(ph0wn):
+    """No kernel image in the rootfs and modinfo stripped: the release /lib/modules/ is named after."""
+    k = ph0wn["linux"]
+    assert k.version == "3.18.109" and k.confidence == 0.5
+    assert k.evidence[0].method == "modules-dir" and k.hashes.get("sha512")
+    assert k.properties["main_file"].startswith("/lib/modules/3.18.109/")
+
+
+def test_ph0wn_sbom_valid_and_passes_own_check(ph0wn_ctx):
+    from firmpass import sbom
+    from firmpass.sbom.check import check_sbom
+
+    sbom.run(ph0wn_ctx)
+    assert sbom.validate_cyclonedx((ph0wn_ctx.out / "sbom.cdx.json").read_text()) == []
+    for name in ("sbom.cdx.json", "sbom.spdx.json"):
+        rep = check_sbom(ph0wn_ctx.out / name)
+        assert [f for f in rep["fields"] if f["missing"] and f["status"] in ("required", "if-exists")] == [], name
 
 
 def test_ph0wn_dropbear_openssl_busybox_zlib(ph0wn):
@@ -71,6 +108,8 @@ def test_ph0wn_dropbear_openssl_busybox_zlib(ph0wn):
     assert ph0wn["openssl"].version == "1.0.2n"
     assert ph0wn["busybox"].version == "1.23.2"
     assert ph0wn["zlib"].version == "1.2.8"
+    assert ph0wn["json-c"].version == "0.12"  # "'0.12": a padding byte glued to json_c_version()'s string
+    assert ph0wn["util-linux"].version == "2.25.2" and ph0wn["iw"].version == "4.3"
 
 
 def test_ph0wn_uclibc_is_one_component(ph0wn):

@@ -468,6 +468,36 @@ class _Identifier:
                 if kv:
                     self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
 
+    _MODULES_DIR = re.compile(r"^/(?:usr/)?lib/modules/(\d+\.\d+(?:\.\d+)?)([^/]*)/.+\.ko$")
+
+    def kernel_from_modules_dir(self) -> None:
+        """No kernel image and no module vermagic (OpenWrt strips modinfo): the kernel release the modules
+        were installed for, from /lib/modules/<release>/ holding .ko files (kmod's layout, named after
+        `uname -r`).  Weaker than a banner: used only when nothing else named the kernel."""
+        if self.kernel is not None:
+            return
+        seen: dict[tuple[str, str], list[FileEntry]] = {}
+        for f in self.ctx.iter_files(("file",)):
+            m = self._MODULES_DIR.match(f.path)
+            if m:
+                seen.setdefault((f.container, m.group(1) + m.group(2)), []).append(f)
+        if len({r for _, r in seen}) != 1:
+            return  # none, or modules for several kernels: which one runs is unknown
+        for (cont, rel), files in seen.items():
+            path = f"/lib/modules/{rel}/"
+            b = self._kernel({"version": kern.RELEASE.match(rel).group(1), "release": rel, "method": "modules-dir"},
+                             path, cont, None, conf=0.5, match=f"{len(files)} kernel modules under {path}")
+            # the modules are files of the kernel component (built from its tree for this release): they
+            # give it a file name and hashes where the kernel image itself is not in the filesystem
+            for f in sorted(files, key=lambda e: e.path):
+                if f.sha256 is None or f.sha512 is None:
+                    try:
+                        data = self.ctx.read(f, MAX_SCAN_BYTES)
+                    except OSError:
+                        continue
+                    f.sha256, f.sha512 = hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest()
+                b.add(b.evidence[-1], b.confidence, f, rank=6)
+
     # ------------------------------------------------------------------ weak signals and shared libraries
     def resolve_weak(self) -> None:
         for f, weak in self._pending_weak:
@@ -634,6 +664,7 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
         idf.package_dbs()
     idf.scan_files()
     idf.kernel_from_containers()
+    idf.kernel_from_modules_dir()
     idf.resolve_weak()
     idf.sonames()
     idf.package_file_evidence()

@@ -37,7 +37,7 @@ METHOD_TECHNIQUE = {
     "signature-banner": "binary-analysis", "signature-owned": "binary-analysis", "signature-bare": "binary-analysis",
     "elf-package-note": "binary-analysis", "bzimage-header": "binary-analysis", "vermagic": "binary-analysis",
     "soname": "binary-analysis", "soname+package-name": "binary-analysis", "uimage-name": "filename",
-    "file-name": "filename", "file-name-version": "filename", "file-name+sibling": "filename", "directory": "filename", "directory+sibling": "filename",
+    "file-name": "filename", "file-name-version": "filename", "modules-dir": "filename", "file-name+sibling": "filename", "directory": "filename", "directory+sibling": "filename",
     "dpkg-file-list": "manifest-analysis", "opkg-file-list": "manifest-analysis",
 }
 
