@@ -61,6 +61,7 @@ class Rule:
     corpus: str | None = None
     sample: list[str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    anywhere_lits: tuple[str | None, ...] = ()  # required_literal() of each `anywhere` pattern
 
     def owns(self, basename: str) -> bool:
         if rules_by_id().get(self.id) is self:
@@ -134,6 +135,7 @@ def load_rules() -> tuple[Rule, ...]:
             fname=_compile(d["fname"]) if d.get("fname") else None,
             embeddable=bool(d.get("embeddable", False)), debian=list(d.get("debian", [])),
             corpus=d.get("corpus"), sample=d.get("sample"), raw=d,
+            anywhere_lits=tuple(required_literal(p) for p in d.get("anywhere", [])),
         ))
     return tuple(out)
 
@@ -142,6 +144,30 @@ def load_rules() -> tuple[Rule, ...]:
 def _owner_ids(basename: str) -> frozenset[str]:
     """The ids of the rules whose `files` claim a base name (cached: a firmware repeats names)."""
     return frozenset(r.id for r in load_rules() if r._owns(basename))
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of literal characters every match of `pattern` contains (top level only:
+    not inside a group, a branch or a repeat), or None when it has none of 3+ characters.  A text
+    without it cannot match: `lit in text` is a C-speed pre-check that saves the regex call."""
+    try:
+        from re import _parser as sre_parse  # Python >= 3.11
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        items = list(sre_parse.parse(pattern))
+    except re.error:
+        return None
+    best, cur = "", ""
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            cur += chr(av)
+            continue
+        if op is sre_parse.AT:  # ^ / $ / \b: zero-width, the run goes on
+            continue
+        best, cur = max(best, cur, key=len), ""
+    best = max(best, cur, key=len)
+    return best if len(best) >= 3 else None
 
 
 @lru_cache(maxsize=1)
@@ -246,7 +272,7 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     # product's self-identifying banner (telnetd that is a copy of BusyBox: BusyBox, not inetutils)
     named = any(m.version and m.method in _NAMING for m in out)
     for r in rules:
-        if r.id in owner_ids:
+        if r.id in owner_ids or not r.anywhere or not any(lit is None or lit in text for lit in r.anywhere_lits):
             continue
         found = match_rule(r, basename, text, False, named, links_zlib=links_zlib)
         if found is not None:
