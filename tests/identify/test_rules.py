@@ -85,3 +85,17 @@ def test_anchoring_rejects_near_misses():
     assert match_rule(rules["dnsmasq"], "x", "dnsmasq-2.90-rc1x", False, False) is None
     assert match_rule(rules["openssl"], "libcrypto.so.3", "OpenSSL 3.0.22", True, False).version is None
     assert match_rule(rules["zlib"], "x", "deflate 1.2.13 Copyright 1995-2022 Someone Else", False, False) is None
+
+
+def test_banner_prefilter_literals_are_in_every_match():
+    """match_file skips a banner pattern whose required literal is not in the text: the literal must be
+    in every string the pattern matches (checked on each rule's sample)."""
+    from firmpass.identify.signatures import required_literal
+
+    assert required_literal(r"^BusyBox v(?P<v>\d+\.\d+) \(") == "BusyBox v"
+    assert required_literal(r"(?:MiniUPnPd|miniupnpd)/(?P<v>\d+)") is None  # only "/" outside the group
+    for r in RULES:
+        for rx, lit in zip(r.anywhere, r.anywhere_lits):
+            for text in ([r.sample[0]] if r.sample else []):
+                for m in rx.finditer(text):
+                    assert lit is None or lit in m.group(0), (r.id, rx.pattern, lit)
