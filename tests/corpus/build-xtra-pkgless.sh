@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Adds extra-rootfs/: real Debian 12 binaries that print their version with printf("%s") (socat, wget,
-# GNU inetutils telnetd/ftpd), unpacked with no package database, as most vendor firmware ships them;
+# Adds extra-rootfs/: real Debian 12 binaries unpacked with no package database, as most vendor firmware
+# ships them: programs that print their version with printf("%s") (socat, wget, GNU inetutils
+# telnetd/ftpd) and network daemons / libraries of the kind routers and cameras carry;
 # and extra-rootfs.json: each package's upstream version from its own control file (dpkg-deb -f).
 # Identification must find each one at its exact version from the binary alone (issue 12).
 set -euo pipefail
@@ -8,7 +9,12 @@ OUT=${OUT:?}
 W=${W:-$OUT/../work}
 DEBS=$W/debs
 mkdir -p "$DEBS"
-PKGS=(socat wget inetutils-telnetd inetutils-ftpd)
+PKGS=(socat wget inetutils-telnetd inetutils-ftpd
+      # network daemons, TLS and libraries of the kind embedded firmware ships (issue 12's list)
+      vsftpd proftpd-core openvpn strongswan-charon libstrongswan xl2tpd ppp pppoe wireguard-tools mosquitto
+      libmosquitto1 lldpd snmpd libsnmp40 avahi-daemon libavahi-core7 libavahi-common3 tinyproxy-bin mini-httpd
+      libmbedcrypto7 libwolfssl35 libupnp13 libjson-c5 libexpat1 libxml2 libpcap0.8 sqlite3 libsqlite3-0 lua5.4
+      liblua5.4-0)
 rm -rf "$OUT/extra-rootfs"; mkdir -p "$OUT/extra-rootfs"
 : > "$OUT/extra-rootfs.txt"
 for p in "${PKGS[@]}"; do

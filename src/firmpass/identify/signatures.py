@@ -289,10 +289,15 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     # no name claims the file and it shows no version: the directory it sits in may belong to a product
     # (krb5's plugins/preauth/spake.so); a weak, version-less match, resolved against that product's
     # versioned component like a name-only one
-    if dirname and not owners and not any(m.version for m in out):
-        seen = {m.rule.id for m in out}
+    # A product's own directory is more specific than a generic file name: /usr/lib/proftpd/mod_ban.so is
+    # proftpd's although lighttpd also names its modules mod_*.so
+    if dirname and not any(m.version for m in out):
         by_dir = dir_owners(dirname) if rules is load_rules() else tuple(r for r in rules if r.owns_dir(dirname))
-        out += [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir if r.id not in seen]
+        if by_dir and not owners:
+            seen = {m.rule.id for m in out}
+            out += [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir if r.id not in seen]
+        elif by_dir and not ({r.id for r in by_dir} & owner_ids):
+            out = [m for m in out if not m.owned] + [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir]
     return out
 
 
