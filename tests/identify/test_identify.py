@@ -225,6 +225,11 @@ def test_kernel_from_uimage_container_blob_and_name(corpus, tmp_path):
         ContainerNode(id="0.1", format="uimage", blob="blobs/junk", meta={"name": "Linux-4.14.180"})]
     lx2 = [c for c in identify(ctx2, use_package_db=False) if c.name == "linux"][0]
     assert lx2.version == "4.14.180" and lx2.confidence < 0.5 and lx2.evidence[0].method == "uimage-name"
+    # ... with the payload it named as the component's file and hashes (BSI filename / hash present)
+    import hashlib
+
+    assert lx2.hashes["sha512"] == hashlib.sha512(b"\x00" * 4096).hexdigest()
+    assert lx2.properties["main_file"] == "/uimage-0.1"
 
 
 def test_kernel_inside_gzip_uimage(corpus):

@@ -453,8 +453,16 @@ class _Identifier:
                 name = str(node.meta.get("name") or node.meta.get("description") or "")
                 v = kern.version_from_name(name) if kind_of(node.format) in ("boot", "kernel") else None
                 if v:
+                    # the container's payload, when carved, gives the component its file name and hashes
+                    blob = None
+                    p = (Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob) if node.blob else None
+                    try:
+                        if p is not None and p.is_file() and p.stat().st_size <= 96 << 20:
+                            blob = p.read_bytes()
+                    except OSError:
+                        blob = None
                     self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"/{node.format}-{node.id}",
-                                 node.id, None, conf=0.4, match=name)
+                                 node.id, None, conf=0.4, match=name, blob=blob)
         # the image itself may be a bare kernel (no container found)
         if not self.ctx.result.image.container_chain and self.ctx.image.is_file():
             try:
