@@ -33,6 +33,7 @@ HANDLERS = [
     trx.TrxHandler,
     sparse.SparseHandler,
     squashfs.SquashfsHandler,
+    squashfs.LegacySquashfsHandler,
     ubi.UbiHandler,
     ubi.UbifsHandler,
     jffs2.Jffs2Handler,

@@ -1,4 +1,5 @@
-"""squashfs 4.0 (little-endian; gzip, lzma, lzo, xz, lz4, zstd) through dissect.squashfs."""
+"""squashfs 4.0 (little-endian; gzip, lzma, lzo, xz, lz4, zstd) through dissect.squashfs, and squashfs
+1.x-3.x (either byte order, vendor magics, gzip/LZMA variants) through firmpass.formats.squashfs_legacy."""
 from __future__ import annotations
 
 import os
@@ -104,4 +105,71 @@ class SquashfsHandler(Handler):
         if sb.bytes_used > src.size:
             raise PartError(f"truncated: superblock says {sb.bytes_used} bytes, {src.size} present")
         walk_fs(u, node, src, depth, _SquashfsReader(fs, src), threads=min(4, os.cpu_count() or 1))
+        return min(src.size, (sb.bytes_used + 4095) & ~4095)
+
+
+# ------------------------------------------------------------------------ squashfs 1.x-3.x (vendor SDKs)
+class _LegacyReader(FsReader):
+    """Listing and content through firmpass.formats.squashfs_legacy (no library reads these versions)."""
+
+    hardlinks = False  # as squashfs 4: a hard link is a second entry of the same inode, written twice
+
+    def __init__(self, fs):
+        self.fs = fs
+
+    def root(self):
+        return self.fs.root()
+
+    def children(self, d):
+        from firmpass.formats import squashfs_legacy as sl
+
+        for name, ref in self.fs.listdir(d):
+            c = self.fs.inode(ref)
+            link = dev = None
+            if c.type == sl.SYMLINK:
+                link = (c.link or b"").decode("utf-8", "surrogateescape")
+            elif c.rdev is not None:
+                dev = (c.rdev >> 8, c.rdev & 0xFF)  # 1.x-3.x keep the old 16-bit dev_t
+            yield Item(name.decode("utf-8", "surrogateescape"), c.mode, c.uid, c.gid,
+                       c.size if c.type == sl.FILE else 0, key=("ino", ref), link=link, dev=dev, ref=c)
+
+    def content(self, item):
+        return self.fs.read(item.ref)
+
+
+class LegacySquashfsHandler(Handler):
+    """squashfs 1.x, 2.x and 3.x in either byte order, with the magics vendors used, gzip or LZMA
+    (every header variant; see firmpass.formats.squashfs_legacy)."""
+
+    name = "squashfs-legacy"
+    kind = "filesystem"
+    magics = [(m, 0) for m in (b"hsqs", b"sqsh", b"shsq", b"qshs", b"hsqt", b"tqsh", b"sqlz", b"zlqs")]
+
+    def probe(self, buf, off, end):
+        from firmpass.formats import squashfs_legacy as sl
+
+        sb = sl.detect(buf, off, end)
+        if sb is None:
+            return None
+        padded = (sb.bytes_used + 4095) & ~4095
+        return padded if off + padded <= end else sb.bytes_used
+
+    def unpack(self, u, node, src, depth):
+        from firmpass.formats import squashfs_legacy as sl
+
+        try:
+            fs = sl.LegacySquashfs(src.buf, src.off, src.end)
+        except sl.LegacyError as ex:
+            raise PartError(str(ex)) from None
+        sb = fs.sb
+        node.meta.update({"version": f"{sb.major}.{sb.minor}", "endian": "big" if sb.be else "little",
+                          "magic": sb.magic.decode("latin-1"), "block_size": sb.block_size, "inodes": sb.inodes,
+                          "bytes_used": sb.bytes_used})
+        if fs.truncated and node.status == "ok":  # (a carved part was already warned about)
+            node.status = "partial"
+            u.warn("truncated", node, part=u.part_name(node), size=sb.bytes_used, have=src.size)
+        try:
+            walk_fs(u, node, src, depth, _LegacyReader(fs), threads=min(4, os.cpu_count() or 1))
+        finally:
+            node.meta["compression"] = ", ".join(sorted(fs.codec.seen)) or None
         return min(src.size, (sb.bytes_used + 4095) & ~4095)
