@@ -361,7 +361,8 @@ class LegacySquashfs:
         pos = sb.dir_table + d.start_block
         if not sb.dir_table <= pos < self.end - self.off:
             raise LegacyError(f"directory at {d.start_block:#x} outside the directory table")
-        raw, _, _ = self.meta_read(pos, d.offset, d.size)
+        # 3.x counts 3 bytes more than the listing holds (for "." and ".."), 1.x/2.x the listing itself
+        raw, _, _ = self.meta_read(pos, d.offset, d.size - 3 if sb.major == 3 else d.size)
         hspec, espec = DIR_HEADER[sb.major], DIR_ENTRY[sb.major]
         hn, en = _nbytes(hspec), _nbytes(espec)
         out, p = [], 0
@@ -402,7 +403,7 @@ class LegacySquashfs:
 
     def _block(self, pos: int, stored: int, want: int) -> bytes:
         bit = 1 << 15 if self.sb.major == 1 else 1 << 24
-        n = stored & (bit - 1)
+        n = stored & (bit - 1) or (bit if stored & bit else 0)  # an uncompressed 32 KiB 1.x block is stored as 0x8000
         if n == 0:
             return bytes(want)  # a sparse block
         raw = self._raw(pos, n)
@@ -420,7 +421,7 @@ class LegacySquashfs:
         for stored in ino.blocks:
             want = min(sb.block_size, left)
             yield self._block(pos, stored, want)
-            pos += stored & (bit - 1)
+            pos += stored & (bit - 1) or (bit if stored & bit else 0)
             left -= want
         if left > 0 and ino.fragment != INVALID_FRAG:
             frags = self.fragments()

@@ -109,6 +109,12 @@ class SquashfsHandler(Handler):
 
 
 # ------------------------------------------------------------------------ squashfs 1.x-3.x (vendor SDKs)
+def _text(b: bytes) -> str:
+    """A stored name or link target as text: bytes that are not UTF-8 are written as \\xNN (findings.json
+    cannot carry the surrogates a surrogateescape decoding would give; a corrupt image has such names)."""
+    return b.decode("utf-8", "backslashreplace")
+
+
 class _LegacyReader(FsReader):
     """Listing and content through firmpass.formats.squashfs_legacy (no library reads these versions)."""
 
@@ -127,10 +133,10 @@ class _LegacyReader(FsReader):
             c = self.fs.inode(ref)
             link = dev = None
             if c.type == sl.SYMLINK:
-                link = (c.link or b"").decode("utf-8", "surrogateescape")
+                link = _text(c.link or b"")
             elif c.rdev is not None:
                 dev = (c.rdev >> 8, c.rdev & 0xFF)  # 1.x-3.x keep the old 16-bit dev_t
-            yield Item(name.decode("utf-8", "surrogateescape"), c.mode, c.uid, c.gid,
+            yield Item(_text(name), c.mode, c.uid, c.gid,
                        c.size if c.type == sl.FILE else 0, key=("ino", ref), link=link, dev=dev, ref=c)
 
     def content(self, item):
