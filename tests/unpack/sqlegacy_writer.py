@@ -1,4 +1,4 @@
-"""A small writer of squashfs 1.x / 2.x / 3.x images, for tests only.
+"""A small writer of squashfs 1.x / 2.x / 3.x / 4.0 images in either byte order, for tests only.
 
 Nothing packaged writes these versions any more (Debian's mksquashfs writes 4.0 only), and vendor
 SDKs wrote LZMA in several header variants.  This writer follows the published on-disk layout (the
@@ -85,14 +85,16 @@ class _Meta:
 
 
 def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", block_log: int = 16,
-          fragments: bool = True, include=None, magic: bytes | None = None, mkfs_time: int = 1_200_000_000) -> bytes:
-    """A squashfs `major`.x image of the tree at root (files for which include(relpath) is true)."""
+          fragments: bool = True, include=None, magic: bytes | None = None, mkfs_time: int = 1_200_000_000,
+          comp_id: int | None = None) -> bytes:
+    """A squashfs `major`.x image of the tree at root (files for which include(relpath) is true).
+    4.0: comp_id is the compressor id written in the superblock (a vendor's may not match the blocks)."""
     e = ">" if be else "<"
     bs = 1 << block_log
     if major == 1:
         bs, block_log, fragments = min(bs, 1 << 15), min(block_log, 15), False
     comp = compressor(codec, bs)
-    sbsize = {1: 51, 2: 63, 3: 119}[major]
+    sbsize = {1: 51, 2: 63, 3: 119, 4: 96}[major]
     data = bytearray(bytes(sbsize))
     frag_entries: list[tuple[int, int]] = []
     frag_buf = bytearray()
@@ -170,7 +172,7 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
         if t == sl.DIR:
             size, dstart, doff = ref_dir
             v.update(file_size=size, start_block=dstart, offset=doff, parent=0)
-            if size >= 1 << 19:
+            if size >= (1 << 16 if major == 4 else 1 << 19):
                 raise ValueError("directory too large for this writer")
         elif t == sl.FILE:
             start, sizes, frag, foff, fsize = filedata[p]
@@ -183,7 +185,8 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
             v["symlink_size"] = len(target)
             tail = target
         elif t in (sl.BLKDEV, sl.CHRDEV):
-            v["rdev"] = (os.major(st.st_rdev) << 8) | os.minor(st.st_rdev)
+            ma, mi = os.major(st.st_rdev), os.minor(st.st_rdev)
+            v["rdev"] = (mi & 0xFF) | (ma << 8) | ((mi & ~0xFF) << 12) if major == 4 else (ma << 8) | mi
         if major == 1:
             uidx = v["uid"]
             v["uid"] = uidx & 15
@@ -196,7 +199,7 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
                 v["type"] = t + 5 * (uidx >> 4)
         else:
             spec = sl.INODES[major][t]
-            if v["guid"] == v["uid"] and st.st_gid == st.st_uid:
+            if major < 4 and v["guid"] == v["uid"] and st.st_gid == st.st_uid:
                 v["guid"] = 255
         inodes.add(pack(v, spec, be) + tail)
         return ref
@@ -229,7 +232,7 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
                               "inode_number": (num - base) & 0xFFFF}, sl.DIR_ENTRY[major], be) + name
             i += n
         dirs.add(bytes(body))
-        return write_inode(d, d.lstat(), (len(body) + (3 if major == 3 else 0), dblk, doff))
+        return write_inode(d, d.lstat(), (len(body) + (3 if major >= 3 else 0), dblk, doff))
 
     root_ref = write_dir(root)
     inode_table = len(data)
@@ -240,7 +243,7 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
     if fragments:
         fm = _Meta(comp, e)
         for start, size in frag_entries:
-            fm.add(struct.pack(e + ("QI4x" if major == 3 else "II"), start, size))
+            fm.add(struct.pack(e + ("QI4x" if major >= 3 else "II"), start, size))
         # the index: where each metadata block of fragment entries starts
         raw = fm.finish()
         starts, pos = [], 0
@@ -250,7 +253,26 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
             pos += 2 + (h & 0x7FFF)
         data += raw
         frag_table = len(data)
-        data += struct.pack(e + ("Q" if major == 3 else "I") * len(starts), *starts)
+        data += struct.pack(e + ("Q" if major >= 3 else "I") * len(starts), *starts)
+    if major == 4:  # one id table: its entries in metadata blocks, then the index of those blocks
+        im = _Meta(comp, e)
+        im.add(struct.pack(e + "I" * len(ids), *ids))
+        raw = im.finish()
+        id_blocks = len(data)
+        data += raw
+        id_table = len(data)
+        data += struct.pack(e + "Q", id_blocks)
+        used = len(data)
+        cid = comp_id if comp_id is not None else (1 if codec == "gzip" else 2)
+        flags = 0 if fragments else sl.NO_FRAG
+        sb = bytearray(magic or (b"sqsh" if be else b"hsqs"))
+        sb += struct.pack(e + "IiIIHHHHHH", counter[0], mkfs_time, bs, len(frag_entries), cid, block_log, flags,
+                          len(ids), 4, 0)
+        sb += struct.pack(e + "8Q", root_ref, used, id_table, (1 << 64) - 1, inode_table, dir_table,
+                          frag_table if fragments else (1 << 64) - 1, (1 << 64) - 1)
+        data[:96] = sb
+        data += bytes(-len(data) % 4096)
+        return bytes(data)
     uid_start = len(data)
     data += struct.pack(e + "I" * len(ids), *ids)
     guid_start = len(data)  # the same table serves as guid table (every index is valid in both)

@@ -1,11 +1,12 @@
-"""Legacy squashfs (1.x-3.x, both byte orders, gzip and vendor LZMA variants).
+"""Legacy and vendor squashfs (1.x-3.x and vendor 4.x, both byte orders, gzip and vendor LZMA variants).
 
 Three kinds of reference, so that reader and test writer cannot share one misunderstanding:
 - a real vendor image (../shared/data/formats/squashfs_v2.bin: big-endian squashfs 2.0 from a
   Broadcom router SDK) against Debian's unsquashfs listing;
 - images of the corpus's real binaries written by tests/unpack/sqlegacy_writer.py, which Debian's
   unsquashfs (an independent 1.x-3.x reader) must extract to the source tree too;
-- the same writer's LZMA variants, which no installed tool reads, against the source tree.
+- the same writer's LZMA variants, which no installed tool reads, against the source tree;
+- for 4.x, Debian's own mksquashfs images given a vendor magic or a lying compressor id.
 """
 from __future__ import annotations
 
@@ -184,6 +185,61 @@ def test_lzma_variants(major, be, codec, magic, rootfs, src, tmp_path):
     assert differences(srcs, ctx.result.files, tmp_path / "out") == []
 
 
+# ------------------------------------------------------------------------------- 4.x vendor variants
+@pytest.mark.parametrize("name", ["rootfs-gzip.sqfs", "rootfs-xz.sqfs", "rootfs-lzo.sqfs", "rootfs-lz4.sqfs",
+                                  "rootfs-zstd.sqfs"])
+def test_real_v4_images_with_a_vendor_magic(name, corpus, src_tree, formats, tmp_path):
+    """Debian's mksquashfs images with the magic a vendor used ("shsq"): the standard reader refuses
+    them, ours reads every compressor to the source tree (real 4.0 bytes: an independent check of
+    the 4.x layout this module reads)."""
+    from tests.unpack.test_formats import BASE, _subset
+
+    data = bytearray((corpus / name).read_bytes())
+    data[:4] = b"shsq"
+    img = tmp_path / "vendor.sqfs"
+    img.write_bytes(bytes(data))
+    ctx = unpack(img, tmp_path / "out")
+    (part,) = _parts(ctx)
+    assert part.status == "ok" and part.meta["version"] == "4.0" and part.meta["magic"] == "shsq"
+    spec = BASE.get(name) or formats[name]
+    assert differences(_subset(src_tree, spec), ctx.result.files, tmp_path / "out",
+                       owners=spec.get("owners", True)) == []
+
+
+def test_real_xz_image_whose_compressor_id_says_gzip(corpus, src_tree, tmp_path):
+    data = bytearray((corpus / "rootfs-xz.sqfs").read_bytes())
+    struct.pack_into("<H", data, 20, 1)  # the id says gzip, the blocks are xz
+    img = tmp_path / "liar.sqfs"
+    img.write_bytes(bytes(data))
+    ctx = unpack(img, tmp_path / "out")
+    (part,) = _parts(ctx)
+    assert part.meta["compression_id"] == "gzip" and part.meta["compression"] == "xz" and part.status == "ok"
+    assert differences(src_tree, ctx.result.files, tmp_path / "out", owners=False) == []
+
+
+@pytest.mark.parametrize("be,codec,comp_id", [(True, "gzip", 1), (False, "lzma-props", 1), (True, "lzma-alone", 2)])
+def test_v4_writer_variants(be, codec, comp_id, rootfs, src, tmp_path):
+    """Big-endian 4.0 and LZMA blocks under a gzip id (Realtek/Broadcom SDKs): the writer's little-endian
+    gzip 4.0 is first checked with unsquashfs and dissect (the standard path), then the variants."""
+    keep = ("bin", "etc", "dev")
+    srcs = {p: v for p, v in src.items() if p.split("/")[1] in keep}
+    inc = lambda rel: rel.split("/")[0] in keep  # noqa: E731
+    std = tmp_path / "std.sqfs"
+    std.write_bytes(build(rootfs, 4, False, "gzip", include=inc))
+    if UNSQUASHFS:
+        subprocess.run([UNSQUASHFS, "-n", "-d", str(tmp_path / "ref"), str(std)], check=True, capture_output=True)
+        assert source_tree(tmp_path / "ref") == srcs
+    ctx = unpack(std, tmp_path / "std")
+    assert [n.format for n in ctx.result.image.container_chain] == ["squashfs"]
+    assert differences(srcs, ctx.result.files, tmp_path / "std") == []
+    img = tmp_path / "v4.sqfs"
+    img.write_bytes(build(rootfs, 4, be, codec, include=inc, comp_id=comp_id))
+    ctx = unpack(img, tmp_path / "out")
+    (part,) = _parts(ctx)
+    assert part.status == "ok" and part.meta["endian"] == ("big" if be else "little")
+    assert differences(srcs, ctx.result.files, tmp_path / "out") == []
+
+
 def test_carved_after_a_vendor_header(rootfs, src, tmp_path):
     img = tmp_path / "fw.bin"
     keep = ("etc",)
@@ -212,8 +268,12 @@ def _hostile_copies(data: bytes, seed: int):
     yield "flipped-tables", bytes(b)
     sb = sl.detect(data, 0, len(data))
     e = sb.endian
-    for name, off, fmt, val in [("size-lie", 8, "I", 0xFFFFFF00), ("inodes-lie", 4, "I", 0xFFFFFFFF),
-                                ("root-lie", 43, "Q", 0xFFFF_0000_1FFF), ("ids-lie", 37, "B", 255)]:
+    lies = [("size-lie", 8, "I", 0xFFFFFF00), ("inodes-lie", 4, "I", 0xFFFFFFFF),
+            ("root-lie", 43, "Q", 0xFFFF_0000_1FFF), ("ids-lie", 37, "B", 255)]
+    if sb.major == 4:
+        lies = [("size-lie", 40, "Q", 1 << 40), ("frags-lie", 16, "I", 0xFFFFFFFF),
+                ("root-lie", 32, "Q", 0xFFFF_0000_1FFF), ("ids-lie", 26, "H", 0xFFFF), ("blocksize-lie", 12, "I", 1 << 20)]
+    for name, off, fmt, val in lies:
         b = bytearray(data)
         struct.pack_into(e + fmt, b, off, val)
         yield name, bytes(b)
@@ -250,7 +310,7 @@ def _check_hostile(data: bytes, seed: int, tmp_path: Path) -> None:
 
 def test_hostile_copies_of_writer_images(rootfs, tmp_path):
     keep = ("etc", "bin")
-    for major, be in ((3, False), (2, True), (1, False)):
+    for major, be in ((3, False), (2, True), (1, False), (4, True)):
         data = build(rootfs, major, be, "gzip", include=lambda rel: rel.split("/")[0] in keep)
         _check_hostile(data, major, tmp_path / f"v{major}")
 

@@ -1,8 +1,10 @@
-"""Legacy squashfs (1.x, 2.x, 3.x) in either byte order, as vendor SDKs shipped it.
+"""Legacy and vendor squashfs: 1.x, 2.x, 3.x in either byte order, and the 4.x variants vendor SDKs
+shipped that the standard 4.0 reader refuses (big-endian 4.0, non-standard magics, LZMA blocks
+whatever the compressor id says).
 
 Why our own reader: no maintained Python library reads these versions.  PySquashfsImage (a
-dependency) refuses anything but 4.0 (its superblock check wants s_major == 4), dissect.squashfs
-reads 4.0 little-endian only, and the C tools either dropped LZMA for these versions (Debian's
+dependency) refuses anything but 4.0 (its superblock check wants s_major == 4 and the "hsqs" magic),
+dissect.squashfs reads standard 4.0 little-endian only and trusts the compressor id, and the C tools either dropped LZMA for these versions (Debian's
 unsquashfs reads 1.x-3.x with gzip only) or are unpackaged forks (sasquatch).  The layouts here are
 taken from the published format (the Linux 2.6 squashfs 1/2/3 sources and squashfs-tools 3.x
 headers), written from scratch.
@@ -47,6 +49,8 @@ S_IF = {DIR: 0o040000, FILE: 0o100000, SYMLINK: 0o120000, BLKDEV: 0o060000, CHRD
 B1 = [("type", 4), ("mode", 12), ("uid", 4), ("guid", 4)]
 B2 = [("type", 4), ("mode", 12), ("uid", 8), ("guid", 8)]
 B3 = B2 + [("mtime", 32), ("inode_number", 32)]
+B4 = [("type", 16), ("mode", 16), ("uid", 16), ("guid", 16), ("mtime", 32), ("inode_number", 32)]
+HEAD = {1: B1, 2: B2, 3: B2, 4: B4}
 INODES = {
     1: {DIR: B1 + [("file_size", 19), ("offset", 13), ("mtime", 32), ("start_block", 24)],
         FILE: B1 + [("mtime", 32), ("start_block", 32), ("file_size", 32)],
@@ -64,11 +68,26 @@ INODES = {
         LREG: B3 + [("nlink", 32), ("start_block", 64), ("fragment", 32), ("frag_offset", 32), ("file_size", 64)],
         SYMLINK: B3 + [("nlink", 32), ("symlink_size", 16)], BLKDEV: B3 + [("nlink", 32), ("rdev", 16)],
         CHRDEV: B3 + [("nlink", 32), ("rdev", 16)], FIFO: B3 + [("nlink", 32)], SOCKET: B3 + [("nlink", 32)]},
+    4: {DIR: B4 + [("start_block", 32), ("nlink", 32), ("file_size", 16), ("offset", 16), ("parent", 32)],
+        LDIR: B4 + [("nlink", 32), ("file_size", 32), ("start_block", 32), ("parent", 32), ("i_count", 16),
+                    ("offset", 16), ("xattr", 32)],
+        FILE: B4 + [("start_block", 32), ("fragment", 32), ("frag_offset", 32), ("file_size", 32)],
+        LREG: B4 + [("start_block", 64), ("file_size", 64), ("sparse", 64), ("nlink", 32), ("fragment", 32),
+                    ("frag_offset", 32), ("xattr", 32)],
+        SYMLINK: B4 + [("nlink", 32), ("symlink_size", 32)], 10: B4 + [("nlink", 32), ("symlink_size", 32)],
+        BLKDEV: B4 + [("nlink", 32), ("rdev", 32)], CHRDEV: B4 + [("nlink", 32), ("rdev", 32)],
+        11: B4 + [("nlink", 32), ("rdev", 32), ("xattr", 32)], 12: B4 + [("nlink", 32), ("rdev", 32), ("xattr", 32)],
+        FIFO: B4 + [("nlink", 32)], SOCKET: B4 + [("nlink", 32)],
+        13: B4 + [("nlink", 32), ("xattr", 32)], 14: B4 + [("nlink", 32), ("xattr", 32)]},
 }
+LONG4 = {10: SYMLINK, 11: BLKDEV, 12: CHRDEV, 13: FIFO, 14: SOCKET}  # 4.x "extended" types carry an xattr index
 DIR_HEADER = {1: [("count", 8), ("start_block", 24)], 2: [("count", 8), ("start_block", 24)],
-              3: [("count", 8), ("start_block", 32), ("inode_number", 32)]}
+              3: [("count", 8), ("start_block", 32), ("inode_number", 32)],
+              4: [("count", 32), ("start_block", 32), ("inode_number", 32)]}
 DIR_ENTRY = {1: [("offset", 13), ("type", 3), ("size", 8)], 2: [("offset", 13), ("type", 3), ("size", 8)],
-             3: [("offset", 13), ("type", 3), ("size", 8), ("inode_number", 16)]}
+             3: [("offset", 13), ("type", 3), ("size", 8), ("inode_number", 16)],
+             4: [("offset", 16), ("inode_number", 16), ("type", 16), ("size", 16)]}
+SQ4_COMP = {1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
 
 
 class LegacyError(ValueError):
@@ -110,6 +129,8 @@ class Super:
     root_inode: int
     fragments: int = 0
     frag_table: int = 0
+    compression: int = 0  # 4.x: the superblock's compressor id (vendors did not always tell the truth)
+    id_table: int = 0  # 4.x: one id table (uid and gid indexes into it)
 
     @property
     def endian(self) -> str:
@@ -125,6 +146,16 @@ def detect(buf, off: int, end: int) -> Super | None:
     for be in (guess, not guess):  # vendors wrote their magics in either order: the version field decides
         e = ">" if be else "<"
         major, minor = struct.unpack_from(e + "HH", buf, off + 28)
+        if major == 4:
+            if off + 96 > end:
+                continue
+            inodes, mkfs, bsize, frags, comp, blog, flags, nids = struct.unpack_from(e + "IiIIHHHH", buf, off + 4)
+            root, used, idt, _xt, itab, dtab, ftab, _lt = struct.unpack_from(e + "8Q", buf, off + 32)
+            if not 12 <= blog <= 20 or bsize != 1 << blog or used < 96 or not 0 < itab < dtab <= used \
+                    or idt > used or (ftab > used and ftab != (1 << 64) - 1) or nids == 0:
+                continue
+            return Super(4, minor, be, bytes(buf[off: off + 4]), inodes, used, 0, 0, itab, dtab, bsize, blog, flags,
+                         nids, nids, mkfs, root, frags, ftab if ftab <= used else 0, comp, idt)
         if major not in (1, 2, 3):
             continue
         inodes, used2, uid_s, guid_s, itab, dtab = struct.unpack_from(e + "6I", buf, off + 4)
@@ -145,6 +176,32 @@ def detect(buf, off: int, end: int) -> Super | None:
         return Super(major, minor, be, bytes(buf[off: off + 4]), inodes, used, uid_s, guid_s, itab, dtab, bsize,
                      blog, flags, nuid, ngid, mkfs, root, frags, ftab)
     return None
+
+
+def standard_v4(buf, off: int, end: int, sb: Super | None = None) -> bool:
+    """True when a 4.x image is the standard one (dissect.squashfs reads it): the "hsqs" magic,
+    little-endian, and a compressor id its first compressed metadata block agrees with.  A vendor
+    image that says gzip (or LZMA) and holds something else goes to this module's reader instead."""
+    sb = sb or detect(buf, off, end)
+    if sb is None or sb.major != 4 or sb.be or sb.magic != b"hsqs" or sb.compression not in SQ4_COMP:
+        return False
+    pos = off + sb.inode_table
+    if pos + 16 > end:
+        return True  # cut: the standard reader's own error is as good as ours
+    (h,) = struct.unpack_from("<H", buf, pos)
+    b = bytes(buf[pos + 2: pos + 16])
+    if h & 0x8000:
+        return True  # stored uncompressed: nothing to tell
+    if sb.compression == 1:
+        return b[0] & 0x0F == 8 and (b[0] << 8 | b[1]) % 31 == 0
+    if sb.compression == 2:
+        usize = struct.unpack_from("<Q", b, 5)[0]
+        return _props(b[0]) is not None and (usize <= META_SIZE or usize == (1 << 64) - 1) and b[13] == 0
+    if sb.compression == 4:
+        return b[:6] == b"\xfd7zXZ\x00"
+    if sb.compression == 6:
+        return b[:4] == b"\x28\xb5\x2f\xfd"
+    return True
 
 
 # ---------------------------------------------------------------------------- block codecs
@@ -170,8 +227,24 @@ class Codec:
         self.block_size = block_size
         self.raw: tuple[int, int, int] | None = None
         self.seen: set[str] = set()
+        self.hint = 0  # 4.x: the superblock's compressor id; LZO and LZ4 blocks have no header to tell
 
     def __call__(self, data: bytes, max_out: int, exact: int | None = None) -> bytes:
+        if self.hint == 3:
+            import lzo
+
+            self.seen.add("lzo")
+            return lzo.decompress(bytes(data), False, max_out)
+        if self.hint == 5:
+            import lz4.block
+
+            self.seen.add("lz4")
+            return lz4.block.decompress(bytes(data), uncompressed_size=max_out)
+        if data[:4] == b"\x28\xb5\x2f\xfd":
+            import zstandard
+
+            self.seen.add("zstd")
+            return zstandard.ZstdDecompressor().decompress(bytes(data), max_output_size=max_out)
         if len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:
             try:
                 out = zlib.decompressobj().decompress(data, max_out)
@@ -228,7 +301,7 @@ class Inode:
     frag_offset: int = 0
     blocks: list[int] = field(default_factory=list)
     link: bytes | None = None
-    rdev: int | None = None
+    rdev: tuple[int, int] | None = None  # (major, minor)
 
 
 class LegacySquashfs:
@@ -247,8 +320,12 @@ class LegacySquashfs:
         self.e = self.sb.endian
         self.codec = Codec(self.sb.block_size)
         self.meta_cache: dict[int, tuple[bytes, int]] = {}
-        self.uids = self._table(self.sb.uid_start, self.sb.no_uids)
-        self.gids = self._table(self.sb.guid_start, self.sb.no_guids)
+        self.codec.hint = self.sb.compression
+        if self.sb.major == 4:
+            self.uids = self.gids = self._ids4()
+        else:
+            self.uids = self._table(self.sb.uid_start, self.sb.no_uids)
+            self.gids = self._table(self.sb.guid_start, self.sb.no_guids)
         self._frags: list[tuple[int, int]] | None = None
         self.frag_cache: dict[int, bytes] = {}
 
@@ -266,13 +343,26 @@ class LegacySquashfs:
         except LegacyError:
             return []
 
+    def _ids4(self) -> list[int]:
+        n = self.sb.no_uids
+        nidx = -(-n * 4 // META_SIZE)
+        try:
+            idx = struct.unpack(self.e + f"{nidx}Q", self._raw(self.sb.id_table, 8 * nidx))
+            raw = bytearray()
+            for loc in idx:
+                data, _, _ = self.meta_read(loc, 0, min(META_SIZE, 4 * n - len(raw)))
+                raw += data
+            return list(struct.unpack(self.e + f"{n}I", raw))
+        except (LegacyError, struct.error, zlib.error, lzma.LZMAError):
+            return []
+
     def meta_block(self, pos: int) -> tuple[bytes, int]:
         """The metadata block at pos (from the image start): its bytes and where the next one starts."""
         if pos in self.meta_cache:
             return self.meta_cache[pos]
         (h,) = struct.unpack(self.e + "H", self._raw(pos, 2))
         n = h & 0x7FFF
-        start = pos + 2 + (1 if self.sb.flags & CHECK else 0)
+        start = pos + 2 + (1 if self.sb.major < 4 and self.sb.flags & CHECK else 0)
         if n == 0:
             raise LegacyError(f"empty metadata block at {pos:#x}")
         raw = self._raw(start, n)
@@ -306,9 +396,8 @@ class LegacySquashfs:
         if not sb.inode_table <= pos < sb.dir_table:
             raise LegacyError(f"inode {ref:#x} outside the inode table")
         specs = INODES[sb.major]
-        first = 3 if sb.major == 1 else 4
-        head, _, _ = self.meta_read(pos, offset, first)
-        t = _fields(head, B1 if sb.major == 1 else B2, sb.be)["type"]
+        head, _, _ = self.meta_read(pos, offset, _nbytes(HEAD[sb.major]))
+        t = _fields(head, HEAD[sb.major], sb.be)["type"]
         uid_hi = 0
         if sb.major == 1:
             # 1.x: types past the five real ones carry the high bits of the uid index; 0 is a fifo/socket
@@ -324,9 +413,10 @@ class LegacySquashfs:
             uid_hi = f["ipc_offset"]
         uidx = f["uid"] + uid_hi * 16
         uid = self.uids[uidx] if uidx < len(self.uids) else 0
-        nog = 15 if sb.major == 1 else 255
+        nog = {1: 15, 2: 255, 3: 255}.get(sb.major, -1)
         gid = uid if f["guid"] == nog else (self.gids[f["guid"]] if f["guid"] < len(self.gids) else 0)
-        ino = Inode(ref, DIR if t == LDIR else FILE if t == LREG else t, S_IF[t] | f["mode"], uid, gid)
+        t = LONG4.get(t, t) if sb.major == 4 else t
+        ino = Inode(ref, DIR if t == LDIR else FILE if t == LREG else t, S_IF[t] | (f["mode"] & 0o7777), uid, gid)
         if t in (DIR, LDIR):
             ino.size, ino.start_block, ino.offset = f["file_size"], f["start_block"], f["offset"]
         elif t in (FILE, LREG):
@@ -346,7 +436,8 @@ class LegacySquashfs:
             raw, _, _ = self.meta_read(bpos, boff, f["symlink_size"])
             ino.link = raw
         elif t in (BLKDEV, CHRDEV):
-            ino.rdev = f["rdev"]
+            v = f["rdev"]  # 1.x-3.x: the old 16-bit dev_t; 4.x: Linux's new_encode_dev
+            ino.rdev = ((v & 0xFFF00) >> 8, (v & 0xFF) | ((v >> 12) & 0xFFF00)) if sb.major == 4 else (v >> 8, v & 0xFF)
         return ino
 
     def root(self) -> Inode:
@@ -361,8 +452,8 @@ class LegacySquashfs:
         pos = sb.dir_table + d.start_block
         if not sb.dir_table <= pos < self.end - self.off:
             raise LegacyError(f"directory at {d.start_block:#x} outside the directory table")
-        # 3.x counts 3 bytes more than the listing holds (for "." and ".."), 1.x/2.x the listing itself
-        raw, _, _ = self.meta_read(pos, d.offset, d.size - 3 if sb.major == 3 else d.size)
+        # 3.x/4.x count 3 bytes more than the listing holds (for "." and ".."), 1.x/2.x the listing itself
+        raw, _, _ = self.meta_read(pos, d.offset, d.size - 3 if sb.major >= 3 else d.size)
         hspec, espec = DIR_HEADER[sb.major], DIR_ENTRY[sb.major]
         hn, en = _nbytes(hspec), _nbytes(espec)
         out, p = [], 0
@@ -385,8 +476,8 @@ class LegacySquashfs:
     def fragments(self) -> list[tuple[int, int]]:
         if self._frags is None:
             sb, frags = self.sb, []
-            if sb.major >= 2 and sb.fragments and not sb.flags & NO_FRAG:
-                esz, isz = (16, 8) if sb.major == 3 else (8, 4)
+            if sb.major >= 2 and sb.fragments and sb.frag_table and not sb.flags & NO_FRAG:
+                esz, isz = (16, 8) if sb.major >= 3 else (8, 4)
                 if sb.fragments * esz > self.end - self.off:
                     raise LegacyError(f"{sb.fragments} fragments cannot fit the image")
                 nidx = -(-sb.fragments * esz // META_SIZE)
@@ -396,7 +487,7 @@ class LegacySquashfs:
                     want = min(META_SIZE, sb.fragments * esz - len(raw))
                     data, _, _ = self.meta_read(loc, 0, want)
                     raw += data
-                fmt = self.e + ("QI4x" if sb.major == 3 else "II")
+                fmt = self.e + ("QI4x" if sb.major >= 3 else "II")
                 frags = [struct.unpack_from(fmt, raw, i * esz) for i in range(sb.fragments)]
             self._frags = frags
         return self._frags

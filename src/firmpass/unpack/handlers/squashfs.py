@@ -92,6 +92,10 @@ class SquashfsHandler(Handler):
          used) = struct.unpack("<IIIIIHHHHHHQQ", buf[off: off + 48])
         if major != 4 or comp not in SQ_COMP or bsize != 1 << blog or not 4096 <= bsize <= 1 << 20 or used < 96:
             return None
+        from firmpass.formats import squashfs_legacy as sl
+
+        if not sl.standard_v4(buf, off, end):  # a vendor variant (compressor id that lies): LegacySquashfsHandler
+            return None
         padded = (used + 4095) & ~4095
         return padded if off + padded <= end else used
 
@@ -135,7 +139,7 @@ class _LegacyReader(FsReader):
             if c.type == sl.SYMLINK:
                 link = _text(c.link or b"")
             elif c.rdev is not None:
-                dev = (c.rdev >> 8, c.rdev & 0xFF)  # 1.x-3.x keep the old 16-bit dev_t
+                dev = c.rdev
             yield Item(_text(name), c.mode, c.uid, c.gid,
                        c.size if c.type == sl.FILE else 0, key=("ino", ref), link=link, dev=dev, ref=c)
 
@@ -144,8 +148,9 @@ class _LegacyReader(FsReader):
 
 
 class LegacySquashfsHandler(Handler):
-    """squashfs 1.x, 2.x and 3.x in either byte order, with the magics vendors used, gzip or LZMA
-    (every header variant; see firmpass.formats.squashfs_legacy)."""
+    """squashfs 1.x, 2.x and 3.x in either byte order, and the 4.x variants the standard reader
+    refuses (big-endian, vendor magics, blocks that are not what the compressor id says), with the
+    magics vendors used, gzip or LZMA in every header variant (see firmpass.formats.squashfs_legacy)."""
 
     name = "squashfs-legacy"
     kind = "filesystem"
@@ -155,7 +160,7 @@ class LegacySquashfsHandler(Handler):
         from firmpass.formats import squashfs_legacy as sl
 
         sb = sl.detect(buf, off, end)
-        if sb is None:
+        if sb is None or (sb.major == 4 and sl.standard_v4(buf, off, end, sb)):
             return None
         padded = (sb.bytes_used + 4095) & ~4095
         return padded if off + padded <= end else sb.bytes_used
@@ -168,6 +173,8 @@ class LegacySquashfsHandler(Handler):
         except sl.LegacyError as ex:
             raise PartError(str(ex)) from None
         sb = fs.sb
+        if sb.major == 4:
+            node.meta["compression_id"] = sl.SQ4_COMP.get(sb.compression, sb.compression)
         node.meta.update({"version": f"{sb.major}.{sb.minor}", "endian": "big" if sb.be else "little",
                           "magic": sb.magic.decode("latin-1"), "block_size": sb.block_size, "inodes": sb.inodes,
                           "bytes_used": sb.bytes_used})
