@@ -53,6 +53,23 @@ def legacy_squashfs(major: int, be: bool, codec: str) -> Callable[[Path], Path]:
     return make
 
 
+def vendor_magic(name: str, magic: bytes = b"shsq", comp_id: int | None = None) -> Callable[[Path], Path | None]:
+    """A Debian mksquashfs image given a vendor's magic (and optionally a compressor id that lies)."""
+    def make(corpus: Path) -> Path | None:
+        if not (corpus / name).exists():
+            return None
+        p = OUT / f"{name}.{magic.decode()}{comp_id or ''}"
+        if not p.exists():
+            OUT.mkdir(parents=True, exist_ok=True)
+            data = bytearray((corpus / name).read_bytes())
+            data[:4] = magic
+            if comp_id is not None:
+                data[20:22] = comp_id.to_bytes(2, "little")
+            p.write_bytes(bytes(data))
+        return p
+    return make
+
+
 @dataclass
 class Row:
     name: str  # as the table shows it
@@ -75,6 +92,11 @@ ROWS = [
     Row("squashfs 3.0 LE LZMA-alone (writer)", legacy_squashfs(3, False, "lzma-alone"), None, "source", {}),
     Row("squashfs 3.0 BE LZMA props-only (writer)", legacy_squashfs(3, True, "lzma-props"), None, "source", {}),
     Row("squashfs 2.0 BE LZMA (real Broadcom sample)", shared_image("squashfs_v2.bin"), None, "listing"),
+    Row("squashfs 4.0 BE gzip (writer)", legacy_squashfs(4, True, "gzip"), None, "source", {}),
+    Row("squashfs 4.0 LE xz, vendor magic shsq (Debian image)", vendor_magic("rootfs-xz.sqfs"), None, "source",
+        "rootfs-xz.sqfs"),
+    Row("squashfs 4.0 LE xz, id says gzip (Debian image)", vendor_magic("rootfs-xz.sqfs", b"hsqs", 1), None, "source",
+        "rootfs-xz.sqfs"),
     Row("jffs2 LE", corpus_image("rootfs.jffs2"), JEFF + " -f -d {d}/x {img}", "source", {"owners": False}),
     Row("jffs2 BE lzo", corpus_image("rootfs-be-lzo.jffs2"), None, "source", "rootfs-be-lzo.jffs2"),
     Row("ubi + ubifs", corpus_image("rootfs.ubi"), UBI + " -o {d}/x {img}", "source", {}),
