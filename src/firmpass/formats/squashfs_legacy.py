@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 MAGICS = (b"hsqs", b"sqsh", b"shsq", b"qshs", b"hsqt", b"tqsh", b"sqlz", b"zlqs")
 META_SIZE = 8192
 INVALID_FRAG = 0xFFFFFFFF
-MAX_META_READ = 1 << 27  # no directory or inode read is longer than this (2^27 is the 3.x ldir size limit)
+MAX_META_READ = 1 << 24  # no directory or inode read is longer than this (16 MiB: half a million entries)
 
 # flags (2.x/3.x; 1.x has the first three)
 NOI, NOD, CHECK, NOF, NO_FRAG = 1, 2, 4, 8, 16
@@ -358,8 +358,9 @@ class LegacySquashfs:
 
     def meta_block(self, pos: int) -> tuple[bytes, int]:
         """The metadata block at pos (from the image start): its bytes and where the next one starts."""
-        if pos in self.meta_cache:
-            return self.meta_cache[pos]
+        hit = self.meta_cache.get(pos)  # (get: another thread may clear the cache)
+        if hit is not None:
+            return hit
         (h,) = struct.unpack(self.e + "H", self._raw(pos, 2))
         n = h & 0x7FFF
         start = pos + 2 + (1 if self.sb.major < 4 and self.sb.flags & CHECK else 0)

@@ -124,8 +124,8 @@ class _LegacyReader(FsReader):
 
     hardlinks = False  # as squashfs 4: a hard link is a second entry of the same inode, written twice
 
-    def __init__(self, fs):
-        self.fs = fs
+    def __init__(self, fs, tick=None):
+        self.fs, self.tick = fs, tick
 
     def root(self):
         return self.fs.root()
@@ -133,7 +133,9 @@ class _LegacyReader(FsReader):
     def children(self, d):
         from firmpass.formats import squashfs_legacy as sl
 
-        for name, ref in self.fs.listdir(d):
+        for i, (name, ref) in enumerate(self.fs.listdir(d)):
+            if self.tick is not None and i % 1024 == 1023:
+                self.tick()  # a hostile directory of millions of entries stops at --timeout
             c = self.fs.inode(ref)
             link = dev = None
             if c.type == sl.SYMLINK:
@@ -182,7 +184,7 @@ class LegacySquashfsHandler(Handler):
             node.status = "partial"
             u.warn("truncated", node, part=u.part_name(node), size=sb.bytes_used, have=src.size)
         try:
-            walk_fs(u, node, src, depth, _LegacyReader(fs), threads=min(4, os.cpu_count() or 1))
+            walk_fs(u, node, src, depth, _LegacyReader(fs, u.check_time), threads=min(4, os.cpu_count() or 1))
         finally:
             node.meta["compression"] = ", ".join(sorted(fs.codec.seen)) or None
         return min(src.size, (sb.bytes_used + 4095) & ~4095)
