@@ -20,9 +20,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from bench.bench_unpack import JEFF, NATIVE, UBI, best, firmpass_run, native_run
 
@@ -115,7 +115,7 @@ def _fp_tree(img: Path, out: Path):
     fs = ctx.filesystems()
     files = [f for f in ctx.result.files if fs and f.container == fs[-1]]
     ok = bool(files) and all(n.status == "ok" for n in parts if n.id in fs)
-    return ok, files, [n.format for n in parts]
+    return ok, files
 
 
 def _listing(img: Path) -> dict:
@@ -152,12 +152,12 @@ def measure(row: Row, corpus: Path, repeat: int) -> dict | None:
     res = {"format": row.name, "image": img.name, "MB": img.stat().st_size / 1e6}
     with tempfile.TemporaryDirectory(prefix="fpformats-") as d:
         d = Path(d)
-        ok, files, chain = _fp_tree(img, d / "fp")
+        ok, files = _fp_tree(img, d / "fp")
         res["opens"] = ok
         owners = True
         if row.truth == "ref":
             (d / "ref").mkdir()
-            subprocess.run(["bash", "-c", row.ref.format(img=img, d=d / "ref")], capture_output=True)
+            subprocess.run(["bash", "-c", row.ref.format(img=img, d=d / "ref")], capture_output=True, check=True)
             truth = source_tree(d / "ref" / "x")
         elif row.truth == "listing":
             truth = _listing(img)
@@ -193,9 +193,9 @@ def markdown(rows: list[dict]) -> str:
         modes = yn[r["modes"]] + ("" if r["modes"] else f" ({r['meta_diffs']} of {r['entries']})")
         byt = "n/a: no tool decodes it" if r["bytes"] is None else yn[r["bytes"]] + (
             "" if r["bytes"] else f" ({r['content_diffs']} files)")
-        ref = f"{r['ref_MBps']:.1f} ({r['ref']})" if "ref_MBps" in r else "none"
+        ref = f"{r['ref_MBps']:.3g} ({r['ref']})" if "ref_MBps" in r else "none"
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else "-"
-        lines.append(f"| {r['format']} | {yn[r['opens']]} | {modes} vs {r['truth']} | {byt} | {r['fp_MBps']:.1f} | "
+        lines.append(f"| {r['format']} | {yn[r['opens']]} | {modes} vs {r['truth']} | {byt} | {r['fp_MBps']:.3g} | "
                      f"{ref} | {ratio} |")
     return "\n".join(lines)
 
@@ -220,7 +220,8 @@ def main(argv: list[str]) -> int:
             print(f"{row.name}: image absent, skipped", flush=True)
             continue
         rows.append(r)
-        print(json.dumps(r), flush=True)
+        if not md:  # --markdown: the table only (docs/formats.md)
+            print(json.dumps(r), flush=True)
     print()
     print(markdown(rows))
     slow = [r["format"] for r in rows if r.get("ratio", 0) > 2]

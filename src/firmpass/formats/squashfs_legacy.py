@@ -400,10 +400,9 @@ class LegacySquashfs:
         head, _, _ = self.meta_read(pos, offset, _nbytes(HEAD[sb.major]))
         t = _fields(head, HEAD[sb.major], sb.be)["type"]
         uid_hi = 0
-        if sb.major == 1:
+        if sb.major == 1 and t:
             # 1.x: types past the five real ones carry the high bits of the uid index; 0 is a fifo/socket
-            if t:
-                uid_hi, t = (t - 1) // 5, (t - 1) % 5 + 1
+            uid_hi, t = (t - 1) // 5, (t - 1) % 5 + 1
         if t not in specs:
             raise LegacyError(f"inode {ref:#x}: unknown type {t}")
         spec = specs[t]
