@@ -169,6 +169,7 @@ def measure(row: Row, corpus: Path, repeat: int) -> dict | None:
                 spec = BASE.get(spec) or json.loads((corpus / "formats.json").read_text())[spec]
             owners = spec.get("owners", True)
             truth = _subset(source_tree(corpus / "rootfs"), spec)
+            files = [f for f in files if f.path not in spec.get("ignore", ())]  # e.g. ext4's lost+found
         n, meta, content = _compare(files, d / "fp", truth, owners)
         res.update(entries=n, modes=meta == 0, meta_diffs=meta,
                    bytes=None if row.truth == "listing" else content == 0, content_diffs=content,
