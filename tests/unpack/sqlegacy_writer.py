@@ -98,12 +98,20 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
     data = bytearray(bytes(sbsize))
     frag_entries: list[tuple[int, int]] = []
     frag_buf = bytearray()
-    ids: list[int] = []
+    ids: list[int] = []  # 1.x-3.x: the uid table; 4.0: the one id table
+    gids: list[int] = []  # 1.x-3.x: the guid table (4.0 uses ids)
 
     def uid_index(x: int) -> int:
         if x not in ids:
             ids.append(x)
         return ids.index(x)
+
+    def gid_index(x: int) -> int:
+        if major == 4:
+            return uid_index(x)
+        if x not in gids:
+            gids.append(x)
+        return gids.index(x)
 
     def flush_frag() -> None:
         if frag_buf:
@@ -166,7 +174,7 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
         counter[0] += 1
         blk, off = inodes.pos()
         ref = blk << 16 | off
-        v = {"type": t, "mode": stat.S_IMODE(st.st_mode), "uid": uid_index(st.st_uid), "guid": uid_index(st.st_gid),
+        v = {"type": t, "mode": stat.S_IMODE(st.st_mode), "uid": uid_index(st.st_uid), "guid": gid_index(st.st_gid),
              "mtime": int(st.st_mtime), "inode_number": counter[0], "nlink": max(st.st_nlink, 1)}
         tail = b""
         if t == sl.DIR:
@@ -190,7 +198,8 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
         if major == 1:
             uidx = v["uid"]
             v["uid"] = uidx & 15
-            v["guid"] = 15 if st.st_gid == st.st_uid else v["guid"]
+            if v["guid"] >= 15:
+                raise ValueError("squashfs 1.x holds at most 15 group ids")
             if t in (sl.FIFO, sl.SOCKET):
                 spec = sl.INODES[1][0]
                 v.update(type=0, ipc_type=0 if t == sl.FIFO else 1, ipc_offset=uidx >> 4)
@@ -199,8 +208,8 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
                 v["type"] = t + 5 * (uidx >> 4)
         else:
             spec = sl.INODES[major][t]
-            if major < 4 and v["guid"] == v["uid"] and st.st_gid == st.st_uid:
-                v["guid"] = 255
+            if major < 4 and v["guid"] >= 255:
+                raise ValueError("squashfs 2.x/3.x hold at most 255 group ids")
         inodes.add(pack(v, spec, be) + tail)
         return ref
 
@@ -275,14 +284,14 @@ def build(root: Path, major: int = 3, be: bool = False, codec: str = "gzip", blo
         return bytes(data)
     uid_start = len(data)
     data += struct.pack(e + "I" * len(ids), *ids)
-    guid_start = len(data)  # the same table serves as guid table (every index is valid in both)
-    data += struct.pack(e + "I" * len(ids), *ids)
+    guid_start = len(data)
+    data += struct.pack(e + "I" * len(gids), *gids)
     used = len(data)
     flags = 0 if fragments else sl.NO_FRAG
     m = magic or (b"sqsh" if be else b"hsqs")
     sb = bytearray(m)
     sb += struct.pack(e + "6I", counter[0], used, uid_start, guid_start, inode_table, dir_table)
-    sb += struct.pack(e + "HHHHBBBiQ", major, 0, bs & 0xFFFF, block_log, flags, len(ids), len(ids), mkfs_time, root_ref)
+    sb += struct.pack(e + "HHHHBBBiQ", major, 0, bs & 0xFFFF, block_log, flags, len(ids), len(gids), mkfs_time, root_ref)
     if major >= 2:
         sb += struct.pack(e + "III", bs, len(frag_entries), frag_table)
     if major == 3:

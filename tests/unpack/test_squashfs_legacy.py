@@ -10,6 +10,7 @@ Three kinds of reference, so that reader and test writer cannot share one misund
 """
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -352,3 +353,29 @@ def test_directory_loop_terminates(rootfs, tmp_path, monkeypatch):
     ctx = unpack(img, tmp_path / "out")
     paths = {f.path for f in ctx.result.files}
     assert paths == {"/etc", "/etc/again", "/again", "/again/etc", "/again/again"}  # each directory walked once
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making files of 40 owners needs root")
+@pytest.mark.parametrize("major,be", [(1, False), (1, True), (3, True)])
+def test_many_owners(major, be, tmp_path):
+    """40 owners: past 16, squashfs 1.x keeps the uid index's high bits in the inode type (in the ipc
+    inode's offset field for a fifo).  unsquashfs and firmpass must both give every owner back."""
+    tree = tmp_path / "tree"
+    (tree / "d").mkdir(parents=True)
+    want = {}
+    for i in range(1, 41):
+        p = tree / "d" / f"f{i}"
+        p.write_text(f"file {i}\n")
+        os.chown(p, 1000 + i, 2000 + i % 7)
+        want[f"/d/f{i}"] = (1000 + i, 2000 + i % 7)
+    os.mkfifo(tree / "d" / "fifo")
+    os.chown(tree / "d" / "fifo", 1039, 2001)
+    want["/d/fifo"] = (1039, 2001)
+    img = tmp_path / "owners.sqfs"
+    img.write_bytes(build(tree, major, be, "gzip"))
+    if UNSQUASHFS:
+        ref = _unsquashfs_listing(img)
+        assert {p: (d["uid"], d["gid"]) for p, d in ref.items() if p != "/d"} == want
+    ctx = unpack(img, tmp_path / "out")
+    got = {f.path: (f.uid, f.gid) for f in ctx.result.files if f.path != "/d"}
+    assert got == want
