@@ -21,7 +21,8 @@ gets its own ContainerNode with ``source_path`` set, and its blob is the extract
 
 Formats (one handler each, one module per format family in firmpass.unpack.handlers, ordered in
 handlers.HANDLERS; filesystems share handlers.common.walk_fs): uImage (kernel, ramdisk, multi), FIT, DTB,
-Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), UBI, UBIFS, JFFS2, ext2/3/4,
+Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), legacy and vendor squashfs (1.x-3.x
+and vendor 4.x variants, either byte order, gzip/LZMA variants), UBI, UBIFS, JFFS2, ext2/3/4,
 cpio (newc, odc), tar, zip, gzip/xz/bzip2/zstd/lzma streams; Linux bzImage and ELF are recognised
 leaves.  Bytes before or between known parts (a vendor header) are carved by signature.
 
