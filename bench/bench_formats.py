@@ -29,6 +29,7 @@ from bench.bench_unpack import JEFF, NATIVE, UBI, best, firmpass_run, native_run
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "formats"
 SHARED = ROOT / ".." / "shared" / "data" / "formats"
+FSCK = "/usr/sbin/fsck.cramfs --extract={d}/x {img}"
 UNSQ = "unsquashfs -q -n -no-xattrs -d {d}/x {img}"
 
 
@@ -51,6 +52,23 @@ def legacy_squashfs(major: int, be: bool, codec: str) -> Callable[[Path], Path]:
             p.write_bytes(build(corpus / "rootfs", major, be, codec))
         return p
     return make
+
+
+def yaffs2_image(page: int = 2048, spare: int = 64) -> Callable[[Path], Path]:
+    """A YAFFS2 image of the whole corpus rootfs by the test writer (no Debian tool writes YAFFS2)."""
+    def make(corpus: Path) -> Path:
+        from tests.unpack.yaffs2_writer import write
+
+        p = OUT / f"rootfs-{page}-{spare}.yaffs2"
+        if not p.exists():
+            OUT.mkdir(parents=True, exist_ok=True)
+            write(corpus / "rootfs", p, page=page, spare=spare)
+        return p
+    return make
+
+
+def corpus_file(rel: str) -> Callable[[Path], Path | None]:
+    return lambda corpus: corpus / rel if (corpus / rel).exists() else None
 
 
 def vendor_magic(name: str, magic: bytes = b"shsq", comp_id: int | None = None) -> Callable[[Path], Path | None]:
@@ -104,6 +122,13 @@ ROWS = [
     Row("cpio newc (gzip)", corpus_image("initramfs.cpio.gz"), NATIVE["initramfs.cpio.gz"], "source", {"owners": False}),
     Row("tar (xz)", corpus_image("etc.tar.xz"), NATIVE["etc.tar.xz"], "source", "etc.tar.xz"),
     Row("zip", corpus_image("www.zip"), NATIVE["www.zip"], "source", "www.zip"),
+    Row("cramfs LE (mkfs.cramfs)", corpus_image("rootfs.cramfs"), FSCK, "ref"),
+    Row("cramfs BE (mkfs.cramfs -N big)", corpus_image("rootfs-be.cramfs"), FSCK, "ref"),
+    Row("cramfs (real sample)", shared_image("cramfs.bin"), FSCK, "ref"),
+    Row("romfs (genromfs)", corpus_image("rootfs.romfs"), None, "source", {"owners": False}),
+    Row("YAFFS2 2048/64 (writer)", yaffs2_image(), None, "source", {"owners": True}),
+    Row("7z (7zz)", corpus_image("etc.7z"), "7zz x -snl -snld -y -o{d}/x {img} >/dev/null", "ref"),
+    Row("RAR5 (rarfile's test archive)", corpus_file("rar/rar5-subdirs.rar"), "mkdir -p {d}/x && bsdtar -xf {img} -C {d}/x", "ref"),
 ]
 
 
