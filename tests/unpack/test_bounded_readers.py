@@ -78,7 +78,7 @@ def test_ubifs_block_with_a_huge_zstd_frame_is_one_block():
     import zstandard
     from ubireader.ubifs.defines import UBIFS_COMPR_ZSTD, UBIFS_DATA_KEY, UBIFS_S_KEY_BLOCK_BITS
 
-    from firmpass.unpack.handlers import _ubifs_content
+    from firmpass.unpack.handlers.ubi import _ubifs_content
 
     frame = zstandard.ZstdCompressor(level=1, write_content_size=True).compress(bytes(256 << 20))
 

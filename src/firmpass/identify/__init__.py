@@ -35,6 +35,7 @@ from firmpass.identify import pkgdb
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
 from firmpass.identify.signatures import Match, Rule, dir_owners, load_rules, match_file, rules_by_id, version_strings
 from firmpass.model import Component, ComponentEvidence, FileEntry
+from firmpass.unpack.engine import kind_of
 
 STAGE = "identify"
 MAX_SCAN_BYTES = 64 << 20
@@ -423,16 +424,13 @@ class _Identifier:
             self.kernel = {"version": kv["version"], "release": kv.get("release"), "config": None, "_conf": conf}
         return b
 
-    FS_FORMATS = {"squashfs", "jffs2", "ubi", "ubifs", "cpio", "ext2", "ext3", "ext4", "extfs", "cramfs", "romfs",
-                  "yaffs", "yaffs2", "tar", "zip", "fat", "vendor-header"}
-    KERNEL_FORMATS = {"uimage", "fit", "fit-image", "kernel", "linux-kernel", "bzimage", "zimage", "vmlinux"}
-
     def kernel_from_containers(self) -> None:
         """Kernels outside the filesystems: uImage / FIT payloads and decompressed blobs, or the image itself."""
         seen: set[str] = set()
         found = False
         for node in self.ctx.result.image.container_chain:
-            if node.format in self.FS_FORMATS or not node.blob:
+            # filesystems and archives are read through their files; vendor headers are carved into parts
+            if kind_of(node.format) in ("filesystem", "archive") or node.format == "vendor-header" or not node.blob:
                 continue
             p = Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob
             try:
@@ -440,7 +438,7 @@ class _Identifier:
                     continue
                 with open(p, "rb") as fh:
                     head = fh.read(0x210)
-                    if head[0x202:0x206] != b"HdrS" and node.format not in self.KERNEL_FORMATS:
+                    if head[0x202:0x206] != b"HdrS" and kind_of(node.format) not in ("boot", "kernel"):
                         continue
                     data = head + fh.read()
             except OSError:
@@ -456,7 +454,7 @@ class _Identifier:
         if not found:  # fall back on a version in a uImage / FIT name: weak
             for node in self.ctx.result.image.container_chain:
                 name = str(node.meta.get("name") or node.meta.get("description") or "")
-                v = kern.version_from_name(name) if node.format in self.KERNEL_FORMATS else None
+                v = kern.version_from_name(name) if kind_of(node.format) in ("boot", "kernel") else None
                 if v:
                     self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"/{node.format}-{node.id}",
                                  node.id, None, conf=0.4, match=name)

@@ -19,7 +19,8 @@ Layout under the output directory (``ctx.out``)::
 A file inside a filesystem that is itself a container (a tar.gz, a squashfs in /lib/firmware ...)
 gets its own ContainerNode with ``source_path`` set, and its blob is the extracted file.
 
-Formats (one handler each, firmpass.unpack.handlers): uImage (kernel, ramdisk, multi), FIT, DTB,
+Formats (one handler each, one module per format family in firmpass.unpack.handlers, ordered in
+handlers.HANDLERS; filesystems share handlers.common.walk_fs): uImage (kernel, ramdisk, multi), FIT, DTB,
 Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), UBI, UBIFS, JFFS2, ext2/3/4,
 cpio (newc, odc), tar, zip, gzip/xz/bzip2/zstd/lzma streams; Linux bzImage and ELF are recognised
 leaves.  Bytes before or between known parts (a vendor header) are carved by signature.
@@ -40,7 +41,6 @@ corrupt raises UnusableInput("err.corrupt"); a limit hit before anything usable 
 LimitExceeded("err.limit").  The CLI turns those into one line and exit code 2.
 """
 from __future__ import annotations
-
 
 from firmpass.errors import LimitExceeded, UnusableInput
 from firmpass.i18n import msg
@@ -90,7 +90,7 @@ def _single_binary(u: Unpacker, root, ctx) -> None:
     import os
     import stat
 
-    from firmpass.unpack.handlers import OUT_CHUNK, entry
+    from firmpass.unpack.handlers.common import OUT_CHUNK, entry
 
     name = os.path.basename(str(ctx.image)) or "image"
     name = "".join(ch if ch.isprintable() and ch not in "/\\" else "_" for ch in name)[:255] or "image"

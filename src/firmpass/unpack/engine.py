@@ -1,6 +1,6 @@
 """The unpacking engine: budget, safe tree writer, identification, carving and recursion.
 
-Handlers (firmpass.unpack.handlers) know one format each; this module decides which handler runs on
+Handlers (firmpass.unpack.handlers, one module per format family) know one format each; this module decides which handler runs on
 which bytes, where its output goes, and enforces the limits.
 """
 from __future__ import annotations
@@ -291,6 +291,8 @@ class Handler:
     when the bytes are not this format."""
 
     name = "?"
+    kind = "container"  # see firmpass.unpack.handlers: boot, kernel, container, filesystem, archive, stream, leaf
+    aliases: tuple[str, ...] = ()  # other format names the handler may give its node (ext -> ext2/ext3/ext4)
     magics: list[tuple[bytes, int]] = []
     carve = True
     sniff = True
@@ -310,6 +312,15 @@ REGISTRY: list[Handler] = []
 def register(cls):
     REGISTRY.append(cls())
     return cls
+
+
+def kind_of(fmt: str | None) -> str | None:
+    """The kind of a container node's format (its handler's `kind`), or None for the engine's own
+    formats (vendor-header, concat, data, empty) and unknown names."""
+    for h in REGISTRY:
+        if fmt == h.name or fmt in h.aliases:
+            return h.kind
+    return None
 
 
 _sig_cache: dict[str, tuple[re.Pattern, dict[str, list[tuple[Handler, int]]]]] = {}

@@ -1,0 +1,186 @@
+"""cpio, tar and zip archives through libarchive."""
+from __future__ import annotations
+
+import os
+import stat
+import struct
+
+from firmpass.errors import LimitExceeded
+from firmpass.model import FileEntry
+from firmpass.unpack.engine import Handler, PartError, clean_path
+from firmpass.unpack.handlers.common import (
+    OUT_CHUNK,
+    MemberTooLarge,
+    entry,
+    ftype,
+    not_extracted,
+    part_cap,
+)
+
+
+def _archive(u, node, src, depth, fmt: str) -> None:
+    """cpio / tar / zip through libarchive: one pass, entries' stored metadata, content through SafeTree."""
+    import libarchive
+
+    tree = u.tree(node)
+    entries: list[FileEntry] = []
+    produced = 0
+    links: list[tuple[FileEntry, str, str]] = []
+    too_big: list[tuple[str, int]] = []
+    data = bytes(src.view())
+    try:
+        with libarchive.memory_reader(data, format_name=fmt, filter_name="none") as arc:
+            for ae in arc:
+                rel = clean_path(ae.pathname or "")
+                if not rel:
+                    continue
+                u.count_file()
+                mode = ae.mode
+                if ae.islnk:
+                    target = clean_path(ae.linkpath or "")
+                    e = entry(rel, mode | stat.S_IFREG, ae.uid, ae.gid, ae.size or 0, typ="hardlink")
+                    e.link_target = "/" + target
+                    links.append((e, rel, target))
+                    entries.append(e)
+                    continue
+                t = ftype(mode) if stat.S_IFMT(mode) else ("dir" if ae.isdir else "file")
+                link = dev = None
+                if ae.issym:
+                    link = ae.linkpath or ""
+                    tree.symlink(rel, link)
+                    t = "symlink"
+                elif ae.isblk or ae.ischr:
+                    dev = (ae.rdevmajor, ae.rdevminor)
+                e = entry(rel, mode, ae.uid, ae.gid, ae.size or 0, link, dev, typ=t)
+                entries.append(e)
+                if t == "dir":
+                    tree.mkdir(rel)
+                elif t == "file":
+                    if (ae.size or 0) > u.lim.max_file_bytes:  # declared too large: metadata only
+                        too_big.append((e.path, ae.size))
+                        continue
+
+                    def blocks():
+                        nonlocal produced
+                        mine = 0
+                        for b in ae.get_blocks(OUT_CHUNK):
+                            produced += len(b)
+                            mine += len(b)
+                            if mine > u.lim.max_file_bytes:  # more than declared: stop this member only
+                                raise MemberTooLarge(mine)
+                            # the archive as a whole: expansion ratio only (one member is bounded above)
+                            u.stream_guard(src.size, produced, u.part_name(node), one_output=False)
+                            yield b
+                    try:
+                        e.disk_path = tree.write(rel, blocks())
+                    except MemberTooLarge as big:
+                        too_big.append((e.path, big.size))
+                        continue
+                    if e.size == 0 and e.disk_path:
+                        e.size = os.path.getsize(u.out / e.disk_path)
+    except LimitExceeded:  # keep what was unpacked so far (a ratio bomb fails the archive, as before)
+        u.add_fs(node, tree, entries, depth, nested=False)
+        raise
+    except libarchive.ArchiveError as ex:
+        if not entries:
+            raise PartError(f"libarchive: {ex}") from None
+        node.status = "partial"
+        u.warn("corrupt_part", node, part=u.part_name(node), detail=f"libarchive: {ex}"[:300])
+    # hard links: the entry points at a file earlier in the archive (never outside the tree)
+    for e, rel, target in links:
+        e.disk_path = tree.hardlink(rel, target)
+        if e.disk_path:
+            e.size = os.path.getsize(u.out / e.disk_path)
+    not_extracted(u, node, too_big, part_cap(u, src), more="+")
+    # newc cpio hard links come as several regular entries; libarchive gives the data to one of them
+    u.add_fs(node, tree, entries, depth)
+
+
+class CpioHandler(Handler):
+    name = "cpio"
+    kind = "archive"
+    magics = [(b"070701", 0), (b"070702", 0), (b"070707", 0)]
+
+    def probe(self, buf, off, end):
+        pos, n = off, 0
+        while pos + 76 <= end and n < 10_000_000:
+            magic = bytes(buf[pos: pos + 6])
+            if magic in (b"070701", b"070702"):
+                if pos + 110 > end:
+                    return None
+                h = bytes(buf[pos: pos + 110])
+                fsize, nsize = int(h[54:62], 16), int(h[94:102], 16)
+                name = bytes(buf[pos + 110: pos + 110 + nsize])
+                npos = pos + ((110 + nsize + 3) & ~3)
+                nxt = npos + ((fsize + 3) & ~3)
+            elif magic == b"070707":
+                h = bytes(buf[pos: pos + 76])
+                nsize, fsize = int(h[59:65], 8), int(h[65:76], 8)
+                name = bytes(buf[pos + 76: pos + 76 + nsize])
+                nxt = pos + 76 + nsize + fsize
+            else:
+                return None
+            n += 1
+            if name.rstrip(b"\0") == b"TRAILER!!!":
+                size = min(nxt, end) - off
+                pad = (-size) % 512
+                if off + size + pad <= end and not bytes(buf[off + size: off + size + pad]).strip(b"\0"):
+                    size += pad
+                return size
+            pos = nxt
+        return None if n == 0 else end - off
+
+    def unpack(self, u, node, src, depth):
+        fmt = "odc" if bytes(src.view(0, 6)) == b"070707" else "newc"
+        node.meta["cpio_format"] = fmt
+        _archive(u, node, src, depth, "cpio")
+        return src.size
+
+
+def _tar_ok(h: bytes) -> bool:
+    try:
+        chk = int(h[148:156].strip(b"\0 ") or b"0", 8)
+    except ValueError:
+        return False
+    return chk == sum(h[:148]) + 256 + sum(h[156:512])
+
+
+class TarHandler(Handler):
+    name = "tar"
+    kind = "archive"
+    magics = [(b"ustar", 257)]
+
+    def probe(self, buf, off, end):
+        pos, n = off, 0
+        while pos + 512 <= end:
+            h = bytes(buf[pos: pos + 512])
+            if not h.strip(b"\0"):
+                return min(end, pos + 1024) - off
+            if not _tar_ok(h):
+                return None if n == 0 else pos - off
+            sz = h[124:136]
+            size = int.from_bytes(sz[1:], "big") if sz[0] & 0x80 else int(sz.strip(b"\0 ") or b"0", 8)
+            pos += 512 + ((size + 511) & ~511)
+            n += 1
+        return end - off
+
+    def unpack(self, u, node, src, depth):
+        _archive(u, node, src, depth, "tar")
+        return src.size
+
+
+class ZipHandler(Handler):
+    name = "zip"
+    kind = "archive"
+    magics = [(b"PK\x03\x04", 0)]
+
+    def probe(self, buf, off, end):
+        eocd = buf.find(b"PK\x05\x06", off, end)
+        if eocd < 0 or eocd + 22 > end:
+            return None
+        clen = struct.unpack("<H", buf[eocd + 20: eocd + 22])[0]
+        return min(end, eocd + 22 + clen) - off
+
+    def unpack(self, u, node, src, depth):
+        _archive(u, node, src, depth, "zip")
+        return src.size
