@@ -164,6 +164,10 @@ def scan(
         load_profile(profile)  # a bad profile stops here with one line, before any scanning
     for v in vex:
         require_file(v)
+    if vex:
+        from firmpass.vulns.vex import load_triage_files
+
+        load_triage_files(list(vex))  # a bad VEX stops here with one line, before OUT is touched
     if db is not None:
         from firmpass.vulns.store import check_db_file
 
