@@ -55,8 +55,23 @@ def prepare_out(out: Path) -> None:
 
 
 def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> ScanContext:
+    from firmpass.outdir import OutLock
+
     check_image(image)
     prepare_out(out)
+    opts = options or ScanOptions()
+    # OUT is this scan's: one scan at a time, earlier outputs removed, temporary files inside OUT
+    lock = OutLock(out.resolve(), [image, opts.profile_path, *opts.vex_files, opts.db_path]).acquire()
+    try:
+        ctx = _new_context(image, out, opts)
+    except BaseException:
+        lock.release()
+        raise
+    ctx.scratch["outlock"] = lock
+    return ctx
+
+
+def _new_context(image: Path, out: Path, options: ScanOptions) -> ScanContext:
     sha256, sha512, size = hash_file(image)
     result = ScanResult(
         tool=ToolInfo(version=__version__),
@@ -123,4 +138,7 @@ def scan(image: Path, out: Path, options: ScanOptions | None = None,
          on_stage: Callable[[str], None] | None = None, stages: list[str] | None = None) -> ScanContext:
     """Library entry point (the CLI and a future web app call this)."""
     ctx = new_context(image, out, options)
-    return run_stages(ctx, stages or STAGES, on_stage)
+    try:
+        return run_stages(ctx, stages or STAGES, on_stage)
+    finally:
+        ctx.scratch.pop("outlock").release()
