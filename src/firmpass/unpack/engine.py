@@ -550,7 +550,9 @@ class Unpacker:
             self.failures[node.id] = "limit"
             return src.size
         except (PartError, Exception) as e:  # noqa: BLE001 - hostile input: one part's failure is a warning
-            detail = str(e) or type(e).__name__
+            from firmpass.i18n import clean_detail
+
+            detail = clean_detail(str(e)) or type(e).__name__  # one line, no heap addresses
             node.status = "partial" if node.status == "partial" else "failed"
             node.meta.setdefault("error", detail[:300])
             self.warn("corrupt_part", node, part=self.part_name(node), detail=detail[:300])

@@ -6,6 +6,7 @@ import stat
 import struct
 
 from firmpass.errors import LimitExceeded
+from firmpass.i18n import clean_detail
 from firmpass.model import FileEntry
 from firmpass.unpack.engine import Handler, PartError, clean_path
 from firmpass.unpack.handlers.common import (
@@ -83,9 +84,9 @@ def _archive(u, node, src, depth, fmt: str) -> None:
         raise
     except libarchive.ArchiveError as ex:
         if not entries:
-            raise PartError(f"libarchive: {ex}") from None
+            raise PartError(f"libarchive: {clean_detail(str(ex))}") from None
         node.status = "partial"
-        u.warn("corrupt_part", node, part=u.part_name(node), detail=f"libarchive: {ex}"[:300])
+        u.warn("corrupt_part", node, part=u.part_name(node), detail=f"libarchive: {clean_detail(str(ex))}"[:300])
     # hard links: the entry points at a file earlier in the archive (never outside the tree)
     for e, rel, target in links:
         e.disk_path = tree.hardlink(rel, target)
