@@ -19,6 +19,13 @@ from firmpass.unpack.handlers.common import (
 )
 
 
+def _text(name) -> str:
+    """libarchive returns a name it cannot decode as bytes: kept with surrogateescape (B1/B2)."""
+    if isinstance(name, (bytes, bytearray)):
+        return bytes(name).decode("utf-8", "surrogateescape")
+    return name or ""
+
+
 def _archive(u, node, src, depth, fmt: str) -> None:
     """cpio / tar / zip through libarchive: one pass, entries' stored metadata, content through SafeTree."""
     import libarchive
@@ -47,7 +54,7 @@ def _archive(u, node, src, depth, fmt: str) -> None:
                 t = ftype(mode) if stat.S_IFMT(mode) else ("dir" if ae.isdir else "file")
                 link = dev = None
                 if ae.issym:
-                    link = ae.linkpath or ""
+                    link = _text(ae.linkpath)
                     tree.symlink(rel, link)
                     t = "symlink"
                 elif ae.isblk or ae.ischr:
