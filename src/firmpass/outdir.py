@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -37,6 +36,25 @@ def _is_dir(p: Path) -> bool:
         return False
 
 
+def remove_tree(top: Path | str) -> None:
+    """Remove a directory tree without following links and without recursion: an image can make a
+    tree thousands of levels deep (B6), where shutil.rmtree (recursive before Python 3.12) raises
+    RecursionError.  Post-order over an explicit stack; symlinks are unlinked, never entered."""
+    stack: list[tuple[str, bool]] = [(os.fspath(top), False)]
+    while stack:
+        path, listed = stack.pop()
+        if listed:
+            os.rmdir(path)
+            continue
+        stack.append((path, True))
+        with os.scandir(path) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, False))
+                else:
+                    os.unlink(e.path)
+
+
 def _remove(p: Path) -> None:
     """Remove a file, link or directory without following links."""
     try:
@@ -44,7 +62,7 @@ def _remove(p: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(p)
+        remove_tree(p)
     else:
         os.unlink(p)
 

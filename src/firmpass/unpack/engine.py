@@ -10,7 +10,6 @@ import mmap
 import os
 import posixpath
 import re
-import shutil
 import stat
 import threading
 import time
@@ -134,9 +133,13 @@ class Src:
 
 
 # ---------------------------------------------------------------------------------- safe writer
-def clean_path(name: str) -> str:
+def clean_path(name: str | bytes) -> str:
     """The path inside a filesystem, normalised: '..' cannot climb above the root, no empty or '.'
-    parts, no NUL, each part at most 255 bytes.  Returns '' for the root itself."""
+    parts, no NUL, each part at most 255 bytes.  Returns '' for the root itself.  A name given as
+    bytes (libarchive hands over names it could not decode) is decoded with surrogateescape, so no
+    name is lost; readable_name() makes it text later.  Linear in the length of the name."""
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("utf-8", "surrogateescape")
     parts: list[str] = []
     for c in name.replace("\\", "/").split("/"):
         if c in ("", "."):
@@ -146,7 +149,9 @@ def clean_path(name: str) -> str:
                 parts.pop()
             continue
         c = c.replace("\0", "")
-        while len(c.encode("utf-8", "surrogateescape")) > 255:
+        if len(c) > 255:
+            c = c[:255]  # a UTF-8 char is at least one byte: never more than 255 chars
+        while len(c.encode("utf-8", "surrogateescape")) > 255:  # at most ~190 rounds on <= 1020 bytes
             c = c[:-1]
         parts.append(c)
     return "/".join(parts)
@@ -175,23 +180,25 @@ class SafeTree:
         return os.path.relpath(self.root / path, self.u.out) if path else os.path.relpath(self.root, self.u.out)
 
     def mkdir(self, path: str) -> bool:
-        if path in self.dirs:
-            return True
-        parent = posixpath.dirname(path)
-        if not self.mkdir(parent):
-            return False
-        if path in self.files:
-            return False
-        p = self.root / path
-        try:
-            os.mkdir(p, 0o755)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(p).st_mode):
+        """Make `path` and its missing parents, top down.  A loop, not recursion: a name with
+        thousands of components (B6) must not raise RecursionError and drop the archive."""
+        todo: list[str] = []
+        while path not in self.dirs:
+            todo.append(path)
+            path = posixpath.dirname(path)
+        for path in reversed(todo):
+            if path in self.files:
                 return False
-        except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
-            return False
-        with self.lock:
-            self.dirs.add(path)
+            p = self.root / path
+            try:
+                os.mkdir(p, 0o755)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(p).st_mode):
+                    return False
+            except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
+                return False
+            with self.lock:
+                self.dirs.add(path)
         return True
 
     def write(self, path: str, chunks: Iterable[bytes] | bytes) -> str | None:
@@ -436,7 +443,7 @@ class Unpacker:
         """Remove what an earlier run left in OUT/unpacked, so this run starts from an empty tree (stale
         files would otherwise be reported, and stale symlinks would make writes refuse to go through
         them).  Never follows a link: a symlink or file named `unpacked` is unlinked, a directory is
-        removed by shutil.rmtree, which unlinks the symlinks inside instead of descending into them."""
+        removed by remove_tree, which unlinks the symlinks inside instead of descending into them."""
         from firmpass.errors import UnusableInput
 
         top = self.out / "unpacked"
@@ -456,7 +463,9 @@ class Unpacker:
                 ours = (top / MARKER).is_file() or _firmpass_findings(self.out / "findings.json")
                 if not ours and any(os.scandir(top)):  # never delete a directory firmpass did not make
                     raise UnusableInput("err.out_not_ours", path=str(top))
-                shutil.rmtree(top)
+                from firmpass.outdir import remove_tree
+
+                remove_tree(top)  # never follows links, no recursion (a tree thousands deep)
             elif st is not None:
                 os.unlink(top)
             top.mkdir(parents=True, exist_ok=True)
