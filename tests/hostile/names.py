@@ -3,9 +3,7 @@ the system's own tools (mksquashfs, mke2fs -d, mkfs.jffs2, tar, cpio, zip): the 
 for B1/B2, made at test time."""
 from __future__ import annotations
 
-import io
 import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
