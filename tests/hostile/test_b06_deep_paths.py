@@ -20,12 +20,15 @@ def _deep_tar(path, depth=1500):
 def test_deep_tar_is_kept_and_rescanned(tmp_path):
     img = _deep_tar(tmp_path / "deep.tar")
     out = tmp_path / "out"
-    for _ in range(2):  # the second run removes the first run's 1500-deep tree
-        ctx = scan(img, out, ScanOptions(pdf=False, progress=False), stages=["unpack", "inventory", "checks"])
-        assert [(n.format, n.status) for n in ctx.result.image.container_chain] == [("tar", "ok")]
-        paths = {f.path for f in ctx.result.files}
-        assert "/etc/passwd" in paths and any(p.count("/") == 1501 for p in paths)
-        assert "CRED-001" in {f.check for f in ctx.result.findings}
+    try:
+        for _ in range(2):  # the second run removes the first run's 1500-deep tree
+            ctx = scan(img, out, ScanOptions(pdf=False, progress=False), stages=["unpack", "inventory", "checks"])
+            assert [(n.format, n.status) for n in ctx.result.image.container_chain] == [("tar", "ok")]
+            paths = {f.path for f in ctx.result.files}
+            assert "/etc/passwd" in paths and any(p.count("/") == 1501 for p in paths)
+            assert "CRED-001" in {f.check for f in ctx.result.findings}
+    finally:
+        remove_tree(out)  # pytest's own cleanup of old tmp dirs is recursive
 
 
 def test_remove_tree_deeper_than_the_recursion_limit(tmp_path):
