@@ -353,6 +353,18 @@ _sig_magics: dict[str, dict[str, bytes]] = {}
 CARVE_WINDOW = 1 << 20
 
 
+def _free_name(d: Path, stem: str) -> Path:
+    """d/<stem>.bin, or d/<stem>.<n>.bin when that name is taken: one blob never replaces another's
+    bytes (B11: a blob renamed after its format once overwrote a part already named so, and
+    findings.json then recorded the wrong sha256)."""
+    p = d / f"{stem}.bin"
+    n = 1
+    while os.path.lexists(p):
+        p = d / f"{stem}.{n}.bin"
+        n += 1
+    return p
+
+
 class _MagicHits:
     """The next (offset, group) at or after a position where any magic occurs, found window by
     window with the buffer's own find() (memchr speed; Python's regex alternation of the same
@@ -477,7 +489,7 @@ class Unpacker:
     def blob_file(self, node: ContainerNode, fmt: str | None = None) -> Path:
         d = self.out / BLOBS
         d.mkdir(parents=True, exist_ok=True)
-        return d / f"{node.id}.{fmt or node.format}.bin"
+        return _free_name(d, f"{node.id}.{fmt or node.format}")
 
     def tree(self, node: ContainerNode) -> SafeTree:
         root = self.out / "unpacked" / f"{node.id}.{node.format}"
@@ -577,8 +589,8 @@ class Unpacker:
     def _rename_blob(self, node: ContainerNode, path: Path) -> Path:
         """Blobs written before their format was known are named <id>.bin; give them the format."""
         if node.blob and node.blob.endswith(f"/{node.id}.bin") and path.name == f"{node.id}.bin":
-            new = path.with_name(f"{node.id}.{node.format}.bin")
-            os.replace(path, new)
+            new = _free_name(path.parent, f"{node.id}.{node.format}")
+            os.rename(path, new)  # to a name no other blob has (B11: never over another part's bytes)
             node.blob = os.path.relpath(new, self.out)
             return new
         return path
@@ -677,7 +689,7 @@ class Unpacker:
         child = self.new_node(parent, fmt, offset=offset, **kw)
         bp = self.blob_file(child, fmt)
         if fmt == "data":  # named after its format once identified (see _rename_blob)
-            bp = bp.with_name(f"{child.id}.bin")
+            bp = _free_name(bp.parent, child.id)
         try:
             with open(bp, "wb") as fh:
                 if isinstance(data_writer, (bytes, bytearray, memoryview)):
