@@ -3,7 +3,7 @@ earlier run left beside new ones, a user's own evidence/ never deleted, temporar
 
 - OUT/.firmpass.lock is held with flock() for the whole scan; a second scan into the same OUT is
   refused with one line (exit 2).  The kernel drops the lock when the process ends, killed or not, so
-  a stale lock file never blocks the next run.
+  a stale lock file never blocks the next run; a scan that ends normally removes it.
 - Before a stage runs, what an earlier run wrote (findings.json, the SBOMs, assessment.json, the
   reports, evidence/ and evidence.zip, leftover *.tmp files, OUT/.tmp) is removed: a scan that is
   killed part-way leaves only its own outputs.
@@ -91,15 +91,28 @@ class OutLock:
     def acquire(self) -> "OutLock":
         from firmpass.unpack.engine import MARKER, _firmpass_findings
 
-        try:
-            fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise UnusableInput("err.out_dir", path=str(self.out), detail=e.strerror or str(e)) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        lock = self.out / LOCK
+        for _ in range(5):
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            except OSError as e:
+                raise UnusableInput("err.out_dir", path=str(self.out), detail=e.strerror or str(e)) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise UnusableInput("err.out_locked", path=str(self.out)) from None
+            # the holder before us unlinks the file when it is done: the lock counts only if the
+            # name still points at the file we locked, else try again on the new file
+            try:
+                same = os.stat(lock, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise UnusableInput("err.out_locked", path=str(self.out)) from None
+        else:
+            raise UnusableInput("err.out_locked", path=str(self.out))
         self.fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -145,5 +158,9 @@ class OutLock:
         except OSError:
             pass
         fd, self.fd = self.fd, None
+        try:
+            os.unlink(self.out / LOCK)  # OUT holds only the scan's outputs; unlinked while still locked
+        except OSError:
+            pass
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)

@@ -37,7 +37,7 @@ def test_b14_second_scan_into_same_out_is_refused(tmp_path):
     # the lock is gone with its holder: the next scan runs
     r = cli("scan", str(img), "-o", str(out), "--no-pdf")
     assert r.returncode == 0, r.stderr
-    assert (out / LOCK).exists() and json.loads((out / "findings.json").read_text())["image"]["name"] == "a.tar"
+    assert not (out / LOCK).exists() and json.loads((out / "findings.json").read_text())["image"]["name"] == "a.tar"
 
 
 def test_b15_stale_outputs_removed_at_start(tmp_path):
@@ -50,7 +50,7 @@ def test_b15_stale_outputs_removed_at_start(tmp_path):
     # the second run is 'killed' after inventory: only its own outputs may be in OUT
     scan(b, out, ScanOptions(pdf=False, progress=False), stages=["unpack", "inventory"])
     left = sorted(p.name for p in out.iterdir())
-    assert left == sorted([LOCK, "findings.json", "unpacked"]), left
+    assert left == ["findings.json", "unpacked"], left
     assert json.loads((out / "findings.json").read_text())["image"]["name"] == "b.tar"
 
 
@@ -63,7 +63,7 @@ def test_b16_users_evidence_dir_is_never_deleted(tmp_path):
     line = one_line(cli("scan", str(img), "-o", str(out), "--no-pdf"))
     assert "evidence" in line and "not made by firmpass" in line and "并非由 firmpass 生成" in line
     assert doc.read_bytes() == b"%PDF signed declaration of conformity"
-    assert sorted(p.name for p in out.iterdir()) == [LOCK, "evidence"]
+    assert sorted(p.name for p in out.iterdir()) == ["evidence"]
     # firmpass's own evidence/ (marked) is replaced on the next run, the marker not in the package
     out2 = tmp_path / "out2"
     scan(img, out2, ScanOptions(pdf=False, progress=False))
