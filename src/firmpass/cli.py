@@ -110,7 +110,8 @@ OPT_MAX_FILE_SIZE = typer.Option(None, "--max-file-size", help="Largest single e
 OPT_MAX_RATIO = typer.Option(None, "--max-ratio", help="Largest expansion ratio of one compressed stream (default 250).")
 OPT_MAX_DEPTH = typer.Option(None, "--max-depth", help="Deepest container nesting (default 12).")
 OPT_MAX_FILES = typer.Option(None, "--max-files", help="Most files over the whole image (default 250000).")
-OPT_TIMEOUT = typer.Option(None, "--timeout", help="Seconds allowed for unpacking (default 900).")
+OPT_TIMEOUT = typer.Option(None, "--timeout", help="Seconds allowed for the whole scan: unpacking stops there and the stages "
+                                                  "that compute are skipped after it; what was computed is written (default 900).")
 
 
 @app.command()
