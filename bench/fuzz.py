@@ -33,7 +33,6 @@ import io
 import json
 import lzma
 import mmap
-import os
 import random
 import struct
 import sys
