@@ -106,6 +106,12 @@ def cases(tmp: Path):
         g.write(b'"}')
     yield "--vex gzip bomb (512 MiB inflated)", "64 MiB", ["scan", str(shadow), "-o", str(tmp / "o10"), "--vex", str(bomb)]
 
+    from tests.hostile.nvdgen import write_feed
+    nvd = tmp / "nvd.json"
+    size = write_feed(nvd, 10_000)
+    yield f"db import NVD feed ({size >> 20} MiB, 10,000 records)", "streamed", ["db", "import", str(nvd), "--db",
+                                                                               str(tmp / "nvd.db")]
+
     kev = tmp / "kev.json"
     kev.write_text(json.dumps({"catalogVersion": "x"}))
     yield 'db import {"catalogVersion":"x"}', "shape check", ["db", "import", str(kev), "--db", str(tmp / "v.db")]
