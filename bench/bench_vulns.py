@@ -20,23 +20,16 @@ DATA = Path("/work/shared/data/vuln")
 REPEAT = 5
 
 
-def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="fp-bench-"))
-    if DATA.is_dir():
-        st = Store(tmp / "real.db")
-        t = time.perf_counter()
-        rep = import_paths(st, [DATA])
-        dt = time.perf_counter() - t
-        print(f"import {DATA}: {dt:.2f} s (target <= 10 s) {rep.by_format}")
-        st.close()
-    st = Store(tmp / "synth.db")
+def synthetic_store(path: Path, n: int = 300_000, n_products: int = 3000) -> tuple[Store, list[tuple[str, str]]]:
+    """A store of `n` synthetic CVE records over `n_products` (vendor, product) pairs, each with one
+    version range, written as an importer writes them (also used by bench_watch)."""
+    st = Store(path)
     rnd = random.Random(1)
-    n_products = 3000
     products = [(f"vendor{i}", f"product{i}") for i in range(n_products)]
     t = time.perf_counter()
     with st.session() as s, s.begin():
         vulns, aff = [], []
-        for i in range(300_000):
+        for i in range(n):
             vid = f"CVE-2099-{i:07d}"
             vulns.append({"id": vid, "description": "synthetic", "cvss": [], "references": [], "aliases": [],
                           "configs": {}, "sources": ["synthetic"]})
@@ -49,7 +42,22 @@ def main() -> None:
         s.execute(VulnRow.__table__.insert(), vulns)
         s.execute(AffectedRow.__table__.insert(), affected_rows(aff))  # as an importer writes them (range keys)
     del vulns, aff  # build data only: a scan process never holds 600k dicts (they inflated GC time)
-    print(f"synthetic store: 300000 CVE records in {time.perf_counter() - t:.1f} s")
+    print(f"synthetic store: {n} CVE records in {time.perf_counter() - t:.1f} s")
+    return st, products
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="fp-bench-"))
+    if DATA.is_dir():
+        st = Store(tmp / "real.db")
+        t = time.perf_counter()
+        rep = import_paths(st, [DATA])
+        dt = time.perf_counter() - t
+        print(f"import {DATA}: {dt:.2f} s (target <= 10 s) {rep.by_format}")
+        st.close()
+    st, products = synthetic_store(tmp / "synth.db")
+    rnd = random.Random(1)
+    n_products = len(products)
     comps = [Component(bom_ref=f"c{i}", name=f"product{j}", version=f"{rnd.randint(0, 7)}.{rnd.randint(0, 9)}",
                        cpe=f"cpe:2.3:a:vendor{j}:product{j}:*:*:*:*:*:*:*:*")
              for i, j in enumerate(rnd.sample(range(n_products), 500))]

@@ -44,6 +44,7 @@ COMMAND_MODULES = [
     "firmpass.profile.cli",
     "firmpass.assess.cli",
     "firmpass.report.cli",
+    "firmpass.watch.cli",
 ]
 
 

@@ -17,6 +17,7 @@ EXPECTED = {
     ("SVC-001", "/etc/init.d/S50remote"), ("SVC-002", "/etc/init.d/S50remote"),
     ("SVC-003", "/etc/inittab"), ("SVC-004", "/etc/miniupnpd/miniupnpd.conf"),
     ("SVC-006", "/etc/lighttpd/lighttpd.conf"), ("SVC-007", "/www/cgi-bin/ping.cgi"),
+    ("SVC-008", "/etc/init.d/S60web"),  # miniupnpd (UPnP IGD, announced over SSDP) started at boot
     ("LOG-001", "/etc/syslog.conf"), ("LOG-001", "/etc/inittab"),
     ("HARD-001", "/bin/busybox"),  # Debian's busybox-static is a non-PIE static executable (fact)
     ("UPD-001", "/"),  # the corpus has no updater

@@ -48,3 +48,22 @@ def test_cli_list_zh():
     assert "en303645:5.1-1" in r.output
     r = CliRunner().invoke(app, ["checks", "list", "--lang", "en", "--no-provisions"])
     assert "Factory-default or common passwords" in r.output and "en303645:5.1-1" not in r.output
+
+
+def test_cli_lists_issue19_checks_both_languages():
+    """The checks added for real vendor firmware are in the catalogue, with provisions, in EN and ZH."""
+    from typer.testing import CliRunner
+
+    from firmpass.cli import app
+
+    new = {"CRED-007": ("Hard-coded logins", "硬编码的登录凭据"), "SVC-009": ("empty passwords", "空口令"),
+           "SVC-010": ("MQTT broker", "MQTT 代理"), "SVC-011": ("without authentication", "未启用认证"),
+           "BOOT-006": ("verification switched off", "校验被关闭")}
+    en = CliRunner().invoke(app, ["checks", "list", "--lang", "en"]).output
+    zh = CliRunner().invoke(app, ["checks", "list", "--lang", "zh"]).output
+    for cid, (t_en, t_zh) in new.items():
+        line_en = next(l for l in en.splitlines() if l.startswith(cid))
+        line_zh = next(l for l in zh.splitlines() if l.startswith(cid))
+        assert t_en in line_en and t_zh in line_zh, cid
+        prov = en.splitlines()[en.splitlines().index(line_en) + 1]
+        assert "en303645:" in prov and "cra:" in prov, cid

@@ -152,3 +152,62 @@ def test_hostile_boot_blobs(corpus, tmp_path):
     sb = ctx.result.extra["secure_boot"]
     assert sb["verdict"] == "unsigned"  # the uImage header: legacy format
     assert sb["images"][0]["uimage"]["data_crc_ok"] is False
+
+
+def _mkenv(tmp_path, text: str, name="uboot-env.bin"):
+    """A real U-Boot environment blob made by u-boot-tools' mkenvimage."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("mkenvimage"):
+        pytest.skip("mkenvimage (u-boot-tools) not installed")
+    src = tmp_path / "env.txt"
+    src.write_text(text)
+    out = tmp_path / name
+    subprocess.run(["mkenvimage", "-s", "0x4000", "-o", str(out), str(src)], check=True)
+    return out
+
+
+def test_verify_off_in_env_blob_links_to_verdict(corpus, tmp_path):
+    env = _mkenv(tmp_path, "bootdelay=3\nsilent=1\nverify=n\nbootcmd=bootm 0x9f050000\n"
+                           "bootargs=console=ttyS0,115200 root=/dev/mtdblock2\n")
+    ctx = boot_ctx(tmp_path, [("fit", corpus / "fit-signed.itb"), ("dtb", corpus / "u-boot-pubkey.dtb"),
+                              ("uboot-env", env)])
+    sb = ctx.result.extra["secure_boot"]
+    assert sb["verdict"] == "verification_disabled" and sb["verdict_images"] == "verified"
+    assert sb["verify_disabled"][0]["value"] == "n"
+    f = [x for x in ctx.result.findings if x.check == "BOOT-006"]
+    assert len(f) == 1 and f[0].evidence[0].excerpt == "verify=n"
+    assert "signed FIT" in f[0].description.en and f[0].data["signed_fits"]
+    bd = next(x for x in ctx.result.findings if x.check == "BOOT-004" and "bootdelay" in x.data)
+    assert bd.data["silent"] and "silent=1" in bd.title.en
+    # the assessment's secure-boot fact reads the new verdict as bad
+    from firmpass.assess.facts import BAD, fact_secure_boot
+    assert fact_secure_boot(ctx.result, None).state == BAD
+
+
+def test_verify_off_in_text_env_and_script(tmp_path):
+    from tests.checks.test_vendor import vtree
+
+    r = vtree(tmp_path, {"/etc/u-boot-initial-env": "bootdelay=0\nverify=no\n",
+                         "/usr/sbin/fw_upgrade.sh": "#!/bin/sh\nfw_setenv verify n\nmtd write $1 firmware\n",
+                         "/etc/fw_env.config": "/dev/mtd1 0x0 0x10000 0x10000\n",
+                         "/etc/notes.txt": "verify = yes\n"})
+    got = sorted((f.evidence[0].path, f.evidence[0].line) for f in r.findings if f.check == "BOOT-006")
+    assert got == [("/etc/u-boot-initial-env", 2), ("/usr/sbin/fw_upgrade.sh", 2)]
+
+
+def test_bootm_of_legacy_image_next_to_signed_fit(corpus, tmp_path):
+    """A signed FIT and an unsigned legacy uImage in one image, and a bootcmd that bootm's without a FIT
+    configuration: the legacy image boots without any signature check."""
+    env = _mkenv(tmp_path, "bootdelay=0\nbootcmd=bootm 0x81000000\n")
+    ctx = boot_ctx(tmp_path, [("fit", corpus / "fit-signed.itb"), ("dtb", corpus / "u-boot-pubkey.dtb"),
+                              ("uimage", corpus / "uImage-ramdisk"), ("uboot-env", env)])
+    f = [x for x in ctx.result.findings if x.check == "BOOT-006"]
+    assert len(f) == 1 and f[0].data["bootcmd"] == "bootm 0x81000000" and f[0].data["legacy_images"]
+    assert "bootm" in f[0].title.en + f[0].description.en
+    # a FIT configuration in the boot command (bootm addr#conf) is the signed path: no finding
+    env2 = _mkenv(tmp_path, "bootdelay=0\nbootcmd=bootm 0x81000000#conf-1\n", name="env2.bin")
+    ctx2 = boot_ctx(tmp_path / "b", [("fit", corpus / "fit-signed.itb"), ("dtb", corpus / "u-boot-pubkey.dtb"),
+                                     ("uimage", corpus / "uImage-ramdisk"), ("uboot-env", env2)])
+    assert not [x for x in ctx2.result.findings if x.check == "BOOT-006"]

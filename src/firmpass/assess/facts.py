@@ -68,7 +68,8 @@ def fact_known_vulns(result: ScanResult, profile: dict | None) -> Aspect:
     return Aspect(UNKNOWN, msg("assess.fact.vulns_unknown"))
 
 
-SECURE_BOOT = {"verified": OK, "signed_no_key": PARTIAL, "signature_invalid": BAD, "unsigned": BAD}
+SECURE_BOOT = {"verified": OK, "signed_no_key": PARTIAL, "signature_invalid": BAD, "unsigned": BAD,
+               "verification_disabled": BAD}  # U-Boot verify=n: signed images boot unchecked (BOOT-006)
 
 
 def fact_secure_boot(result: ScanResult, profile: dict | None) -> Aspect:

@@ -65,20 +65,70 @@ class CheckRun:
         # protection): not when the image is one bare binary (unpack's single_binary tree)
         single = {n.id for n in ctx.result.image.container_chain if n.meta.get("single_binary")}
         self.system = bool(self.regular) and not (single and set(self.containers) <= single)
+        self.roots = find_roots(ctx.result.files)  # container -> root prefixes ("" = the top), deepest first
+        self._rel: dict[tuple[str, str], str] = {}
+
+    # -------------------------------------------------------------- root filesystems
+    def root_of(self, e: FileEntry) -> str:
+        """The prefix of the root filesystem `e` lives in ("" when it is the container's top)."""
+        for pre in self.roots.get(e.container, ("",)):
+            if not pre or e.path.startswith(pre + "/"):
+                return pre
+        return ""
+
+    def rel(self, e: FileEntry) -> str:
+        """`e`'s path as the device sees it: relative to its root filesystem (``/etc/shadow`` for
+        ``/squashfs-root/etc/shadow``).  Evidence keeps the image path (``e.path``)."""
+        k = (e.container, e.path)
+        r = self._rel.get(k)
+        if r is None:
+            pre = self.root_of(e)
+            r = self._rel[k] = e.path[len(pre):] if pre else e.path
+        return r
+
+    def lookup(self, path: str, near: FileEntry | str, follow: bool = True) -> FileEntry | None:
+        """`path` (as the device sees it) in the root filesystem of `near` (an entry, or a container id
+        for its top); absolute symlinks resolve inside that root, never above it."""
+        if isinstance(near, str):
+            return self.ctx.lookup(path, near, follow)
+        pre = self.root_of(near)
+        return self._lookup_in(near.container, pre, path, follow)
+
+    def _lookup_in(self, container: str, pre: str, path: str, follow: bool = True, depth: int = 0):
+        if not pre:
+            return self.ctx.lookup(path, container, follow)
+        idx = self.ctx.index()
+        path = posixpath.normpath("/" + path.lstrip("/"))
+        ent = idx.get((container, pre + path if path != "/" else pre))
+        if ent is None:
+            parent, name = posixpath.split(path)
+            if parent != path and depth < 40:
+                p = self._lookup_in(container, pre, parent, True, depth + 1)
+                if p is not None and p.path != pre + parent and p.path.startswith(pre + "/"):
+                    return self._lookup_in(container, pre, posixpath.join(p.path[len(pre):], name), follow, depth + 1)
+            return None
+        if follow and ent.type == "symlink" and ent.link_target and depth < 40:
+            tgt = ent.link_target
+            if not tgt.startswith("/"):
+                tgt = posixpath.join(posixpath.dirname(path), tgt)
+            return self._lookup_in(container, pre, tgt, True, depth + 1)
+        return ent
 
     # -------------------------------------------------------------- file access
     def find(self, path: str) -> list[FileEntry]:
         """The regular file at `path` in each filesystem (symlinks resolved inside that filesystem)."""
         out = []
         for c in self.containers:
-            e = self.ctx.lookup(path, c)
-            if e is not None and e.type == "file":
-                out.append(e)
+            for pre in self.roots.get(c, ("",)):
+                e = self._lookup_in(c, pre, path)
+                if e is not None and e.type == "file" and e not in out:
+                    out.append(e)
         return out
 
     def glob(self, pattern: str) -> list[FileEntry]:
+        """Regular files whose path (relative to their root filesystem, see :meth:`rel`) matches."""
         rx = re.compile(pattern)
-        return [f for f in self.regular if rx.search(f.path)]
+        return [f for f in self.regular if rx.search(self.rel(f))]
 
     def read(self, e: FileEntry) -> bytes:
         """The first TEXT_LIMIT bytes of a file (cached: config files are read by several checks)."""
@@ -151,6 +201,44 @@ class CheckRun:
                 s = line.strip()
                 if s and not s.startswith("#"):
                     yield e, n, s
+
+
+ROOT_MAX_DEPTH = 8  # directory levels searched for a root filesystem below a container's top
+ROOT_MAX_PER_CONTAINER = 16
+# a root's etc/ holds at least one of these (keeps /usr with a /usr/etc from counting as a root)
+ETC_MARKS = {"passwd", "shadow", "group", "inittab", "init.d", "rc.d", "rcS", "fstab", "profile", "os-release",
+             "openwrt_release", "hostname", "systemd", "banner", "hosts", "services", "inetd.conf", "config"}
+
+
+def find_roots(files: Iterable[FileEntry]) -> dict[str, tuple[str, ...]]:
+    """Root filesystems per container: the top ("") plus every directory, at any depth up to
+    ROOT_MAX_DEPTH, that holds ``etc/`` and one of ``bin/``, ``sbin/``, ``lib/`` (a rootfs tarball's
+    ``squashfs-root/``, a chroot, a container rootfs).  Deepest first, so a file belongs to the
+    innermost root that holds it.  Directories are seen from the entries and from file paths alike
+    (archives do not always list their directories); a symlinked ``bin`` counts (merged /usr)."""
+    dirs: dict[str, set[str]] = {}
+    etc_marks: dict[str, set[str]] = {}  # container -> directories whose etc/ holds a system file
+    for f in files:
+        parts = f.path.strip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == "etc" and parts[-1] in ETC_MARKS:
+            etc_marks.setdefault(f.container, set()).add("/" + "/".join(parts[:-2]))
+        if f.type not in ("dir", "symlink"):
+            parts = parts[:-1]
+        s = dirs.setdefault(f.container, set())
+        for i in range(1, min(len(parts), ROOT_MAX_DEPTH + 2) + 1):
+            s.add("/" + "/".join(parts[:i]))
+    out: dict[str, tuple[str, ...]] = {}
+    for c, ds in dirs.items():
+        found = []
+        for d in ds:
+            if d.count("/") > ROOT_MAX_DEPTH or posixpath.basename(d) in ("usr", "local") \
+                    or d not in etc_marks.get(c, ()):
+                continue
+            if d + "/etc" in ds and any(d + "/" + x in ds for x in ("bin", "sbin", "lib")):
+                found.append(d)
+        found.sort(key=lambda d: (-d.count("/"), d))
+        out[c] = tuple(found[:ROOT_MAX_PER_CONTAINER]) + ("",)
+    return out
 
 
 def in_dir(path: str, *dirs: str) -> bool:

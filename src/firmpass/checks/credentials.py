@@ -122,7 +122,7 @@ def accounts(run: CheckRun) -> list[dict]:
         if not run.is_text(pw):
             continue
         shadow = {}
-        sh_ent = run.ctx.lookup("/etc/shadow", pw.container)
+        sh_ent = run.lookup("/etc/shadow", pw)
         if sh_ent is not None and sh_ent.type == "file" and run.is_text(sh_ent):
             for n, line in enumerate(run.lines(sh_ent), 1):
                 f = line.split(":")
@@ -246,11 +246,11 @@ def _userfiles(run: CheckRun) -> dict[tuple[str, str], bool]:
     found: dict[tuple[str, str], bool] = {}
     for e in run.regular:
         if HTPASSWD_NAMES.search(e.path):
-            found[(e.container, e.path)] = False
+            found[(e.container, e.path)] = (False, e)
     for e, n, line in run.config_lines(run.glob(r"(^|/)lighttpd[^/]*\.conf$|/lighttpd/.*\.conf$")):
         m = re.match(r'auth\.backend\.(plain|htpasswd|htdigest)\.userfile\s*=\s*"([^"]+)"', line)
         if m:
-            found[(e.container, posixpath.normpath(m.group(2)))] = m.group(1) == "plain"
+            found[(e.container, posixpath.normpath(m.group(2)))] = (m.group(1) == "plain", e)
     return found
 
 
@@ -258,8 +258,8 @@ def web_users(run: CheckRun) -> list[dict]:
     if "web_users" in run.memo:
         return run.memo["web_users"]
     out = []
-    for (c, path), plain_backend in _userfiles(run).items():
-        e = run.ctx.lookup(path, c)
+    for (c, path), (plain_backend, near) in _userfiles(run).items():
+        e = near if near.path == path else run.lookup(path, near)
         if e is None or e.type != "file" or not run.is_text(e):
             continue
         for n, line in enumerate(run.lines(e), 1):
@@ -286,3 +286,79 @@ def plaintext_credentials(run: CheckRun):
                       params={"user": u["user"], "path": u["entry"].path, "how": u["how"]},
                       data={"user": u["user"], "password_masked": mask(u["password"]),
                             "is_default": u["password"] in default_passwords()})
+
+
+# ----------------------------------------------------------------------------- hard-coded logins
+@lru_cache(maxsize=None)
+def backdoor_accounts() -> frozenset[str]:
+    txt = resources.files("firmpass.checks").joinpath("data", "backdoor_accounts.txt").read_text("utf-8")
+    return frozenset(l.strip().lower() for l in txt.splitlines() if l.strip() and not l.lstrip().startswith("#"))
+
+
+LOGIN_PROGS = {"login", "telnetd", "utelnetd", "in.telnetd", "getty", "agetty"}
+
+
+def _login_credentials(r: dict):
+    """(user, password or None, how) for a hard-coded login in one started command, or None."""
+    raw, prog = r.get("raw") or r["command"], posixpath.basename(r.get("program") or "")
+    m = re.search(r"(?:^|\s)-u\s*([^\s:'\";]+):([^\s'\";]*)", raw)
+    if m and prog in ("telnetd", "utelnetd", "in.telnetd"):
+        return m.group(1), m.group(2), "telnetd -u"
+    m = re.search(r"(?:^|[\s/\"'])login\s+(?:-\w+\s+)*-f\s+([^\s'\";]+)", raw)
+    if m and prog in LOGIN_PROGS:
+        return m.group(1), None, "login -f"
+    return None
+
+
+@check("CRED-007")
+def hardcoded_login(run: CheckRun):
+    from firmpass.checks.services import chain_evidence, startups
+
+    # a publicly reported vendor maintenance account present in the account database with a login shell
+    for a in accounts(run):
+        if a["user"].lower() in backdoor_accounts() and a["shell"] not in NOLOGIN and a["hash"] not in ("*", "!"):
+            yield Hit(key=("login", a["user"], "account"), evidence=[run.ev(a["passwd"], a["passwd_line"], a["passwd_text"], Text(
+                          en="publicly reported vendor backdoor account", zh="公开报道过的厂商后门账户"))],
+                      params={"user": a["user"], "path": a["passwd"].path, "line": a["passwd_line"],
+                              "what": Text(en=f"the account '{a['user']}' (shell {a['shell']}) is a vendor maintenance login",
+                                           zh=f"账户 '{a['user']}'（Shell 为 {a['shell']}）是厂商维护登录账户"),
+                              "note": Text(en=f" '{a['user']}' is a publicly reported vendor backdoor account.",
+                                           zh=f"'{a['user']}' 是公开报道过的厂商后门账户。"),
+                              "command": a["passwd_text"]},
+                      data={"user": a["user"], "how": "account", "password_masked": None, "password_file": None,
+                            "known_backdoor": True, "daemon": None})
+
+    for r in startups(run):
+        got = _login_credentials(r)
+        if got is None:
+            continue
+        user, pw, how = got
+        evs = chain_evidence(run, r)
+        src_note = Text(en="", zh="")
+        pw_from = None
+        # which variable gave the password, and was it read from a file in the image?
+        for var, (val, src) in (r.get("env") or {}).items():
+            if pw and val and val == pw and src is not None:
+                pw_from = src
+                evs.append(run.ev(src, 1, mask(val), Text(
+                    en=f"the password (${var}) is read from this file in the image",
+                    zh=f"口令（${var}）读自镜像中的这个文件")))
+        if pw_from is not None:
+            src_note = Text(en=f" The password is the content of {pw_from.path}, shipped in the image.",
+                            zh=f"口令就是镜像中 {pw_from.path} 文件的内容。")
+        known = user.lower() in backdoor_accounts()
+        if known:
+            src_note = Text(en=src_note.en + f" '{user}' is a publicly reported vendor backdoor account.",
+                            zh=src_note.zh + f"'{user}' 是公开报道过的厂商后门账户。")
+        if how == "login -f":
+            what = Text(en=f"'login -f {user}' logs '{user}' in without asking for a password",
+                        zh=f"'login -f {user}' 不询问口令即让 '{user}' 登录")
+        else:
+            what = Text(en=f"the login '{user}' and its password ({mask_text(pw or '').en}) are on the command line",
+                        zh=f"登录名 '{user}' 及其口令（{mask_text(pw or '').zh}）直接写在命令行中")
+        yield Hit(key=("login", user, how), evidence=evs,
+                  params={"user": user, "path": r["entry"].path, "line": r["line"], "what": what, "note": src_note,
+                          "command": r["text"][:160]},
+                  data={"user": user, "how": how, "password_masked": mask(pw) if pw else None,
+                        "password_file": pw_from.path if pw_from is not None else None, "known_backdoor": known,
+                        "daemon": r.get("daemon")})

@@ -63,11 +63,8 @@ def world_writable_setuid(run: CheckRun):
 
 @check("FS-004")
 def account_files(run: CheckRun):
-    for c in run.containers:
-        for path in ("/etc/shadow", "/etc/gshadow", "/etc/passwd"):
-            e = run.ctx.lookup(path, c)
-            if e is None or e.type != "file":
-                continue
+    for path in ("/etc/shadow", "/etc/gshadow", "/etc/passwd"):
+        for e in run.find(path):
             en, zh = [], []
             if path != "/etc/passwd" and e.mode & 0o004:
                 en.append("password hashes are readable by every user")
@@ -77,7 +74,7 @@ def account_files(run: CheckRun):
                 zh.append("任何用户都能改写它并添加 root 账户")
             if not en:
                 continue
-            yield Hit(key=("acct", path), evidence=[run.ev(e, None, f"{e.mode_str} uid={e.uid} gid={e.gid}")],
-                      params={"path": path, "mode": e.mode_str, "uid": e.uid,
+            yield Hit(key=("acct", e.path), evidence=[run.ev(e, None, f"{e.mode_str} uid={e.uid} gid={e.gid}")],
+                      params={"path": e.path, "mode": e.mode_str, "uid": e.uid,
                               "problem": Text(en="; ".join(en), zh="；".join(zh))},
                       data={"mode": e.mode_str, "uid": e.uid, "gid": e.gid})

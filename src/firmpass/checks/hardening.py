@@ -245,14 +245,14 @@ def mitigations(run: CheckRun):
                   data={"mitigation": mit, "paths": paths})
 
 
-def _risky(p: str, run: CheckRun, container: str) -> bool:
+def _risky(p: str, run: CheckRun, container) -> bool:
     if not p or not p.startswith(("/", "$ORIGIN")):
         return True  # relative to the working directory
     if p.startswith("$ORIGIN"):
         return False
     if in_dir(p, *WRITABLE_PREFIXES):
         return True
-    d = run.ctx.lookup(p, container)
+    d = run.lookup(p, container)
     return d is not None and bool(d.mode & 0o002) and not d.mode & 0o1000
 
 
@@ -260,7 +260,7 @@ def _risky(p: str, run: CheckRun, container: str) -> bool:
 def rpath(run: CheckRun):
     bad = []
     for e, i in elf_infos(run):
-        risky = [f"{k}={p}" for k, p in i["rpath"] if _risky(p, run, e.container)]
+        risky = [f"{k}={p}" for k, p in i["rpath"] if _risky(p, run, e)]
         if risky:
             bad.append((e, risky))
     if bad:

@@ -169,7 +169,7 @@ def _keys_in(run: CheckRun, e) -> list[dict]:
         data = run.read(e)
     elif e.elf is not None or run.head(e, 4) == b"\x7fELF":
         # libraries carry PEM strings and self-test keys (gnutls, libssl): never a device key
-        if e.size > ELF_SCAN_MAX or in_dir(e.path, *LIB_DIRS) or ".so" in e.path.rsplit("/", 1)[-1]:
+        if e.size > ELF_SCAN_MAX or in_dir(run.rel(e), *LIB_DIRS) or ".so" in e.path.rsplit("/", 1)[-1]:
             return []
         data = run.ctx.read(e, ELF_SCAN_MAX)
         if b"PRIVATE KEY-----" not in data:
@@ -241,7 +241,7 @@ def _certs(run: CheckRun) -> list[dict]:
     out = []
     cache: dict = {}
     for e in run.regular:
-        if in_dir(e.path, *LIB_DIRS) or not run.is_text(e):
+        if in_dir(run.rel(e), *LIB_DIRS) or not run.is_text(e):
             continue
         ck = run.content_key(e)
         if ck not in cache:
@@ -348,18 +348,79 @@ def _clean_value(v: str) -> str:
     return v
 
 
+# files whose "key: value" lines are never secrets: name-service switch, locale / translation tables
+NOT_SECRET_FILES = re.compile(r"(^|/)(nsswitch\.conf|host\.conf|services|protocols|mime\.types|"
+                              r"[^/]*\.(po|pot|mo|lang|dict|strings|txt|md|html?|css|svg|xml))$", re.I)
+# source code: `name = other_name` there is plumbing; only a quoted literal can be a secret
+CODE_FILES = re.compile(r"\.(js|mjs|ts|php|lua|py|rb|pl|asp|aspx|jsp|c|h|cgi|sh)$", re.I)
+NOT_SECRET_VALUES = {"true", "false", "yes", "no", "on", "off", "none", "null", "nil", "undefined", "empty",
+                     "disable", "disabled", "enable", "enabled", "required", "optional", "auto", "default",
+                     "compat", "files", "nis", "nisplus", "ldap", "dns", "sss", "systemd", "db", "hesiod",
+                     "string", "password", "passwd", "passphrase", "secret", "token", "key", "text", "hidden"}
+UI_WORDS = re.compile(r"(pass|secret|token|key|pin|code|phrase|word|confirm|enter|again|new|old|current|"
+                      r"login|user|name|please|input|invalid|error|length|char|min|max)", re.I)
+SHELL_EXPANSION = re.compile(r"\$[{(A-Za-z_0-9@*#?!$-]|`")
+KNOWN_FORMATS = [  # (what, pattern) - token formats with a public, fixed shape
+    ("AWS access key id", re.compile(r"^(AKIA|ASIA)[0-9A-Z]{16}$")),
+    ("GitHub token", re.compile(r"^gh[pousr]_[A-Za-z0-9]{36,}$")),
+    ("Slack token", re.compile(r"^xox[abposr]-[A-Za-z0-9-]{10,}$")),
+    ("Google API key", re.compile(r"^AIza[0-9A-Za-z_-]{35}$")),
+    ("JSON web token", re.compile(r"^eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}$")),
+    ("hex key", re.compile(r"^(?:0x)?[0-9a-fA-F]{32,}$")),
+]
+
+
+def entropy(v: str) -> float:
+    """Shannon entropy in bits per character."""
+    import math
+    from collections import Counter
+
+    n = len(v)
+    return -sum(c / n * math.log2(c / n) for c in Counter(v).values()) if n else 0.0
+
+
+def secret_value(name: str, raw: str, v: str, code: bool) -> str | None:
+    """Why `v` (assigned to the credential-named key `name`) looks like a real secret, or None.
+
+    A secret is a literal: never an expansion (``psk=${key}``), a reference to another variable
+    (``this.secret = secret``), a path, a label or UI word (``"Password"``), or a switch value."""
+    if len(v) < 4 or " " in v.strip() or PLACEHOLDER.match(v) or v in PUBLIC_SAMPLES:
+        return None
+    if SHELL_EXPANSION.search(v) or v.startswith(("/", "./", "../")) or v.lower() in NOT_SECRET_VALUES:
+        return None
+    quoted = raw.lstrip()[:1] in ("'", '"')
+    if code and not quoted:
+        return None  # an identifier, a call or an expression in source code
+    for what, rx in KNOWN_FORMATS:
+        if rx.match(v):
+            return what
+    if v.isalpha() and (v[0].isupper() and v[1:].islower() or v.isupper()) and UI_WORDS.search(v):
+        return None  # "Password", "Passphrase", "PIN": a label
+    letters = re.sub(r"[^a-z]", "", v.lower())
+    if len(letters) >= 3 and letters == v.lower() and letters in re.sub(r"[^a-z]", "", name.lower()):
+        return None  # the key's own name as its value: a label or a template
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*", v):
+        return None  # a dotted reference (translation key, object member)
+    if len(v) >= 16 and entropy(v) >= 3.5:
+        return "high-entropy value"
+    return "literal credential"
+
+
 @check("KEY-004")
 def hardcoded_secrets(run: CheckRun):
     for e in run.regular:
-        if in_dir(e.path, *LIB_DIRS) or e.size == 0 or not run.is_text(e):
+        if in_dir(run.rel(e), *LIB_DIRS) or e.size == 0 or not run.is_text(e):
             continue
         if e.path.endswith(("passwd", "shadow", "htpasswd", ".pem", ".key", ".crt")):
             continue  # account files and keys have their own checks
+        if NOT_SECRET_FILES.search(e.path):
+            continue
         data = run.read(e)
         low = data.lower()
         if not any(t in low for t in (b"pass", b"secret", b"token", b"key", b"psk", b"pin", b"akia", b"asia")):
             continue
-        names, evs = [], []
+        code = bool(CODE_FILES.search(e.path)) or data.startswith(b"#!")
+        names, evs, kinds = [], [], []
         for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
             s = line.strip()
             if not s or s.startswith(("#", ";", "//")):
@@ -368,18 +429,27 @@ def hardcoded_secrets(run: CheckRun):
             hit = None
             if m:
                 v = _clean_value(m.group("value"))
-                if len(v) >= 4 and not PLACEHOLDER.match(v) and v not in PUBLIC_SAMPLES and " " not in v.strip():
-                    hit = (m.group("name"), v)
+                why = secret_value(m.group("name"), m.group("value"), v, code)
+                if why:
+                    hit = (m.group("name"), v, why, m.start("value"))
             if hit is None:
                 a = AWS_KEY.search(s)
                 if a:
-                    hit = ("aws_access_key_id", a.group(0))
+                    hit = ("aws_access_key_id", a.group(0), "AWS access key id", a.start())
             if hit:
-                name, v = hit
+                name, v, why, at = hit
                 names.append(name)
+                kinds.append(why)
                 mv = mask_text(v)
-                evs.append(run.ev(e, n, s.replace(v, mask(v)), Text(
-                    en=f"{name} = {mv.en}", zh=f"{name} 的值为 {mv.zh}")))
+                # mask the value only where it stands: the key's name stays whole
+                shown = s[:at] + s[at:].replace(v, mask(v))
+                evs.append(run.ev(e, n, shown, Text(
+                    en=f"{name} = {mv.en} ({why})", zh=f"{name} 的值为 {mv.zh}（{_WHY_ZH.get(why, why)}）")))
         if evs:
             yield Hit(key=("file", e.path), evidence=evs, params={"path": e.path, "names": names},
-                      data={"names": names, "count": len(names)})
+                      data={"names": names, "count": len(names), "kinds": kinds})
+
+
+_WHY_ZH = {"literal credential": "直接写入的凭据字面值", "high-entropy value": "高熵随机值",
+           "AWS access key id": "AWS 访问密钥 ID", "GitHub token": "GitHub 令牌", "Slack token": "Slack 令牌",
+           "Google API key": "Google API 密钥", "JSON web token": "JSON Web Token（JWT）", "hex key": "十六进制密钥"}

@@ -88,7 +88,7 @@ def no_local(run: CheckRun):
         evs = [Evidence(path=x["path"], line=x["line"], excerpt=x["command"][:200], detail=Text(
                    en="syslog daemon started without local file target",
                    zh="syslog 守护进程已启动，但没有写入本地文件的目标")) for x in d["daemons"]] or [
-            Evidence(path="/etc", container=c, detail=Text(en="no syslog daemon or configuration found",
-                                                           zh="未找到 syslog 守护进程或其配置文件"))
-            for c in run.containers]
+            Evidence(path=pre + "/etc", container=c, detail=Text(en="no syslog daemon or configuration found",
+                                                                 zh="未找到 syslog 守护进程或其配置文件"))
+            for c in run.containers for pre in ([p for p in run.roots.get(c, ()) if p] or [""])]
         yield Hit(key=("nolocal",), evidence=evs, params={"detail": detail}, data={"daemons": d["daemons"]})

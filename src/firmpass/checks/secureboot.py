@@ -137,12 +137,12 @@ def analyse(run: CheckRun) -> dict:
     images = fits + uimages
     verdict = min((r["verdict"] for r in images), key=lambda v: RANK[v]) if images else "unknown"
     # dm-verity / IMA signs
-    files = {f.path for f in run.ctx.result.files}
+    files = {run.rel(f) for f in run.ctx.result.files}
     verity = sorted(p for p in files if re.search(r"(^|/)(veritysetup|verity_?setup)$", p))
     verity += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"roothash=|dm-mod\.create=.*verity|dm=.*verity", a)]
     ima = sorted(p for p in files if p.startswith("/etc/ima") or p.endswith("ima-policy"))
     ima += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"ima_appraise|ima_policy|evm=", a)]
-    fw_env = [f for f in run.regular if f.path == "/etc/fw_env.config"]
+    fw_env = run.find("/etc/fw_env.config")
     summary = {
         "verdict": verdict,
         "images": [{"name": r["name"], "kind": r["kind"], "verdict": r["verdict"],
@@ -158,9 +158,56 @@ def analyse(run: CheckRun) -> dict:
         "fw_env_config": [f.path for f in fw_env][:1],
         "dm_verity": verity, "ima": ima,
     }
+    # boot verification switched off (U-Boot `verify=n` in an env blob, a text environment or a script
+    # calling setenv/fw_setenv): the bootloader then boots images without checking their hashes or
+    # the FIT signatures, whatever the images carry
+    off = verify_off(run, envs)
+    summary["verify_disabled"] = [{"path": o["path"], "line": o["line"], "value": o["value"]} for o in off]
+    if off and verdict in ("verified", "signed_no_key"):
+        summary["verdict_images"] = verdict
+        summary["verdict"] = "verification_disabled"
     run.memo["secure_boot"] = summary
-    run.memo["_boot"] = {"fits": fits, "uimages": uimages, "envs": envs, "bootargs": bootargs, "fw_env": fw_env}
+    run.memo["_boot"] = {"fits": fits, "uimages": uimages, "envs": envs, "bootargs": bootargs, "fw_env": fw_env,
+                         "verify_off": off}
     return summary
+
+
+VERIFY_OFF_VALUES = {"n", "no", "0", "off", "false"}
+TEXT_ENV_NAME = re.compile(r"(^|/)([^/]*(u-?boot|uboot)[^/]*env[^/]*|[^/]*env[^/]*\.txt|u-boot-initial-env|"
+                           r"uEnv\.txt|boot\.cmd|bootenv[^/]*)$", re.I)
+SETENV_VERIFY = re.compile(r"(?:^|[\s;&|])(?:fw_setenv|setenv|env\s+set)\s+verify\s+['\"]?(\w+)")
+
+
+def verify_off(run: CheckRun, envs: list[dict]) -> list[dict]:
+    """Every place that sets U-Boot's `verify` to off: env blobs, text environments, scripts."""
+    out = []
+    for r in envs:
+        v = r["env"]["vars"].get("verify")
+        if v is not None and v.strip().lower() in VERIFY_OFF_VALUES:
+            for ev in r["evidence"]:
+                out.append({"evidence": ev.model_copy(update={"excerpt": f"verify={v}"}), "path": r["name"],
+                            "line": None, "value": v, "where": "env"})
+    for e in run.regular:
+        if e.size > 256 * 1024 or not run.is_text(e):
+            continue
+        text_env = bool(TEXT_ENV_NAME.search(e.path))
+        data = run.read(e)
+        if b"verify" not in data:
+            continue
+        for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            st = line.strip()
+            if not st or st.startswith("#"):
+                continue
+            m = re.match(r"^verify\s*=\s*['\"]?(\w+)['\"]?$", st) if text_env else None
+            val = m.group(1) if m else None
+            if val is None:
+                m2 = SETENV_VERIFY.search(st)
+                val = m2.group(1) if m2 else None
+            if val is not None and val.lower() in VERIFY_OFF_VALUES:
+                out.append({"evidence": run.ev(e, n, st, Text(en="U-Boot verify switched off",
+                                                              zh="U-Boot 的 verify 被关闭")),
+                            "path": e.path, "line": n, "value": val, "where": "text"})
+    return out
 
 
 @check("BOOT-001")
@@ -254,11 +301,15 @@ def boot_settings(run: CheckRun):
         v = r["env"]["vars"]
         bd = v.get("bootdelay")
         if bd is not None and bd.strip() not in ("-2", "0") and "bootstopkey" not in v and "bootstopkeysha256" not in v:
-            yield Hit(key=("bootdelay",), evidence=[e.model_copy(update={"excerpt": f"bootdelay={bd}"})
+            silent = v.get("silent", "").strip().lower() in ("1", "y", "yes", "on")
+            yield Hit(key=("bootdelay",), evidence=[e.model_copy(update={"excerpt": f"bootdelay={bd}"
+                                                                           + (" silent=" + v["silent"] if silent else "")})
                                                     for e in r["evidence"]],
-                      params={"issue": Text(en=f"autoboot can be interrupted (bootdelay={bd}, no stop key)",
-                                            zh=f"自动启动可被打断（bootdelay={bd}，未设置停止键）"),
-                              "path": r["name"]}, data={"bootdelay": bd})
+                      params={"issue": Text(en=f"autoboot can be interrupted (bootdelay={bd}, no stop key"
+                                               + ("; silent=1 only hides the prompt" if silent else "") + ")",
+                                            zh=f"自动启动可被打断（bootdelay={bd}，未设置停止键"
+                                               + ("；silent=1 只是隐藏了提示" if silent else "") + "）"),
+                              "path": r["name"]}, data={"bootdelay": bd, "silent": silent})
     for r, args in b["bootargs"]:
         m = re.search(r"console=(tty(S|AMA|O|mxc|MSM|HS)\d+[^\s]*)", args)
         if m:
@@ -288,3 +339,40 @@ def runtime_integrity(run: CheckRun):
               params={"detail": Text(en="searched the filesystems and the kernel command lines",
                                      zh="已检查文件系统和内核命令行")},
               data={"searched": ["veritysetup", "roothash=", "dm-mod.create", "/etc/ima", "ima_appraise"]})
+
+
+@check("BOOT-006")
+def verify_disabled(run: CheckRun):
+    s = analyse(run)
+    b = run.memo["_boot"]
+    off = b["verify_off"]
+    signed = [r for r in b["fits"] if r["verdict"] in ("verified", "signed_no_key", "signature_invalid")]
+    for o in off:
+        note = Text(en="", zh="")
+        if signed:
+            note = Text(en=f" The image holds signed FIT images ({', '.join(r['name'] for r in signed)}): with verify "
+                           "off their signatures are not checked at boot, so the secure-boot verdict is "
+                           "'verification_disabled'.",
+                        zh=f"镜像中有已签名的 FIT 镜像（{', '.join(r['name'] for r in signed)}）：verify 关闭后启动时不再"
+                           "校验其签名，因此安全启动结论为 'verification_disabled'（校验已关闭）。")
+        yield Hit(key=("verify", o["path"], o["line"]), evidence=[o["evidence"]],
+                  params={"path": o["path"], "value": o["value"], "note": note},
+                  data={"value": o["value"], "where": o["where"], "signed_fits": [r["name"] for r in signed],
+                        "secure_boot_verdict": s["verdict"]})
+    # a boot command that loads a legacy (unsigned) uImage with bootm while signed FITs exist
+    if signed and b["uimages"]:
+        for r in b["envs"]:
+            cmd = r["env"]["vars"].get("bootcmd", "")
+            if re.search(r"\bbootm\b", cmd) and "#" not in cmd:
+                yield Hit(key=("bootm-legacy", r["name"]),
+                          evidence=[e.model_copy(update={"excerpt": f"bootcmd={cmd[:200]}", "detail": Text(
+                              en="bootm without a FIT configuration: a legacy uImage boots unchecked",
+                              zh="bootm 未指定 FIT 配置：旧式 uImage 会不经校验直接启动")}) for e in r["evidence"]],
+                          params={"path": r["name"], "value": Text(en="bootm of a legacy image",
+                                                                   zh="用 bootm 启动旧式镜像"),
+                                  "note": Text(en=" The image also holds unsigned legacy uImages "
+                                                  f"({', '.join(u['name'] for u in b['uimages'])}) next to signed FITs: "
+                                                  "U-Boot boots the legacy format without any signature.",
+                                               zh="镜像中在已签名 FIT 之外还有未签名的旧式 uImage"
+                                                  f"（{', '.join(u['name'] for u in b['uimages'])}）：U-Boot 启动旧格式时不校验任何签名。")},
+                          data={"bootcmd": cmd[:200], "legacy_images": [u["name"] for u in b["uimages"]]})

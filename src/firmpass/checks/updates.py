@@ -40,13 +40,13 @@ def find_updaters(run: CheckRun) -> list[dict]:
             continue
         base = posixpath.basename(f.path)
         for name, (bins, confs) in UPDATERS.items():
-            if (base in bins and in_dir(f.path, "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
-                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or f.path in confs:
+            if (base in bins and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
+                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or run.rel(f) in confs:
                 u = found.setdefault(name, {"name": name, "files": [], "texts": []})
                 u["files"].append(f)
     # vendor update scripts: text files that write flash partitions
     for e in run.regular:
-        if e.size > 256 * 1024 or in_dir(e.path, "/usr/share", "/usr/include") or not run.is_text(e):
+        if e.size > 256 * 1024 or in_dir(run.rel(e), "/usr/share", "/usr/include") or not run.is_text(e):
             continue
         if not re.search(r"(upgrade|update|firmware|fwup|flash|ota)", e.path, re.I):
             continue
@@ -55,6 +55,17 @@ def find_updaters(run: CheckRun) -> list[dict]:
             u = found.setdefault(f"vendor script {e.path}", {"name": f"vendor script {e.path}", "files": [],
                                                               "texts": []})
             u["files"].append(e)
+    # the web UI's firmware upload (a page with a file input posting an image, an upgrade CGI) and
+    # vendor update daemons: an update path even without any of the updaters above
+    for f in web_update_files(run):
+        u = found.setdefault("web UI firmware upload", {"name": "web UI firmware upload", "files": [], "texts": [],
+                                                        "web": True})
+        u["files"].append(f)
+    for f in run.regular:
+        if VENDOR_DAEMON.search(posixpath.basename(f.path)) and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin",
+                                                                        "/usr/sbin"):
+            n = f"vendor update daemon {posixpath.basename(f.path)}"
+            found.setdefault(n, {"name": n, "files": [], "texts": []})["files"].append(f)
     # related text (configs, scripts mentioning the updater) for signature / transport / rollback signs
     for u in found.values():
         names = {posixpath.basename(f.path) for f in u["files"]}
@@ -64,7 +75,7 @@ def find_updaters(run: CheckRun) -> list[dict]:
         for e in run.regular:
             if e in u["texts"] or e.size > 256 * 1024 or not run.is_text(e):
                 continue
-            if not (in_dir(e.path, "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
+            if not (in_dir(run.rel(e), "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
                 continue
             txt = run.read(e)
             if any(n.encode() in txt for n in names if len(n) > 3):
@@ -80,9 +91,38 @@ def find_updaters(run: CheckRun) -> list[dict]:
                      if not line.lstrip().startswith("#") for m in URL_RX.finditer(line)]
     run.memo["_updaters"] = out
     run.memo["updates"] = [{"updater": u["name"], "files": sorted({f.path for f in u["files"]}),
-                            "signature_verification": bool(u["signature"]), "anti_rollback": bool(u["rollback"]),
+                            "signature_verification": bool(u["signature"]) if not u.get("web") or u["signature"]
+                            else None, "anti_rollback": bool(u["rollback"]),
                             "ab_or_recovery": bool(u["ab"]),
                             "urls": sorted({x[2] for x in u["urls"]})} for u in out]
+    return out
+
+
+WEB_DIRS = ("/www", "/usr/www", "/var/www", "/srv/www", "/home/httpd", "/usr/share/www", "/webs", "/web", "/htdocs",
+            "/usr/lib/lua/luci", "/usr/share/webui")
+WEB_UPDATE_NAME = re.compile(r"(firmware|upgrade|fwup|fw_?update|flash|sysupgrade|upload)", re.I)
+WEB_EXT = re.compile(r"(\.(php|asp|aspx|htm|html|shtml|cgi|js|lua|sh|xml|json|jsp)|/[^/.]+)$", re.I)
+UPLOAD_FORM = re.compile(rb"(type\s*=\s*[\"']?file\b|multipart/form-data|FormData\s*\(|upload_?firmware|fw_?upload|"
+                         rb"firmware_?upload|sysupgrade|/upgrade\.cgi|upgrade_?firmware|\bcfm\s+upgrade)", re.I)
+VENDOR_DAEMON = re.compile(r"^(fw_?upgrade|fw_?updated?|firmware_?update|upgraded|ota[_-]?(client|agent|update|d)|"
+                           r"otad|autoupgrade|auto_?update|cloud_?upgrade)$", re.I)
+
+
+def web_update_files(run: CheckRun) -> list:
+    """Web-UI pages and CGIs that upload a firmware image (tools_firmware.php, upgrade.cgi, ...)."""
+    out = []
+    for e in run.regular:
+        rel = run.rel(e)
+        if not (in_dir(rel, *WEB_DIRS) or "/cgi-bin/" in rel):
+            continue
+        name = posixpath.basename(rel)
+        if not (WEB_UPDATE_NAME.search(name) and WEB_EXT.search("/" + name)):
+            continue
+        if run.is_text(e):
+            if UPLOAD_FORM.search(run.read(e)):
+                out.append(e)
+        elif name.endswith(".cgi") or "/cgi-bin/" in rel:
+            out.append(e)  # a compiled upgrade CGI
     return out
 
 
@@ -94,8 +134,9 @@ def _first(run, texts, rx):
     return None
 
 
-NO_UPDATER = Text(en="no updater binary, config or flash-writing update script found",
-                  zh="未找到升级程序、升级配置或写闪存的升级脚本")
+NO_UPDATER = Text(en="no updater binary, config, flash-writing update script, vendor update daemon or web-UI "
+                     "firmware upload found",
+                  zh="未找到升级程序、升级配置、写闪存的升级脚本、厂商升级守护进程或 Web 界面固件上传")
 UPDATER_FILE = Text(en="updater file", zh="升级程序相关文件")
 
 
@@ -103,14 +144,15 @@ UPDATER_FILE = Text(en="updater file", zh="升级程序相关文件")
 def no_updater(run: CheckRun):
     if run.system and not find_updaters(run):
         yield Hit(key=("none",), evidence=[Evidence(path="/", container=c, detail=NO_UPDATER) for c in run.containers],
-                  data={"searched": sorted(UPDATERS) + ["vendor scripts writing flash"]})
+                  data={"searched": sorted(UPDATERS) + ["vendor scripts writing flash", "vendor update daemons",
+                                                       "web-UI firmware upload pages and CGIs"]})
 
 
 @check("UPD-002")
 def unsigned_updates(run: CheckRun):
     for u in find_updaters(run):
-        if u["signature"]:
-            continue
+        if u["signature"] or u.get("web"):
+            continue  # a web upload's checks live in the server / CGI binary: not judged from its pages
         f = u["files"][0]
         why = Text(en="no signature option, key or verify command in its configuration or scripts",
                    zh="其配置或脚本中没有签名选项、公钥或校验命令")
@@ -136,7 +178,7 @@ def plain_http(run: CheckRun):
 @check("UPD-004")
 def rollback(run: CheckRun):
     for u in find_updaters(run):
-        if u["rollback"] or not u["signature"]:
+        if u["rollback"] or not u["signature"] or u.get("web"):
             continue  # without signatures, rollback protection is moot (UPD-002 already raised)
         f = u["files"][0]
         yield Hit(key=("rb", u["name"]), evidence=[run.ev(x, None, None, UPDATER_FILE) for x in u["files"][:10]],

@@ -1,0 +1,110 @@
+"""`firmpass watch OUT [OUT ...] | --portfolio DIR [--db DB] [--fail-on exploited|critical|high]`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("watch")
+    def watch_cmd(
+        outs: Optional[list[Path]] = typer.Argument(None, help="Output directories of earlier scans."),
+        portfolio: Optional[Path] = typer.Option(None, "--portfolio", help="Watch every saved scan under DIR "
+                                                 "(product / firmware version layout); writes DIR/portfolio.json and .html."),
+        db: Optional[str] = typer.Option(None, "--db", help="Vulnerability store (default: $FIRMPASS_DB or the user's data dir)."),
+        fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a watch finds a newly exploited "
+                                              "vulnerability (exploited) or a new one of that severity (critical, high)."),
+        no_drafts: bool = typer.Option(False, "--no-drafts", help="Do not write the Art. 14 drafts and CSAF advisories."),
+    ) -> None:
+        """Match saved scans against the store as it is now: new, resolved and exploited vulnerabilities,
+        CRA Art. 14 clocks and drafts.  Offline; run `firmpass db update` first for fresh data."""
+        from firmpass.console import err_console, out_console
+        from firmpass.errors import FirmpassError, UnusableInput
+        from firmpass.i18n import both, msg
+        from firmpass.vulns.store import db_errors, open_store, resolve_db_path
+        from firmpass.watch import fails, load_scan, watch_loaded
+        from firmpass.watch import portfolio as pf
+
+        if fail_on is not None and fail_on not in ("exploited", "critical", "high"):
+            raise FirmpassError("err.bad_choice", option="--fail-on", value=repr(fail_on), choices="exploited, critical, high")
+        dirs = list(outs or [])
+        if portfolio is not None:
+            if not portfolio.is_dir():
+                raise UnusableInput("err.no_such_file", path=str(portfolio))
+            dirs += pf.find_scans(portfolio)
+            if not dirs:
+                raise UnusableInput("watch.err.no_scans", path=str(portfolio))
+        if not dirs:
+            raise FirmpassError("watch.err.nothing")
+        for d in dirs:
+            if not (d / "findings.json").is_file():
+                raise UnusableInput("err.bad_scan_dir", path=str(d))
+        path = resolve_db_path(db)
+        store = open_store(path, existing=True)
+        if store is None:
+            raise FirmpassError("vulns.warn.db_empty", path=str(path))
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc)
+        scans = [load_scan(d) for d in dirs]
+        try:
+            with db_errors(path):
+                docs = watch_loaded(scans, store, now, drafts=not no_drafts)
+        finally:
+            store.close()
+        shown = set()
+        for doc in docs:
+            for n in doc["notes"]:
+                err_console.print(both(_text(n)), markup=False)
+            for s in doc["store"]["stale"]:
+                if s["source"] not in shown:
+                    shown.add(s["source"])
+                    err_console.print(both(_text(s["text"])), markup=False)
+            c = doc["counts"]
+            over = msg("watch.cli.overdue", n=c["art14_overdue"]) if c["art14_overdue"] else None
+            line = msg("watch.cli.done", out=doc["scan"]["out"], open=c["open"], new=c["new"], resolved=c["resolved"],
+                       exploited=c["exploited"], newly=c["newly_exploited"], clocks=c["art14_open"],
+                       overdue=over if over else "")
+            out_console.print(both(line), markup=False)
+        if portfolio is not None:
+            from firmpass.watch.portfolio import build, write
+
+            data = build(portfolio.resolve(), scans, docs, now)
+            write(portfolio, data)
+            _print_table(out_console, data)
+            out_console.print(both(msg("watch.cli.portfolio", scans=data["totals"]["scans"],
+                                       products=data["totals"]["products"], path=str(portfolio / "portfolio.html"))),
+                              markup=False)
+        if any(fails(d, fail_on) for d in docs):
+            raise typer.Exit(1)
+
+
+def _text(d):
+    from firmpass.model import Text
+
+    return d if isinstance(d, Text) else Text(**d)
+
+
+def _print_table(console, data) -> None:
+    from rich.table import Table
+
+    from firmpass.i18n import msg
+
+    def h(key: str) -> str:
+        x = msg(key)
+        return f"{x.en}\n{x.zh}"
+
+    tab = Table(show_lines=False)
+    tab.add_column(h("watch.tab.product"), overflow="fold")
+    tab.add_column(h("watch.tab.version"), overflow="fold")
+    for key in ("watch.tab.open", "watch.tab.new", "watch.tab.exploited", "watch.tab.clocks"):
+        tab.add_column(h(key), justify="right")
+    tab.add_column(h("watch.tab.next"), no_wrap=True)
+    for p in data["products"]:
+        for r in p["versions"]:
+            tab.add_row(p["label"], r["version"], str(r["open"]), str(r["new"]), str(r["exploited"]),
+                        str(r["clocks"]) + (f" ({r['overdue']}!)" if r["overdue"] else ""),
+                        (r["next_deadline"] or "-")[:16])
+    console.print(tab)
