@@ -3,7 +3,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.assess.scan import corpus_like
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
@@ -11,11 +10,11 @@ FIX = ROOT / "tests" / "fixtures"
 
 def cli(*args):
     env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
-def test_assess_saved_scan_with_changed_profile(tmp_path):
-    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+def test_assess_saved_scan_with_changed_profile(tmp_path, real_scans):
+    (tmp_path / "findings.json").write_text(real_scans["firmware.bin"].result().to_json())
     r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-poor.yaml"))
     assert r.returncode == 0, r.stderr
     poor = json.loads((tmp_path / "assessment.json").read_text())
@@ -29,13 +28,13 @@ def test_assess_saved_scan_with_changed_profile(tmp_path):
     assert full["image"]["name"] == "firmware.bin"
 
 
-def test_assess_bad_inputs_exit_2(tmp_path):
+def test_assess_bad_inputs_exit_2(tmp_path, real_scans):
     r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-full.yaml"))
     assert r.returncode == 2 and "findings.json" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "findings.json").write_text("{not json")
     r = cli("assess", str(tmp_path))
     assert r.returncode == 2 and "findings.json" in r.stderr
-    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    (tmp_path / "findings.json").write_text(real_scans["firmware.bin"].result().to_json())
     bad = tmp_path / "p.yaml"
     bad.write_text("schema_version: 1\nproduct: {name: X}\nmarkets: [mars]\n")
     r = cli("assess", str(tmp_path), "--profile", str(bad))
@@ -45,12 +44,12 @@ def test_assess_bad_inputs_exit_2(tmp_path):
     assert r.returncode == 0 and data["profile"]["path"] is None and len(data["questions"]) > 20
 
 
-def test_assess_without_profile_reuses_the_scans_profile(tmp_path):
+def test_assess_without_profile_reuses_the_scans_profile(tmp_path, real_scans):
     """`firmpass assess OUT` with no --profile keeps the profile the scan was assessed with (when it is
     unchanged), says so, and says when it has changed or gone instead of silently dropping it."""
     import shutil
 
-    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    (tmp_path / "findings.json").write_text(real_scans["firmware.bin"].result().to_json())
     prof = tmp_path / "profile.yaml"
     shutil.copy(FIX / "profile-full.yaml", prof)
     assert cli("assess", str(tmp_path), "--profile", str(prof)).returncode == 0

@@ -3,7 +3,8 @@
 Sources: package databases (dpkg, opkg, apk, rpm sqlite, Buildroot/Yocto manifests), binary
 signatures (rules/signatures.yaml, see signatures.py), ELF packaging notes (.note.package JSON),
 the Linux kernel (image header / banner / compressed payload, modules' vermagic, uImage name),
-BusyBox applets, and shared libraries by SONAME.  Results are merged into one component per
+BusyBox applets, shared libraries by SONAME, and the strings of blobs no handler opened (signature
+banners, a raw kernel banner, the RTOS rules of rules/rtos.yaml).  Results are merged into one component per
 (name, version); the evidence lists every path and container (a rootfs copied three times into one
 image gives one component with three pieces of evidence).  Every ELF's DT_NEEDED entries become
 dependencies on the components providing those SONAMEs.  A weak signal is kept with a low
@@ -32,8 +33,10 @@ from firmpass.i18n import msg
 from firmpass.identify import busybox as bb
 from firmpass.identify import kernel as kern
 from firmpass.identify import pkgdb
+from firmpass.identify import rtos as rtos_rules
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
-from firmpass.identify.signatures import Match, Rule, dir_owners, load_rules, match_file, rules_by_id, version_strings
+from firmpass.identify.signatures import (Match, Rule, any_files_rx, dir_owners, load_rules, match_file, rules_by_id,
+                                          version_strings)
 from firmpass.model import Component, ComponentEvidence, FileEntry
 from firmpass.unpack.engine import kind_of
 
@@ -278,14 +281,13 @@ class _Identifier:
         return head[:4] == b"\x7fELF" or kern.looks_like_kernel(posixpath.basename(f.path), head)
 
     def scan_files(self) -> None:
-        rules = load_rules()
-        name_rx = re.compile("|".join(f"(?:{r.files.pattern})" for r in rules if r.files))
+        name_rx = any_files_rx()
         for f in self.ctx.iter_files(("file",)):
             if f.disk_path is None or f.size == 0 or f.size > MAX_SCAN_BYTES:
                 continue
             base = posixpath.basename(f.path)
             is_elf = f.elf is not None
-            if not is_elf and not name_rx.search(base) and not base.endswith(".ko") \
+            if not is_elf and not name_rx.search(base) and not kern.is_module(f.path) \
                     and not f.path.startswith("/boot/config-"):
                 # cheap sniff: ELF or kernel header
                 try:
@@ -295,7 +297,7 @@ class _Identifier:
                 if not self._want(f, head):
                     continue
             if (f.sha256 and f.sha512 and f.sha256 in self.text_cache and f.sha256 not in self.needs_data
-                    and not base.endswith(".ko")):
+                    and not kern.is_module(f.path)):
                 # the same content was scanned in another filesystem (a rootfs copied into the image
                 # several times): its strings and ELF data are cached, only the evidence is added
                 self._scan_one(f, base, b"")
@@ -319,7 +321,7 @@ class _Identifier:
             self.text_cache[f.sha256] = cached
         text, dyn = cached
         if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
-                     or base.endswith(".ko") or f.path.startswith("/boot/config-")):
+                     or kern.is_module(f.path) or f.path.startswith("/boot/config-")):
             self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
         if dyn is not None:
             self.dyn[(f.container, f.path)] = dyn
@@ -368,14 +370,14 @@ class _Identifier:
                 self.kernel_config = self.kernel_config or kern.ikconfig(data)
         if f.path.startswith("/boot/config-") or base == "kernel-config":
             self.kernel_config = self.kernel_config or kern.parse_config(data[: 4 << 20].decode("utf-8", "replace")) or None
-        if base.endswith(".ko"):
-            vm = kern.vermagic(data)
-            if vm:
+        if kern.is_module(f.path):
+            tag = kern.module_tag(data)
+            if tag:
                 self.modules.append(f.path)
-                m = kern.RELEASE.match(vm)
+                m = kern.RELEASE.match(tag[1])
                 if m:
-                    self._kernel({"version": m.group(1), "release": vm.split()[0], "method": "vermagic"}, f.path,
-                                 f.container, None, conf=0.6, match=f"vermagic={vm}")
+                    self._kernel({"version": m.group(1), "release": tag[1].split()[0], "method": tag[0]}, f.path,
+                                 f.container, None, conf=0.6, match=f"{tag[0]}={tag[1]}")
         # busybox applets
         if any(m.rule.id == "busybox" for m in matches) and self.busybox is None:
             apps = bb.applets(data)
@@ -448,13 +450,23 @@ class _Identifier:
             if kv:
                 self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
                 found = True
+        if not found:  # an uncompressed kernel image whose code holds stream magics (carved as a vendor header)
+            found = self._raw_kernel_image()
         if not found:  # fall back on a version in a uImage / FIT name: weak
             for node in self.ctx.result.image.container_chain:
                 name = str(node.meta.get("name") or node.meta.get("description") or "")
                 v = kern.version_from_name(name) if kind_of(node.format) in ("boot", "kernel") else None
                 if v:
+                    # the container's payload, when carved, gives the component its file name and hashes
+                    blob = None
+                    p = (Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob) if node.blob else None
+                    try:
+                        if p is not None and p.is_file() and p.stat().st_size <= 96 << 20:
+                            blob = p.read_bytes()
+                    except OSError:
+                        blob = None
                     self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"/{node.format}-{node.id}",
-                                 node.id, None, conf=0.4, match=name)
+                                 node.id, None, conf=0.4, match=name, blob=blob)
         # the image itself may be a bare kernel (no container found)
         if not self.ctx.result.image.container_chain and self.ctx.image.is_file():
             try:
@@ -467,6 +479,104 @@ class _Identifier:
                 kv = kern.kernel_version(data)
                 if kv:
                     self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
+
+    def scan_blobs(self) -> None:
+        """Blobs: parts no handler opened (format "data": the image itself when it could not be opened, a
+        carved part, a decompressed stream, a file of an archive that looks like an image but was not
+        understood).  Their strings are matched against the signature rules (self-identifying banners:
+        a blob has no file name that could own a product), a raw Linux banner is looked for, and the
+        RTOS rules name the operating system (rules/rtos.yaml).  Read up to MAX_SCAN_BYTES each."""
+        seen: set[str] = set()
+        found: list[dict[str, Any]] = []
+        for node in self.ctx.result.image.container_chain:
+            if node.format != "data" or not node.blob:
+                continue
+            p = Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob
+            try:
+                with open(p, "rb") as fh:
+                    data = fh.read(MAX_SCAN_BYTES)
+            except OSError:
+                continue
+            if not data:
+                continue
+            h = hashlib.sha256(data).hexdigest()
+            if h in seen:
+                continue
+            seen.add(h)
+            if node.id == "0":
+                path = "/" + self.ctx.result.image.name
+            else:
+                path = node.source_path or f"/{node.format}-{node.id}"
+            fe = FileEntry(path=path, container=node.id, type="file", size=len(data), sha256=h,
+                           sha512=hashlib.sha512(data).hexdigest())
+            for m in match_file(posixpath.basename(path), version_strings(data)):
+                if m.version is None or m.method != "signature-banner" or m.rule.id == "linux_kernel":
+                    continue
+                b = self._attach_rule(m.rule, m.version, None)
+                b.add(ComponentEvidence(path=path, method=m.method, match=m.text, rule=m.rule.id, container=node.id),
+                      min(m.confidence, 0.8), fe, rank=3)
+            kv = kern.kernel_version(data, decompress=False)
+            if kv:
+                self._kernel(kv, path, node.id, None, blob=data)
+            for r in rtos_rules.detect(rtos_rules.strings(data)):
+                b = self.comp(r.name, r.version, None, type_="operating-system")
+                b.supplier = r.supplier
+                b.purl = PackageURL(type="generic", name=r.id, version=r.version).to_string()
+                if r.cpe and r.version:
+                    vendor, product = r.cpe.split(":", 1)
+                    b.cpe = f"cpe:2.3:o:{vendor}:{product}:{r.version}:*:*:*:*:*:*:*"
+                elif r.cpe:
+                    b.properties["cpe_product"] = r.cpe
+                b.properties["rtos_rule"] = r.id
+                b.add(ComponentEvidence(path=path, method="rtos-string", match=r.evidence, rule=f"rtos:{r.id}",
+                                        container=node.id), 0.9 if r.version else 0.7, fe, rank=2)
+                found.append({"name": r.name, "version": r.version, "evidence": r.evidence, "path": path,
+                              "container": node.id})
+        if found:
+            self.ctx.result.extra["rtos"] = found
+
+    def _raw_kernel_image(self) -> bool:
+        """The image itself is a raw kernel (a Linux banner line in it) that carving split at the stream
+        magics its code holds (a raw ARM Image / vmlinux): read the banner from the image."""
+        chain = self.ctx.result.image.container_chain
+        if not chain or chain[0].format not in ("vendor-header", "concat") or not self.ctx.image.is_file():
+            return False
+        if self.ctx.image.stat().st_size > 96 << 20:
+            return False
+        data = self.ctx.image.read_bytes()
+        kv = kern.kernel_version(data, decompress=False)
+        if kv:
+            self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
+        return kv is not None
+    _MODULES_DIR = re.compile(r"^/(?:usr/)?lib/modules/(\d+\.\d+(?:\.\d+)?)([^/]*)/.+\.ko$")
+
+    def kernel_from_modules_dir(self) -> None:
+        """No kernel image and no module vermagic (OpenWrt strips modinfo): the kernel release the modules
+        were installed for, from /lib/modules/<release>/ holding .ko files (kmod's layout, named after
+        `uname -r`).  Weaker than a banner: used only when nothing else named the kernel."""
+        if self.kernel is not None:
+            return
+        seen: dict[tuple[str, str], list[FileEntry]] = {}
+        for f in self.ctx.iter_files(("file",)):
+            m = self._MODULES_DIR.match(f.path)
+            if m:
+                seen.setdefault((f.container, m.group(1) + m.group(2)), []).append(f)
+        if len({r for _, r in seen}) != 1:
+            return  # none, or modules for several kernels: which one runs is unknown
+        for (cont, rel), files in seen.items():
+            path = f"/lib/modules/{rel}/"
+            b = self._kernel({"version": kern.RELEASE.match(rel).group(1), "release": rel, "method": "modules-dir"},
+                             path, cont, None, conf=0.5, match=f"{len(files)} kernel modules under {path}")
+            # the modules are files of the kernel component (built from its tree for this release): they
+            # give it a file name and hashes where the kernel image itself is not in the filesystem
+            for f in sorted(files, key=lambda e: e.path):
+                if f.sha256 is None or f.sha512 is None:
+                    try:
+                        data = self.ctx.read(f, MAX_SCAN_BYTES)
+                    except OSError:
+                        continue
+                    f.sha256, f.sha512 = hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest()
+                b.add(b.evidence[-1], b.confidence, f, rank=6)
 
     # ------------------------------------------------------------------ weak signals and shared libraries
     def resolve_weak(self) -> None:
@@ -483,7 +593,7 @@ class _Identifier:
                 m = weak[0]
             else:  # a name several products use, with no version: too ambiguous to claim
                 continue
-            b = self._owner(same_by_rule[m.rule.id], m.rule)
+            b = self._owner(same_by_rule[m.rule.id], m.rule, posixpath.basename(f.path))
             if b is not None:
                 # the file folds into its product's component: a file and a piece of evidence of it
                 b.add(ComponentEvidence(path=f.path, method=f"{m.method}+sibling", match=m.text,
@@ -499,7 +609,7 @@ class _Identifier:
             self.file_comp[(f.container, f.path)] = b.key
 
     @staticmethod
-    def _owner(cands: list[_Builder], rule: Rule) -> _Builder | None:
+    def _owner(cands: list[_Builder], rule: Rule, basename: str = "") -> _Builder | None:
         """The component a weak file of `rule`'s product folds into: the only versioned component of the
         product in the filesystem; among several package components of one product and version (Debian
         splits krb5 into libkrb5-3, libk5crypto3, ...) the one named after the product.  Two versions
@@ -508,6 +618,13 @@ class _Identifier:
             return cands[0]
         if not cands or len({b.version for b in cands}) != 1:
             return None
+        # the package named after the file (libhogweed.so.6.6 -> libhogweed6, libk5crypto.so.3.1 -> libk5crypto3)
+        # (the longest package stem the file's stem starts with: libnl-genl-3.so -> libnl-genl-3-200, not libnl-3-200)
+        stem = _stem(basename) if basename else ""
+        by_file = sorted(((len(_stem(b.name)), b.name, b) for b in cands
+                          if stem and len(_stem(b.name)) >= 5 and stem.startswith(_stem(b.name))), key=lambda t: t[:2])
+        if by_file and (len(by_file) == 1 or by_file[-1][0] > by_file[-2][0]):
+            return by_file[-1][2]
         names = {_norm(rule.name), _norm(rule.id)}
         named = [b for b in cands if any(_norm(b.name).removeprefix("lib").startswith(n) for n in names)]
         # libkrb5-3 over libkrb5support0: the shortest name that starts with the product's
@@ -627,6 +744,8 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
         idf.package_dbs()
     idf.scan_files()
     idf.kernel_from_containers()
+    idf.scan_blobs()
+    idf.kernel_from_modules_dir()
     idf.resolve_weak()
     idf.sonames()
     idf.package_file_evidence()

@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult, Text
-from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, score_colour
+from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, entropy_chart, score_colour
 from firmpass.present.i18n import as_text, catalogue, t
 from firmpass.present.load import inputs  # noqa: F401 - `firmpass.report.inputs` as before
 from firmpass.report.view import SEVERITIES, VERDICTS, Caps, build_view
@@ -48,6 +48,9 @@ def _charts(view: dict[str, Any], lang: str) -> dict[str, Any]:
         charts["hardening"] = bar_chart(rows, 1.0, lang)
     else:
         charts["hardening"] = ""
+    un = view["identity"].get("unopened")
+    charts["entropy"] = (entropy_chart(un["values"], un["region_size"], view["identity"]["size_bytes"], lang,
+                                       t("chart.entropy_axis")) if un and un["values"] else "")
     return charts
 
 

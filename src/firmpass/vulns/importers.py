@@ -199,7 +199,14 @@ def nvd_record(cve: dict, source: str = "nvd") -> dict:
 
 def parse_nvd(obj: dict) -> tuple[list[dict], str | None]:
     recs = [nvd_record(v["cve"]) for v in obj.get("vulnerabilities") or [] if isinstance(v, dict) and "cve" in v]
-    return recs, obj.get("timestamp")
+    # the data's own date: the feed's timestamp, else the newest lastModified of its records
+    return recs, obj.get("timestamp") or newest_modified(recs)
+
+
+def newest_modified(recs: list[dict]) -> str | None:
+    """The newest `modified` date among imported records (ISO strings compare as dates), or None."""
+    dates = [str(r["vuln"]["modified"]) for r in recs if r.get("vuln", {}).get("modified")]
+    return max(dates) if dates else None
 
 
 # ---------------------------------------------------------------------------------------- CVE 5
@@ -256,7 +263,15 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
         if not affected_any and aff.get("defaultStatus") == "affected":
             rows.append(dict(base, exact=None, note="defaultStatus affected"))
     metrics = []
+    vsev: list[dict] = []
     for m in cna.get("metrics") or []:
+        # a CNA's own qualitative rating: OpenSSL writes its advisory severity (Low / Moderate / High /
+        # Critical, per its security policy) as metrics[].other {type: <policy URL>, content: {text}}
+        other = m.get("other") if isinstance(m.get("other"), dict) else None
+        if other is not None and not vsev:
+            content = other.get("content")
+            text = content.get("text") if isinstance(content, dict) else content
+            vsev = vendor_severity(cna_name or "cna", text)
         for k in ("cvssV4_0", "cvssV3_1", "cvssV3_0", "cvssV2_0"):
             if k in m and m[k].get("vectorString"):
                 sc = make_score(m[k]["vectorString"], m[k].get("baseScore"), cna_name or "cna")
@@ -270,7 +285,8 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
                 cwes.append(e)
     return {"vuln": {"id": vid, "description": _en(cna.get("descriptions")), "published": cna.get("datePublic")
                      or meta.get("datePublished"), "modified": meta.get("dateUpdated"), "cvss": metrics,
-                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes},
+                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes,
+                     **({"vendor_severity": vsev} if vsev else {})},
             "affected": rows}
 
 
@@ -622,7 +638,7 @@ def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: s
         n = 0
         for src, rs in groups.items():
             n += store.ingest_vulns(s, src, rs)
-            date = ((obj.get("_meta") or {}).get("commit_date") if isinstance(obj, dict) else None)
+            date = ((obj.get("_meta") or {}).get("commit_date") if isinstance(obj, dict) else None) or newest_modified(rs)
             store.touch_source(s, src, "cve5", _count(store, s, src), origin, date)
         return n
     if fmt == "osv":
@@ -631,7 +647,7 @@ def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: s
         src = "vendor:curl" if recs and all(r["vuln"]["aliases"] and any(a.startswith("CURL-") for a in r["vuln"]["aliases"])
                                             or r["vuln"]["id"].startswith("CURL-") for r in recs) else "osv"
         n = store.ingest_vulns(s, src, recs)
-        store.touch_source(s, src, "osv", _count(store, s, src), origin)
+        store.touch_source(s, src, "osv", _count(store, s, src), origin, newest_modified(recs))
         return n
     if fmt == "curl":
         recs = [r for r in (curl_table_record(v) for v in obj["vulns"]) if r]
