@@ -5,7 +5,7 @@ from pathlib import Path
 
 from firmpass.identify import busybox as bb
 from firmpass.identify import identify
-from firmpass.identify import kernel as kern
+from firmpass.formats import kernel as kern
 from firmpass.model import FileEntry
 from tests.identify.truth import score
 from tests.treectx import context_from_tree

@@ -31,7 +31,7 @@ from packageurl import PackageURL
 from firmpass.context import ScanContext
 from firmpass.i18n import msg
 from firmpass.identify import busybox as bb
-from firmpass.identify import kernel as kern
+from firmpass.formats import kernel as kern
 from firmpass.identify import pkgdb
 from firmpass.identify import rtos as rtos_rules
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
