@@ -171,7 +171,10 @@ class _Identifier:
                 base = posixpath.basename(ent.path)
                 try:
                     if base == "rpmdb.sqlite":
-                        self._add_packages(pkgdb.parse_rpm_sqlite(self.ctx.read(ent, 256 << 20)), ent, cont, "rpm")
+                        disk = self.ctx.disk(ent)
+                        if disk is not None and disk.is_file() and not disk.is_symlink():
+                            # opened in place under OUT, read-only, bounded by the scan deadline
+                            self._add_packages(pkgdb.parse_rpm_sqlite(disk, self.ctx.deadline), ent, cont, "rpm")
                     elif base in ("Packages", "Packages.db") and "/rpm" in ent.path:
                         self.ctx.warn(STAGE, "rpm_bdb", msg("identify.rpm_bdb", path=ent.path), cont)
                     elif base == "manifest.csv" and "legal-info" in ent.path:
