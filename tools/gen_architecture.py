@@ -36,7 +36,8 @@ STAGES: dict[str, tuple[str, list[str], str, str]] = {
     "evidence": ("firmpass/evidence", [], "evidence/, evidence.zip", ""),
 }
 MODELS = ["ScanResult", "ToolInfo", "ImageInfo", "ContainerNode", "FileEntry", "ElfInfo", "Component",
-          "ComponentEvidence", "Vulnerability", "CvssScore", "VexStatement", "Finding", "Evidence", "Text", "Warning_"]
+          "ComponentEvidence", "Vulnerability", "CvssScore", "VexStatement", "Finding", "Evidence", "Text", "Warning_",
+          "InventorySummary", "KernelFacts", "BusyboxFacts", "VulnDbSummary", "HardeningSummary", "SecureBootSummary"]
 
 
 def _comments(path: Path) -> dict[tuple[str, str], str]:
@@ -96,6 +97,9 @@ def render() -> str:
                 cls = inner[0]
         writes = ", ".join(f"`{f}`" for f in fields) or "-"
         out.append(f"| {i} | {name} | `src/{pkg}` | {writes} | {files or '-'} | {memo or '-'} |")
+    out += ["", "Known sections of `extra` (published names; each validated through its model on load, "
+            "typed view: `ScanResult.section(name)`):", ""]
+    out += [f"- `extra.{k}`: `{v.__name__ if isinstance(v, type) else _type(v)}`" for k, v in model.EXTRA_SECTIONS.items()]
     out += ["", "### The models (src/firmpass/model.py)", "",
             "Types and defaults read from the pydantic models; the notes are the comments beside each field.", ""]
     for cname in MODELS:
