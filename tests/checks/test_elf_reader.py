@@ -63,3 +63,28 @@ def test_inventory_reads_each_content_once_for_identify_and_checks(rootfs, tmp_p
     infos = elf_infos(CheckRun(ctx))
     assert len(calls) == len(elfs)  # checks took every fact from the inventory's cache
     assert len(infos) == len([f for f in ctx.result.files if f.type == "file" and f.sha256 in elfs])
+
+
+def test_damaged_tables_never_raise(rootfs):
+    """A real binary with its table offsets, counts and entry sizes overwritten (huge, zero, past the
+    end): facts() answers (empty dynamic facts, pyelftools' verdict or None on hardening), never raises."""
+    import struct
+
+    base = bytearray((rootfs / "usr/sbin/lighttpd").read_bytes())
+    fields = {"phoff": (0x20, "Q"), "shoff": (0x28, "Q"), "phentsize": (0x36, "H"), "phnum": (0x38, "H"),
+              "shentsize": (0x3A, "H"), "shnum": (0x3C, "H")}
+    n = 0
+    for off, fmt in fields.values():
+        for value in (0, 1, 7, 0xFFFF, len(base) - 8, 2**63 + 5):
+            if fmt == "H" and value > 0xFFFF:
+                continue
+            data = bytearray(base)
+            struct.pack_into("<" + fmt, data, off, value)
+            f = elf.facts(bytes(data))
+            assert f is not None and f.info is not None and f.info.machine == "x86-64"
+            assert isinstance(f.needed, list) and (f.hardening is None or "nx" in f.hardening)
+            n += 1
+    assert n >= 28
+    whole = elf.facts(bytes(base))
+    cut = elf.facts(bytes(base[: len(base) // 3]))  # truncated: the section table and strings are gone
+    assert whole.needed and cut is not None and cut.data_ranges == []
