@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from firmpass.identify import rule_for_package  # noqa: E402
-from firmpass.identify.elfdeps import data_view, dyn_info  # noqa: E402
+from firmpass.formats.elf import data_view
+from firmpass.formats.elf import facts as dyn_info  # noqa: E402
 from firmpass.identify.pkgdb import debian_upstream  # noqa: E402
 from firmpass.identify.signatures import match_file, version_strings  # noqa: E402
 

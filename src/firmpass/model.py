@@ -255,7 +255,81 @@ class ToolInfo(_M):
     stages: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per-stage timing / status / data dates
 
 
+# ---------------------------------------------------------------- typed sections of ScanResult.extra
+# findings.json keeps the published names (extra.kernel, extra.hardening, ...).  Each known section is
+# validated through its model when a result is built or loaded, and stored back as the same dict
+# (only the keys that were there: `exclude_unset`), so readers of the dicts keep working; a section an
+# older or hand-edited file wrote in another shape is kept as it was rather than losing the file.
+# `ScanResult.section(name)` gives the typed view.
+SCHEMA_VERSION = 2  # 1: findings.json written before schema_version existed (same sections, untyped extra)
+
+
+class InventorySummary(_M):
+    hashed: int = 0  # files hashed
+    elf: int = 0  # of them ELF files
+
+
+class KernelFacts(_M):
+    version: str | None = None  # upstream version, e.g. 6.1.192
+    release: str | None = None  # the kernel's own release string, e.g. 6.1.0-57-cloud-amd64
+    config: dict[str, str] | None = None  # CONFIG_* from /boot/config-* or the embedded ikconfig
+    modules: list[str] = Field(default_factory=list)  # kernel modules found (paths)
+
+
+class BusyboxFacts(_M):
+    version: str | None = None
+    applets: list[str] = Field(default_factory=list)  # applets compiled in
+
+
+class VulnDbSummary(_M):
+    path: str | None = None  # the store the scan matched against (as shown to the user)
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)  # feed -> records, last_update, data_date
+    counts: dict[str, Any] = Field(default_factory=dict)
+    empty: bool = True
+    matched: dict[str, Any] | None = None  # total and by VEX state
+
+
+class HardeningSummary(_M):
+    elf_count: int = 0
+    executables: int = 0
+    nx: int = 0
+    pie: int = 0
+    relro_full: int = 0
+    relro_partial: int = 0
+    canary: int = 0
+    canary_unknown: int = 0  # static binaries without a symbol table: cannot tell
+    fortify: int = 0
+    stripped: int = 0
+    rpath: int = 0
+    static: int = 0
+    files: dict[str, dict[str, Any]] = Field(default_factory=dict)  # path -> its facts
+
+
+class SecureBootSummary(_M):
+    verdict: str = "unknown"  # signed / unsigned / signed_no_key / verification_disabled / unknown ...
+    images: list[dict[str, Any]] = Field(default_factory=list)  # per boot image: kind, verdict, locations
+
+
+EXTRA_SECTIONS: dict[str, Any] = {
+    "inventory": InventorySummary, "kernel": KernelFacts, "busybox": BusyboxFacts, "vuln_db": VulnDbSummary,
+    "hardening": HardeningSummary, "secure_boot": SecureBootSummary, "checks_run": list[str],
+}
+
+
+def _typed_section(name: str, value: Any) -> Any:
+    from pydantic import TypeAdapter, ValidationError
+
+    kind = EXTRA_SECTIONS[name]
+    try:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind.model_validate(value).model_dump(exclude_unset=True)
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return value  # an older or foreign shape: kept, never the reason a findings.json does not load
+
+
 class ScanResult(_M):
+    schema_version: int = 1  # see SCHEMA_VERSION; a new scan writes SCHEMA_VERSION (pipeline.new_context)
     tool: ToolInfo
     image: ImageInfo
     files: list[FileEntry] = Field(default_factory=list)
@@ -263,7 +337,27 @@ class ScanResult(_M):
     vulnerabilities: list[Vulnerability] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     warnings: list[Warning_] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)  # stage summaries (hardening summary, busybox applets ...)
+    extra: dict[str, Any] = Field(default_factory=dict)  # stage summaries; known sections: EXTRA_SECTIONS
+
+    @field_validator("extra")
+    @classmethod
+    def _known_sections(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return {k: (_typed_section(k, x) if k in EXTRA_SECTIONS else x) for k, x in v.items()}
+
+    def section(self, name: str) -> Any:
+        """The typed view of a known extra section (None when absent or not in the known shape)."""
+        kind = EXTRA_SECTIONS[name]
+        value = self.extra.get(name)
+        if value is None:
+            return None
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                return kind.model_validate(value)
+            return TypeAdapter(kind).validate_python(value)
+        except ValidationError:
+            return None
 
     def to_json(self) -> str:
         try:

@@ -20,7 +20,7 @@ from firmpass import __version__
 from firmpass.context import ScanContext, ScanOptions
 from firmpass.errors import FirmpassError, InternalError, UnusableInput, require_file
 from firmpass.i18n import exc_detail, msg
-from firmpass.model import ImageInfo, ScanResult, ToolInfo
+from firmpass.model import SCHEMA_VERSION, ImageInfo, ScanResult, ToolInfo
 
 # vulns runs before sbom so the CycloneDX SBOM carries the vulnerabilities too
 STAGES = ["unpack", "inventory", "identify", "vulns", "sbom", "checks", "assess", "report", "evidence"]
@@ -81,6 +81,7 @@ def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> S
 def _new_context(image: Path, out: Path, options: ScanOptions) -> ScanContext:
     sha256, sha512, size = hash_file(image)
     result = ScanResult(
+        schema_version=SCHEMA_VERSION,
         tool=ToolInfo(version=__version__),
         image=ImageInfo(path=str(image), name=image.name, sha256=sha256, sha512=sha512, size=size),
     )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from firmpass.identify import busybox as bb
 from firmpass.identify import identify
-from firmpass.identify import kernel as kern
+from firmpass.formats import kernel as kern
 from firmpass.model import FileEntry
 from tests.identify.truth import score
 from tests.treectx import context_from_tree
@@ -196,7 +196,7 @@ def test_vermagic_and_uimage_name():
 
 
 def test_hostile_elf_does_not_raise():
-    from firmpass.identify.elfdeps import dyn_info
+    from firmpass.formats.elf import facts as dyn_info
 
     assert dyn_info(b"\x7fELF" + b"\xff" * 60).needed == []
     assert dyn_info(b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x03\x00" + b"\xff" * 100) is not None

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from firmpass.identify import identify
-from firmpass.identify import kernel as kern
+from firmpass.formats import kernel as kern
 from firmpass.model import FileEntry
 from tests.treectx import context_from_tree
 

@@ -71,7 +71,7 @@ def test_debian_copyright_machine_readable_only():
 def test_kernel_config_parsing_and_ikconfig():
     import gzip
 
-    from firmpass.identify import kernel as kern
+    from firmpass.formats import kernel as kern
 
     cfg = "CONFIG_STRICT_DEVMEM=y\n# CONFIG_KEXEC is not set\nCONFIG_LOCALVERSION=\"-acme\"\n"
     assert kern.parse_config(cfg) == {"CONFIG_STRICT_DEVMEM": "y", "CONFIG_KEXEC": "n", "CONFIG_LOCALVERSION": "-acme"}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from firmpass.identify import rule_for_package
-from firmpass.identify.elfdeps import data_view, dyn_info
+from firmpass.formats.elf import data_view
+from firmpass.formats.elf import facts as dyn_info
 from firmpass.identify.pkgdb import debian_upstream
 from firmpass.identify.signatures import load_rules, match_file, match_rule, version_strings
 

@@ -116,7 +116,7 @@ def test_remediation_plan(tmp_path, result, assessment, profile):
     assert list(rows[0]) == CSV_COLUMNS
     assert [int(r["priority"]) for r in rows] == list(range(1, len(rows) + 1))
     # in priority order: the executive summary's root causes first, each one's provisions together
-    from firmpass.report.decision import build_decision
+    from firmpass.present.decision import build_decision
 
     roots = build_decision(result, assessment, profile)["root_causes"]
     keys = [r["root_cause"] for r in rows if r["root_cause"]]

@@ -7,7 +7,7 @@ from pathlib import Path
 import firmpass.evidence
 import firmpass.report
 from firmpass.i18n import keys as cli_keys, msg
-from firmpass.report.i18n import catalogue, t
+from firmpass.present.i18n import catalogue, t
 from firmpass.report.view import HARDENING_KEYS, SEVERITIES, VERDICTS, VEX_STATES
 
 REPORT_DIR = Path(firmpass.report.__file__).parent

@@ -93,8 +93,8 @@ def check_first_page(text: str, out: Path) -> None:
     assert "notifiedbodyrequired" in t and "需要公告机构" in t
     assert "Art.14reporting:" in t and "第14条报告：" in t
     # five root causes, in both languages, each with what it closes
-    from firmpass.report.decision import build_decision
-    from firmpass.report.load import load_result
+    from firmpass.present.decision import build_decision
+    from firmpass.present.load import load_result
 
     d = build_decision(load_result(out), a, profile_of(a))
     assert len(d["fix_first"]) == 5
@@ -122,8 +122,8 @@ def test_html_decision_answers_ship_and_what_first(full, poor):
 
 
 def test_markets_decided_by_law_in_force(full, poor):
-    from firmpass.report.decision import build_decision
-    from firmpass.report.load import load_assessment, load_result
+    from firmpass.present.decision import build_decision
+    from firmpass.present.load import load_assessment, load_result
 
     for out, prof in ((full, "profile-full.yaml"), (poor, "profile-poor.yaml")):
         a = load_assessment(out)
@@ -161,7 +161,7 @@ def test_chinese_rows_carry_no_english_values(full, poor):
 
 def test_open_questions_are_questions(poor):
     from firmpass.report import render_html
-    from firmpass.report.load import load_assessment, load_result
+    from firmpass.present.load import load_assessment, load_result
     from firmpass.report.view import Caps, build_view
 
     v = build_view(load_result(poor), load_assessment(poor), profile("profile-poor.yaml"), Caps())
@@ -210,7 +210,7 @@ def test_documents_take_every_number_from_the_profile(full, poor):
 def test_changed_profile_numbers_reach_the_documents(poor, tmp_path):
     """The issue's case: the profile says 7 days to acknowledge and 180 to fix; the documents say so."""
     from firmpass.evidence import write_evidence
-    from firmpass.report.load import load_assessment, load_result
+    from firmpass.present.load import load_assessment, load_result
 
     p = profile("profile-poor.yaml")
     p["vulnerability_disclosure"] = {"contact_email": "psirt@acme.example", "acknowledgement_days": 7,

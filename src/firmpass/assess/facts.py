@@ -78,21 +78,21 @@ SECURE_BOOT = {"verified": OK, "signed_no_key": PARTIAL, "signature_invalid": BA
 
 
 def fact_secure_boot(result: ScanResult, profile: dict | None) -> Aspect:
-    sb = result.extra.get("secure_boot")
-    verdict = sb.get("verdict") if isinstance(sb, dict) else None
+    sb = result.section("secure_boot")  # model.SecureBootSummary
+    verdict = sb.verdict if sb is not None else None
     state = SECURE_BOOT.get(verdict or "", UNKNOWN)
     return Aspect(state, msg("assess.fact.secure_boot", verdict=terms.value(verdict or "unknown")))
 
 
 def fact_hardening(result: ScanResult, profile: dict | None) -> Aspect:
-    h = result.extra.get("hardening")
-    if not isinstance(h, dict) or not h.get("elf_count"):
+    h = result.section("hardening")  # model.HardeningSummary
+    if h is None or not h.elf_count:
         return Aspect(UNKNOWN, msg("assess.fact.hardening_unknown"))
-    n = h["elf_count"]
-    ratios = {k: (h.get(k) or 0) / n for k in ("nx", "canary")}
-    if h.get("executables"):  # PIE is a property of executables only; libraries are always position-independent
-        ratios["pie"] = (h.get("pie") or 0) / h["executables"]
-    ratios["relro"] = ((h.get("relro_full") or 0) + (h.get("relro_partial") or 0)) / n
+    n = h.elf_count
+    ratios = {"nx": h.nx / n, "canary": h.canary / n}
+    if h.executables:  # PIE is a property of executables only; libraries are always position-independent
+        ratios["pie"] = h.pie / h.executables
+    ratios["relro"] = (h.relro_full + h.relro_partial) / n
     worst = min(ratios.values())
     state = OK if worst >= 0.9 else (BAD if worst < 0.5 else PARTIAL)
     detail = ", ".join(f"{k} {v:.0%}" for k, v in ratios.items())

@@ -30,9 +30,9 @@ from firmpass.evidence.securitytxt import build_security_txt, validate_security_
 from firmpass.i18n import exc_detail
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text
 from firmpass.i18n.terms import terms, value
-from firmpass.report.decision import build_decision, cra_route, framework_due, legal_date, standards_applied
-from firmpass.report.i18n import as_text, t
-from firmpass.report.view import _dicts, get, human_size
+from firmpass.present.decision import build_decision, cra_route, framework_due, legal_date, standards_applied
+from firmpass.present.i18n import as_text, t
+from firmpass.present.format import _dicts, get, human_size
 
 CSV_COLUMNS = ["priority", "ref", "framework", "markets", "verdict", "provision_status", "title_en", "title_zh",
                "next_step_en", "next_step_zh", "findings", "root_cause", "owner", "due", "legal_date", "status"]
@@ -443,7 +443,7 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
 
 
 def run(ctx: ScanContext) -> None:
-    from firmpass.report import inputs
+    from firmpass.present.load import inputs
 
     assessment, profile = inputs(ctx)
     summary = write_evidence(ctx.out, ctx.result, assessment, profile)

@@ -31,10 +31,10 @@ from packageurl import PackageURL
 from firmpass.context import ScanContext
 from firmpass.i18n import msg
 from firmpass.identify import busybox as bb
-from firmpass.identify import kernel as kern
+from firmpass.formats import elf as elfr
+from firmpass.formats import kernel as kern
 from firmpass.identify import pkgdb
 from firmpass.identify import rtos as rtos_rules
-from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
 from firmpass.identify.signatures import (Match, Rule, any_files_rx, dir_owners, load_rules, match_file, rules_by_id,
                                           version_strings)
 from firmpass.model import Component, ComponentEvidence, FileEntry
@@ -117,8 +117,8 @@ class _Identifier:
         self.ctx = ctx
         self.comps: dict[tuple[str, str | None], _Builder] = {}
         self.file_comp: dict[tuple[str, str], tuple[str, str | None]] = {}  # (container, path) -> key
-        self.dyn: dict[tuple[str, str], DynInfo] = {}
-        self.text_cache: dict[str, tuple[str, DynInfo | None]] = {}
+        self.dyn: dict[tuple[str, str], elfr.ElfFacts] = {}
+        self.text_cache: dict[str, tuple[str, elfr.ElfFacts | None]] = {}
         self.match_cache: dict[tuple[str, str, tuple[str, ...]], list[Match]] = {}  # (sha256, name, dir owners)
         self.pkg_by_rule: dict[tuple[str, str], list[_Builder]] = {}  # (rule id, upstream) -> package comps
         self.pkg_by_stem: dict[tuple[str, str], _Builder] = {}  # (container, stem) -> package comp
@@ -319,8 +319,8 @@ class _Identifier:
     def _scan_one(self, f: FileEntry, base: str, data: bytes) -> None:
         cached = self.text_cache.get(f.sha256)
         if cached is None:
-            dyn = dyn_info(data)
-            cached = (version_strings(data_view(data, dyn)), dyn)
+            dyn = elfr.facts_for(self.ctx, f.sha256, data)
+            cached = (version_strings(elfr.data_view(data, dyn)), dyn)
             self.text_cache[f.sha256] = cached
         text, dyn = cached
         if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])

@@ -2,40 +2,30 @@
 header facts (class, machine, endianness, type) of every ELF file.
 
 Hashing runs on a thread pool (hashlib releases the GIL on large buffers), one read per file; the ELF
-header is the first 20 bytes of that same read, decoded here rather than through pyelftools, which
-would re-open and parse each file.  Files are read with O_NOFOLLOW from the paths unpack wrote.
+facts (formats/elf.py: header, dynamic linking, hardening) are read from that same read, once per
+content, and handed to identify and checks in ctx.scratch["elf"] by sha256.  Files are read with
+O_NOFOLLOW from the paths unpack wrote.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import struct
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from firmpass.model import ElfInfo, FileEntry
+from firmpass.formats import elf as elfr
+from firmpass.model import FileEntry
 
-# e_machine values (System V gABI / elf.h) seen in firmware
-MACHINES = {0: "NONE", 2: "SPARC", 3: "x86", 4: "68K", 8: "MIPS", 10: "MIPS_RS3_LE", 18: "SPARC32PLUS",
-            20: "PowerPC", 21: "PowerPC64", 22: "S390", 40: "ARM", 42: "SuperH", 43: "SPARCV9", 50: "IA-64",
-            62: "x86-64", 83: "AVR", 87: "V850", 92: "OpenRISC", 94: "Xtensa", 105: "MSP430", 106: "Blackfin",
-            164: "Hexagon", 183: "AArch64", 189: "MicroBlaze", 190: "CUDA", 195: "ARC-compact2", 243: "RISC-V",
-            247: "BPF", 252: "C-SKY", 258: "LoongArch", 93: "ARC"}
-TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 BIG = 8 << 20
 
 
-def elf_info(head: bytes) -> ElfInfo | None:
-    if len(head) < 20 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return None
-    endian = "little" if head[5] == 1 else "big"
-    e_type, e_machine = struct.unpack(("<" if endian == "little" else ">") + "HH", head[16:20])
-    return ElfInfo(elf_class=32 if head[4] == 1 else 64, machine=MACHINES.get(e_machine, str(e_machine)),
-                   endian=endian, type=TYPES.get(e_type, hex(e_type)))
-
-
-def hash_entry(path: str) -> tuple[str, str, bytes, int]:
+def hash_entry(path: str, elf_cache: dict | None = None,
+               lock: threading.Lock | None = None) -> tuple[str, str, bytes, int]:
+    """sha256, sha512, the first 64 bytes and the size; for an ELF file whose content is not yet in
+    `elf_cache`, its facts (formats.elf) from the same bytes, stored there by sha256."""
     h256, h512 = hashlib.sha256(), hashlib.sha512()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    keep: list[bytes] | None = None
     with os.fdopen(fd, "rb", buffering=0) as fh:
         head = b""
         n = 0
@@ -45,19 +35,32 @@ def hash_entry(path: str) -> tuple[str, str, bytes, int]:
                 break
             if not n:
                 head = chunk[:64]
+                keep = [] if head[:4] == b"\x7fELF" else None
             n += len(chunk)
+            if keep is not None:
+                keep = keep + [chunk] if n <= elfr.MAX_BYTES else None
             h256.update(chunk)
             h512.update(chunk)
-    return h256.hexdigest(), h512.hexdigest(), head, n
+    sha256 = h256.hexdigest()
+    if keep and elf_cache is not None and lock is not None:
+        with lock:
+            fresh = sha256 not in elf_cache
+            if fresh:
+                elf_cache[sha256] = None  # claimed: another copy of the same content is not parsed again
+        if fresh:
+            elf_cache[sha256] = elfr.facts(keep[0] if len(keep) == 1 else b"".join(keep))
+    return sha256, h512.hexdigest(), head, n
 
 
 def run(ctx) -> None:
     todo: list[FileEntry] = [f for f in ctx.result.files if f.type in ("file", "hardlink") and f.disk_path]
     done: dict[str, tuple[str, str, bytes, int]] = {}
+    cache = ctx.scratch.setdefault("elf", {})  # sha256 -> formats.elf.ElfFacts, for identify and checks
+    lock = threading.Lock()
 
     def one(p: str):
         try:
-            return p, hash_entry(str(ctx.out / p))
+            return p, hash_entry(str(ctx.out / p), cache, lock)
         except OSError:
             return p, None
 
@@ -72,6 +75,6 @@ def run(ctx) -> None:
         if r is None:
             continue
         f.sha256, f.sha512 = r[0], r[1]
-        f.elf = elf_info(r[2])
+        f.elf = elfr.header(r[2])
         elf += f.elf is not None
     ctx.result.extra.setdefault("inventory", {}).update({"hashed": len(done), "elf": elf})

@@ -18,7 +18,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult, Text
 from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, entropy_chart, score_colour
-from firmpass.report.i18n import as_text, catalogue, t
+from firmpass.present.i18n import as_text, catalogue, t
+from firmpass.present.load import inputs  # noqa: F401 - `firmpass.report.inputs` as before
 from firmpass.report.view import SEVERITIES, VERDICTS, Caps, build_view
 
 LANGS = ("en", "zh", "both")
@@ -106,25 +107,12 @@ def write_report(out: Path, result: ScanResult, assessment: dict | None, profile
     return written
 
 
-def inputs(ctx: ScanContext) -> tuple[dict | None, dict | None]:
-    """The assessment and profile from the context; if an earlier stage did not hand them over,
-    from OUT/assessment.json and the --profile file."""
-    from firmpass.report.load import load_assessment, load_profile_file
-
-    assessment = ctx.assessment if ctx.assessment is not None else load_assessment(ctx.out)
-    profile = ctx.profile
-    path = getattr(ctx.options, "profile_path", None)
-    if profile is None and path is not None and Path(path).is_file():
-        profile = load_profile_file(Path(path))
-    return assessment, profile
-
-
 def rerender(out: Path, assessment: dict | None = None, lang: str = "both", pdf: bool = True) -> dict[str, Path]:
     """Re-render report.html/report.pdf and the evidence package from a saved scan directory (the
     assess CLI calls this after writing a new assessment.json).  The profile is the one the
     assessment recorded, when that file is still there."""
     from firmpass.evidence import write_evidence
-    from firmpass.report.load import load_assessment, load_profile_file, load_result
+    from firmpass.present.load import load_assessment, load_profile_file, load_result
 
     out = Path(out)
     result = load_result(out)

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
         from firmpass.evidence import write_evidence
         from firmpass.report import write_report
-        from firmpass.report.load import load_assessment, load_profile_file, load_result
+        from firmpass.present.load import load_assessment, load_profile_file, load_result
 
         if lang not in ("en", "zh", "both"):
             raise FirmpassError("err.bad_choice", option="--lang", value=repr(lang), choices="en, zh, both")

@@ -10,7 +10,8 @@ from typing import Any
 
 from firmpass.i18n.terms import value
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text, exploit_source_name
-from firmpass.report.i18n import as_text, t
+from firmpass.present.format import _dicts, get, human_size  # noqa: F401 - re-exported for the templates' callers
+from firmpass.present.i18n import as_text, t
 
 MARKET_ORDER = ["eu", "uk", "us", "cn"]
 VERDICTS = ["met", "partly_met", "needs_evidence", "not_met", "not_applicable"]
@@ -41,32 +42,11 @@ class Caps:
                    containers=60, warnings=40, findings_per_verdict=8, questions=40, compact_verdicts=True)
 
 
-def human_size(n: int | None) -> str:
-    if not n:
-        return "0 B"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def _cvss_best(v) -> tuple[float | None, str | None, str | None]:
     if not v.cvss:
         return None, None, None
     best = sorted(v.cvss, key=lambda c: (c.version, c.base_score), reverse=True)[0]
     return best.base_score, best.version, best.vector
-
-
-def get(d: Any, path: str, default: Any = None) -> Any:
-    """Profile field by dotted path, defensively (the profile may be partial or None)."""
-    cur = d
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return default
-        cur = cur[part]
-    return default if cur is None else cur
 
 
 def build_view(result: ScanResult, assessment: dict | None, profile: dict | None, caps: Caps) -> dict[str, Any]:
@@ -227,7 +207,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     sb = extra.get("secure_boot") or {}
 
     prof = profile or {}
-    from firmpass.report.decision import build_decision
+    from firmpass.present.decision import build_decision
 
     decision = build_decision(r, assessment, profile)
     return {
@@ -286,12 +266,7 @@ def _int(x: Any) -> int:
         return 0
 
 
-def _dicts(x: Any) -> list[dict]:
-    """Entries of a list that are mappings (assessment.json read back from disk may be anything)."""
-    return [e for e in x if isinstance(e, dict)] if isinstance(x, list) else []
-
-
 def _market_keys() -> set[str]:
-    from firmpass.report.i18n import catalogue
+    from firmpass.present.i18n import catalogue
 
     return {k for k in catalogue() if k.startswith("market.")}

@@ -61,7 +61,7 @@ def not_firmware(path: Path) -> Text | None:
 
 def raw_kernel(path: Path, limit: int = 96 << 20) -> bool:
     """An uncompressed Linux kernel image (the whole linux_banner line is in it), read up to `limit`."""
-    from firmpass.identify.kernel import BANNER
+    from firmpass.formats.kernel import BANNER
 
     with open(path, "rb") as fh:
         return BANNER.search(fh.read(limit)) is not None

@@ -92,7 +92,7 @@ def build(root: Path, scans, docs: list[dict[str, Any]], now: dt.datetime) -> di
 def render_html(data: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    from firmpass.report.i18n import as_text, t
+    from firmpass.present.i18n import as_text, t
 
     env = Environment(loader=PackageLoader("firmpass.watch", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

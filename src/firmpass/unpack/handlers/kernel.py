@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import struct
 
-from firmpass.identify.kernel import payload_compression
+from firmpass.formats.kernel import payload_compression
 from firmpass.unpack.engine import Handler
 
 

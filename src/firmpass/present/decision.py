@@ -19,7 +19,7 @@ import yaml
 
 from firmpass.i18n.terms import term, value
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text
-from firmpass.report.i18n import as_text, t
+from firmpass.present.i18n import as_text, t
 
 OPEN = ("not_met", "partly_met", "needs_evidence")
 BLOCKING_STATUS = ("mandatory", "conditional")  # conditional = mandatory once its condition holds (it was assessed as applying)

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from firmpass.context import ScanContext
 from firmpass.errors import UnusableInput
 from firmpass.model import ScanResult, Text
 
@@ -52,3 +53,14 @@ def load_profile_file(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise UnusableInput("err.bad_profile", path=str(path), detail=Text(en="not a mapping", zh="不是 YAML 映射"))
     return data
+
+
+def inputs(ctx: ScanContext) -> tuple[dict | None, dict | None]:
+    """The assessment and profile from the context; if an earlier stage did not hand them over,
+    from OUT/assessment.json and the --profile file."""
+    assessment = ctx.assessment if ctx.assessment is not None else load_assessment(ctx.out)
+    profile = ctx.profile
+    path = getattr(ctx.options, "profile_path", None)
+    if profile is None and path is not None and Path(path).is_file():
+        profile = load_profile_file(Path(path))
+    return assessment, profile

@@ -1,0 +1,67 @@
+"""The typed sections of ScanResult.extra: a real scan's sections validate against their models and are
+written under their published names; an older findings.json (no schema_version, a section in another
+shape) still loads."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from firmpass.model import (EXTRA_SECTIONS, SCHEMA_VERSION, BusyboxFacts, HardeningSummary, KernelFacts,
+                            ScanResult, SecureBootSummary)
+
+FX = Path(__file__).resolve().parents[1] / "fixtures" / "report" / "findings.json"
+
+
+@pytest.fixture(scope="module")
+def scan(corpus, tmp_path_factory):
+    from firmpass.context import ScanOptions
+    from firmpass import pipeline
+
+    out = tmp_path_factory.mktemp("typed") / "out"
+    pipeline.scan(corpus / "rootfs-gzip.sqfs", out, ScanOptions(pdf=False, progress=False),
+                  stages=["unpack", "inventory", "identify", "vulns", "checks"])
+    return out
+
+
+def test_a_real_scan_writes_typed_sections_under_their_names(scan):
+    raw = json.loads((scan / "findings.json").read_text(encoding="utf-8"))
+    assert raw["schema_version"] == SCHEMA_VERSION
+    for name in ("inventory", "busybox", "kernel", "hardening", "secure_boot", "checks_run", "vuln_db"):
+        if name in raw["extra"]:
+            assert raw["extra"][name] is not None
+    r = ScanResult.model_validate(raw)
+    hard = r.section("hardening")
+    assert isinstance(hard, HardeningSummary) and hard.elf_count > 100 and hard.files
+    assert hard.model_dump(exclude_unset=True) == raw["extra"]["hardening"]  # the published shape, unchanged
+    bb = r.section("busybox")
+    assert isinstance(bb, BusyboxFacts) and bb.version and "sh" in bb.applets
+    assert isinstance(r.section("secure_boot"), SecureBootSummary)
+    assert "HARD-001" in r.section("checks_run")
+    assert json.loads(r.to_json())["extra"] == raw["extra"]  # load + write keeps every section as it was
+
+
+def test_older_findings_json_loads_and_odd_sections_are_kept(tmp_path):
+    raw = json.loads(FX.read_text(encoding="utf-8"))
+    raw.pop("schema_version", None)
+    raw.setdefault("extra", {})["kernel"] = "6.1.0"  # a shape no model knows: kept as written
+    raw["extra"]["hardening"] = {"elf_count": "3", "nx": 2}  # coerced to the model's types, keys kept
+    r = ScanResult.model_validate(raw)
+    assert r.schema_version == 1
+    assert r.extra["kernel"] == "6.1.0" and r.section("kernel") is None
+    assert r.extra["hardening"] == {"elf_count": 3, "nx": 2}
+    assert r.section("hardening").pie == 0
+    assert set(EXTRA_SECTIONS) >= {"kernel", "busybox", "hardening", "secure_boot", "vuln_db", "checks_run"}
+    k = KernelFacts.model_validate({"version": "6.1.192", "release": "6.1.0-57", "config": None, "modules": []})
+    assert k.version == "6.1.192"
+
+
+def test_report_rerenders_an_older_findings_json(tmp_path):
+    """A findings.json written before schema_version (the report fixture) re-renders as before."""
+    from firmpass.report import rerender
+
+    shutil.copy(FX, tmp_path / "findings.json")
+    written = rerender(tmp_path, None, pdf=False)
+    assert (tmp_path / "report.html").is_file() and set(written) == {"html"}
