@@ -1,0 +1,184 @@
+"""Whole-scan benchmark (issue 15): where a scan's time goes, beside floors measured in the same run.
+
+    python -m bench.bench_scan [--repeat N] [--profile] [--no-full] [IMAGE ...]
+
+Prints, as ratios (the machine may be shared; absolute seconds are only comparable in one run):
+  * start-up: `firmpass --help` and the import of the scan command, beside `python -c pass`;
+  * analysis per corpus image: unpack + inventory + identify + checks, and the whole scan without
+    the PDF, each beside the native floor: Debian's extractor through every layer, then sha256sum,
+    sha512sum and one grep over every extracted file (what a person would run by hand);
+  * the full scan with the PDF on the largest corpus image, with each stage's seconds and the
+    report stage's PDF time;
+  * with --profile (on by default under `make bench`): a cProfile of each stage of that full scan,
+    the functions that take the time (cumulative seconds), so the README of bench/ can say where
+    time goes.
+
+Each firmpass run is a fresh subprocess (nothing warm is shared between runs); the best of N runs
+is kept for the floors and the analysis.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_unpack import FIRMWARE_PARTS, NATIVE
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
+ANALYSIS = ["unpack", "inventory", "identify", "checks"]
+# images measured by default: the largest with a native extractor chain, and two single-layer ones
+IMAGES = ["firmware.bin", "rootfs-odc.cpio", "rootfs-xz.sqfs", "rootfs.jffs2"]
+# grep pattern of the floor: what the checks look for in every file, in one pass
+GREP = r"password|passwd|BEGIN .*PRIVATE KEY|telnetd|root:"
+
+DRIVER = r"""
+import cProfile, io, json, pstats, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from firmpass.context import ScanOptions
+from firmpass.pipeline import STAGES, new_context, stage_runner
+import firmpass.pipeline as pl
+t_import = time.perf_counter() - t0
+img, out, stages, pdf, prof, db = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4] == "1", sys.argv[5] == "1", sys.argv[6]
+stages = STAGES if stages == "all" else stages.split(",")
+opts = ScanOptions(pdf=pdf, db_path=db or None)
+ctx = new_context(img, out, opts)
+profiles, pdf_time = {}, []
+try:  # the PDF's own time: WeasyPrint's rendering and writing, wherever the report calls it
+    import weasyprint
+    _write_pdf = weasyprint.HTML.write_pdf
+    def _timed(self, *a, **k):
+        t = time.perf_counter()
+        try:
+            return _write_pdf(self, *a, **k)
+        finally:
+            pdf_time.append(time.perf_counter() - t)
+    weasyprint.HTML.write_pdf = _timed
+except ImportError:
+    pass
+if prof:
+    real = pl.stage_runner
+    def wrapped(name):
+        fn = real(name)
+        if fn is None:
+            return None
+        def run(c):
+            p = cProfile.Profile()
+            p.enable()
+            try:
+                fn(c)
+            finally:
+                p.disable()
+                s = io.StringIO()
+                pstats.Stats(p, stream=s).sort_stats("cumulative").print_stats(14)
+                profiles[name] = s.getvalue()
+        return run
+    pl.stage_runner = wrapped
+t = time.perf_counter()
+pl.run_stages(ctx, stages)
+dt = time.perf_counter() - t
+r = ctx.result
+print(json.dumps({"seconds": dt, "import": t_import, "files": len(r.files), "components": len(r.components),
+                  "vulns": len(r.vulnerabilities), "findings": len(r.findings),
+                  "stages": {k: v.get("seconds") for k, v in r.tool.stages.items()},
+                  "pdf_seconds": sum(pdf_time) if pdf_time else None,
+                  "profiles": profiles}))
+"""
+
+
+def firmpass_run(img: Path, stages: str, pdf: bool = False, profile: bool = False, db: str = "") -> dict:
+    with tempfile.TemporaryDirectory(prefix="fpscan-") as d:
+        r = subprocess.run([sys.executable, "-c", DRIVER, str(img), d, stages, "1" if pdf else "0",
+                            "1" if profile else "0", db], capture_output=True, text=True, env=ENV)
+        if r.returncode:
+            raise RuntimeError(r.stderr[-3000:])
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def native_floor(corpus: Path, name: str) -> float:
+    """Extract with Debian's tools (every layer), then sha256sum, sha512sum and one grep over every file."""
+    parts = FIRMWARE_PARTS if name == "firmware.bin" else [name]
+    with tempfile.TemporaryDirectory(prefix="fpfloor-") as d:
+        t = time.perf_counter()
+        for i, p in enumerate(parts):
+            sub = Path(d) / f"p{i}"
+            sub.mkdir()
+            r = subprocess.run(["bash", "-c", NATIVE[p].format(img=corpus / p, d=sub)], capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError(f"{NATIVE[p]}: {r.stderr[-500:]}")
+        walk = (f"find {d} -type f -print0 | xargs -0 -r sha256sum >/dev/null && "
+                f"find {d} -type f -print0 | xargs -0 -r sha512sum >/dev/null && "
+                f"grep -r -a -l -E '{GREP}' {d} >/dev/null; true")
+        subprocess.run(["bash", "-c", walk], capture_output=True)
+        return time.perf_counter() - t
+
+
+def startup(repeat: int) -> None:
+    def best(cmd):
+        ts = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, env=ENV)
+            ts.append(time.perf_counter() - t)
+        return min(ts)
+
+    py = best([sys.executable, "-c", "pass"])
+    helps = best([sys.executable, "-m", "firmpass.cli", "--help"])
+    scan_help = best([sys.executable, "-m", "firmpass.cli", "scan", "--help"])
+    imp = best([sys.executable, "-c", "import firmpass.cli"])
+    print(f"start-up (best of {repeat}): python -c pass {py:.3f} s; firmpass --help {helps:.3f} s "
+          f"({helps - py:.3f} s over python); firmpass scan --help {scan_help:.3f} s ({scan_help - py:.3f} s over python); "
+          f"import firmpass.cli {imp:.3f} s  goal: <= 0.3 s over python")
+
+
+def main(argv: list[str]) -> int:
+    repeat, profile, full = 2, "--profile" in argv, "--no-full" not in argv
+    if "--repeat" in argv:
+        i = argv.index("--repeat")
+        repeat = int(argv[i + 1])
+        del argv[i: i + 2]
+    argv = [a for a in argv if not a.startswith("--")]
+    from tests.corpus import build
+
+    corpus = build()
+    startup(max(repeat, 3))
+    tmp = tempfile.TemporaryDirectory(prefix="fpdb-")
+    db = str(Path(tmp.name) / "vulns.db")  # the test fixtures' vulnerability data, so the vulns stage has work
+    subprocess.run([sys.executable, "-m", "firmpass.cli", "db", "import", str(ROOT / "tests" / "fixtures" / "vulns"),
+                    "--db", db], capture_output=True, env=ENV, check=True)
+    names = [n for n in (argv or IMAGES) if (corpus / n).exists()]
+    print(f"\n{'image':18} {'MB':>6} {'floor s':>8} {'analysis s':>10} {'ratio':>6} {'no-pdf scan s':>13} {'ratio':>6} "
+          f"{'files':>6}  stages (s, no-pdf scan)")
+    for name in names:
+        img = corpus / name
+        floor = min(native_floor(corpus, name) for _ in range(repeat))
+        ana = min((firmpass_run(img, ",".join(ANALYSIS)) for _ in range(repeat)), key=lambda r: r["seconds"])
+        nop = firmpass_run(img, "all", db=db)
+        st = " ".join(f"{k} {v:.2f}" for k, v in nop["stages"].items() if v is not None)
+        print(f"{name:18} {img.stat().st_size / 1e6:6.1f} {floor:8.2f} {ana['seconds']:10.2f} {ana['seconds'] / floor:6.1f} "
+              f"{nop['seconds']:13.2f} {nop['seconds'] / floor:6.1f} {ana['files']:6}  {st}", flush=True)
+    print("goal: analysis / floor <= 3 on each image")
+    if full:
+        big = max((corpus / n for n in names), key=lambda p: p.stat().st_size)
+        r = firmpass_run(big, "all", pdf=True, profile=profile, db=db)
+        st = " ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if v is not None)
+        pdf = r["pdf_seconds"]
+        print(f"\nfull scan with PDF, {big.name}: {r['seconds']:.2f} s (+ {r['import']:.2f} s imports)  goal: <= 8 s\n"
+              f"  stages: {st}\n  PDF alone: {pdf if pdf is None else round(pdf, 2)} s  goal: <= 2 s\n"
+              f"  {r['files']} files, {r['components']} components, {r['vulns']} vulnerabilities, {r['findings']} findings")
+        for stage, text in r["profiles"].items():
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            head = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
+            print(f"\n--- profile: {stage} ({r['stages'].get(stage)} s); top functions by cumulative time")
+            for ln in lines[head: head + 15]:
+                print("  " + ln[:160])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
