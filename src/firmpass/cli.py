@@ -188,6 +188,29 @@ def scan(
                                vulns=len(r.vulnerabilities), findings=len(r.findings), out=str(out))), markup=False)
 
 
+def pdf_wanted(out: Path, choice: Optional[bool], default: bool) -> bool:
+    """Whether `assess` / `report` re-render the PDF: --pdf / --no-pdf when given, else what the scan
+    in OUT chose (its report stage recorded the files it wrote in findings.json; a report.pdf left
+    in OUT says the same), else `default` (no report was written there yet)."""
+    if choice is not None:
+        return choice
+    if (out / "report.pdf").is_file():
+        return True
+    try:
+        import json
+
+        data = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+        files = ((data.get("tool") or {}).get("stages") or {}).get("report", {}).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if isinstance(files, list):
+        return "report.pdf" in files
+    return default
+
+
+OPT_PDF = typer.Option(None, "--pdf/--no-pdf", help="Render report.pdf (default: what the scan in OUT chose).")
+
+
 def _with_progress(job, stages: list[str] | None = None, quiet: bool = False, json_lines: bool = False):
     """Run a pipeline job with a progress reporter (firmpass.progress): a Rich display per stage on a
     terminal, JSON lines with --json-progress, nothing with --quiet or when stderr is not a terminal."""
