@@ -14,3 +14,8 @@ def __getattr__(name: str):
         globals()["__version__"] = v
         return v
     raise AttributeError(name)
+
+
+from firmpass import _iri  # noqa: E402
+
+_iri.install()  # jsonschema's IRI checker loads its grammar only when an IRI is checked
