@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 JEFF = str(VENV_BIN / "jefferson")
 UBI = str(VENV_BIN / "ubireader_extract_files")
+FSCK_CRAMFS = shutil.which("fsck.cramfs") or "/sbin/fsck.cramfs"  # util-linux; /sbin is not on every PATH
 
 # {img} the image, {d} an empty output dir; run with bash -c
 NATIVE = {
@@ -44,6 +46,9 @@ NATIVE = {
     "etc.tar.xz": "tar -xf {img} -C {d}",
     "etc.tar.zst": "tar -xf {img} -C {d}",
     "www.zip": "bsdtar -xf {img} -C {d}",
+    "rootfs.cramfs": FSCK_CRAMFS + " --extract={d}/x {img}",
+    "rootfs-be.cramfs": FSCK_CRAMFS + " --extract={d}/x {img}",
+    "etc.7z": "7zz x -snl -snld -y -o{d}/x {img} >/dev/null",
     "uImage-kernel": "dumpimage -T kernel -p 0 -o {d}/k.gz {img} >/dev/null && gzip -dc {d}/k.gz > {d}/k",
     "fit-signed.itb": ("dumpimage -T flat_dt -p 0 -o {d}/k.gz {img} >/dev/null && gzip -dc {d}/k.gz > {d}/k && "
                        "dumpimage -T flat_dt -p 1 -o {d}/b.dtb {img} >/dev/null && "

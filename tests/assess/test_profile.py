@@ -59,11 +59,12 @@ def test_cli_init_defaults_and_interactive_zh(tmp_path):
     assert validate(yaml.safe_load(out.read_text())) == []
     assert cli("profile", "init", "--defaults", "-o", str(out)).returncode == 2  # no overwrite without --force
     out2 = tmp_path / "zh.yaml"
-    # manufacturer (5), product name, model, firmware, category, CRA category (accept suggestion), class (accept), use, consumer
-    answers = "ACME\n\nCN\n\n\nR1000 路由器\nR1000\n1.0.0\nWi-Fi 路由器\n\n\n家庭上网\n是\n"
+    # manufacturer (6, with the Chinese name), product name, model, firmware, category, CRA category (accept suggestion), class (accept), use, consumer
+    answers = "ACME\n艾克美网络\n\nCN\n\n\nR1000 路由器\nR1000\n1.0.0\nWi-Fi 路由器\n\n\n家庭上网\n是\n"
     r = cli("profile", "init", "--lang", "zh", "-o", str(out2), input=answers)
     assert r.returncode == 0, r.stderr
     assert "制造商名称" in r.stdout and "CRA 类别" in r.stdout
     p = load_profile(out2)
     assert p["product"]["cra_category"] == "router" and p["cra_class"] == "important-I"
     assert p["product"]["consumer"] is True and p["manufacturer"]["country"] == "CN"
+    assert p["manufacturer"]["name_zh"] == "艾克美网络"

@@ -114,12 +114,23 @@ def test_remediation_plan(tmp_path, result, assessment, profile):
     expected = [v for v in assessment["verdicts"] if v["verdict"] in OPEN_VERDICTS]
     assert len(rows) == len(expected) == 9
     assert list(rows[0]) == CSV_COLUMNS
-    assert [r["verdict"] for r in rows][:5] == ["not_met"] * 5  # worst first
+    assert [int(r["priority"]) for r in rows] == list(range(1, len(rows) + 1))
+    # in priority order: the executive summary's root causes first, each one's provisions together
+    from firmpass.report.decision import build_decision
+
+    roots = build_decision(result, assessment, profile)["root_causes"]
+    keys = [r["root_cause"] for r in rows if r["root_cause"]]
+    assert keys and keys[0] == roots[0]["key"]
+    assert [k for i, k in enumerate(keys) if i == 0 or k != keys[i - 1]] == [rc["key"] for rc in roots]
     by_ref = {r["ref"]: r for r in rows}
     r = by_ref["en303645:5.1-1"]
     assert r["title_zh"] == "每台设备唯一或由用户设置的密码" and r["findings"] == "CRED-001-1;CRED-002-1"
-    assert r["status"] == "open" and r["owner"] == ""
-    assert by_ref["cra:AnnexI.PartI.2.a"]["due"] == "2027-12-11"
+    assert r["status"] == "open" and r["owner"] and r["due"] == ""  # EN 303 645 itself is not law: no legal date
+    cra = by_ref["cra:AnnexI.PartI.2.a"]
+    assert cra["due"] == cra["legal_date"] == "2027-12-11" and cra["owner"]
+    psti = [r for r in rows if r["framework"] == "psti" and r["provision_status"] == "mandatory"]
+    for r in psti:  # PSTI is in force since 2024-04-29: due on the assessment date
+        assert r["legal_date"] == "2024-04-29" and r["due"] == assessment["generated"][:10]
     assert "en303645:5.2-1" not in by_ref and "en303645:5.8-3" not in by_ref  # met / not applicable
 
 

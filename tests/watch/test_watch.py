@@ -186,3 +186,21 @@ def test_bad_input_is_one_line(tmp_path, watched):
     assert r.returncode == 2 and "--fail-on" in r.stderr
     r = cli("watch")
     assert r.returncode == 2 and "--portfolio" in r.stderr
+
+
+def test_damaged_previous_watch_does_not_stop_the_watch(watched, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for f in ("findings.json", "assessment.json"):
+        shutil.copy(watched["out"] / f, out / f)
+    (out / "watch.json").write_text(json.dumps({"history": {f"{CVE}@curl@7.88.1": {"first_seen": "yesterday-ish",
+                                                                                  "exploited_seen": 5, "open": "yes"},
+                                                           "junk": [1, 2]}}))
+    r = cli("watch", str(out), "--db", str(watched["db"]))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    doc = json.loads((out / "watch.json").read_text())
+    (a14,) = [a for a in doc["art14"] if a["id"] == CVE]
+    assert dt.datetime.fromisoformat(a14["aware"]) <= dt.datetime.now(dt.timezone.utc)
+    (out / "watch.json").write_text("[not json")
+    r = cli("watch", str(out), "--db", str(watched["db"]))
+    assert r.returncode == 0 and "cannot be read" in r.stderr and "无法读取" in r.stderr

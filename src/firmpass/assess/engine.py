@@ -42,6 +42,7 @@ from firmpass.assess import facts as F
 from firmpass.assess import postmarket
 from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect
 from firmpass.i18n import msg
+from firmpass.i18n import terms
 from firmpass.model import Finding, ScanResult, Text
 from firmpass.profile import get, has
 
@@ -128,12 +129,9 @@ def _check_provisions(result: ScanResult) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------ answers
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, list):
-        return ", ".join(map(str, v))
-    return str(v)
+def _fmt(v: Any) -> Text:
+    """A profile value in both languages (true reads yes / 是; enum values from the term base)."""
+    return terms.value(v)
 
 
 def _eval_answer(expr: str, profile: dict | None) -> Aspect:
@@ -175,9 +173,9 @@ def _eval_answer(expr: str, profile: dict | None) -> Aspect:
     if bads and not unknown:
         a = bads[0]
         expected = msg(f"assess.op.{op}", arg=(arg or "").replace(",", ", "))
-        val = _fmt(a["value"]) if a["value"] not in (None, "", []) else "-"
-        return Aspect(BAD, Text(en=f"profile {a['field']} = {val} ({expected.en})",
-                                zh=f"档案 {a['field']} = {val}（{expected.zh}）"), answers=bads)
+        val = _fmt(a["value"]) if a["value"] not in (None, "", []) else Text(en="-", zh="-")
+        return Aspect(BAD, Text(en=f"profile {a['field']} = {val.en} ({expected.en})",
+                                zh=f"档案 {a['field']} = {val.zh}（{expected.zh}）"), answers=bads)
     return Aspect(UNKNOWN, msg("assess.answer.missing", field=shown), answers=bads, question=unknown[0])
 
 
@@ -266,10 +264,10 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         low = [f for f in hits if f.severity == "low"]
         if bad:
             fw_bad = bad
-            aspects.append(Aspect(BAD, _join(msg("assess.fw.finding", id=f.id, severity=f.severity, title_en=f.title.en,
+            aspects.append(Aspect(BAD, _join(msg("assess.fw.finding", id=f.id, severity=terms.severity(f.severity), title_en=f.title.en,
                                                  title_zh=f.title.zh) for f in bad[:5]), findings=[f.id for f in bad]))
         elif low:
-            aspects.append(Aspect(PARTIAL, _join(msg("assess.fw.finding", id=f.id, severity=f.severity, title_en=f.title.en,
+            aspects.append(Aspect(PARTIAL, _join(msg("assess.fw.finding", id=f.id, severity=terms.severity(f.severity), title_en=f.title.en,
                                                      title_zh=f.title.zh) for f in low[:5]), findings=[f.id for f in low]))
         elif not hits:  # info-only findings are cited (findings list) but prove neither way
             covering = sorted(c for c, provs in ctx["checks"].items() if refs & set(provs))
@@ -294,7 +292,7 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
             return _verdict(item, fw, "not_applicable", msg("assess.decl.na", why=ev), finding_ids, ans,
                             msg("assess.next.not_applicable"), [], ctx)
         st = {"met": OK, "partly_met": PARTIAL, "not_met": BAD}.get(v, UNKNOWN)
-        aspects.append(Aspect(st, msg("assess.decl", verdict=v, evidence=ev), answers=ans))
+        aspects.append(Aspect(st, msg("assess.decl", verdict=terms.value(v), evidence=ev), answers=ans))
 
     aspects = [a for a in aspects if a.state != NA]
     states = {a.state for a in aspects}

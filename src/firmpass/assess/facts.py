@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from firmpass.i18n import msg
+from firmpass.i18n import msg, terms
 from firmpass.model import ScanResult, Text
 from firmpass.profile import get
 
@@ -74,7 +74,7 @@ def fact_secure_boot(result: ScanResult, profile: dict | None) -> Aspect:
     sb = result.extra.get("secure_boot")
     verdict = sb.get("verdict") if isinstance(sb, dict) else None
     state = SECURE_BOOT.get(verdict or "", UNKNOWN)
-    return Aspect(state, msg("assess.fact.secure_boot", verdict=verdict or "unknown"))
+    return Aspect(state, msg("assess.fact.secure_boot", verdict=terms.value(verdict or "unknown")))
 
 
 def fact_hardening(result: ScanResult, profile: dict | None) -> Aspect:

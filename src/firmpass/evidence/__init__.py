@@ -29,15 +29,16 @@ from firmpass.context import ScanContext
 from firmpass.evidence.securitytxt import build_security_txt, validate_security_txt
 from firmpass.i18n import exc_detail
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text
+from firmpass.i18n.terms import terms, value
+from firmpass.report.decision import build_decision, cra_route, framework_due, legal_date, standards_applied
 from firmpass.report.i18n import as_text, t
 from firmpass.report.view import _dicts, get, human_size
 
-CSV_COLUMNS = ["ref", "verdict", "title_en", "title_zh", "next_step_en", "next_step_zh", "findings", "owner", "status", "due"]
+CSV_COLUMNS = ["priority", "ref", "framework", "markets", "verdict", "provision_status", "title_en", "title_zh",
+               "next_step_en", "next_step_zh", "findings", "root_cause", "owner", "due", "legal_date", "status"]
 OPEN_VERDICTS = ("not_met", "partly_met", "needs_evidence")
-DOCS = ["cvd-policy.md", "support-period.md", "cra-annex-vii-technical-documentation.md", "eu-declaration-of-conformity.md"]
-# CRA dates (Art. 71): reporting obligations from 2026-09-11, everything else from 2027-12-11
-CRA_REPORTING = "2026-09-11"
-CRA_GENERAL = "2027-12-11"
+DOCS = ["cvd-policy.md", "support-period.md", "cra-annex-vii-technical-documentation.md", "eu-declaration-of-conformity.md",
+        "cra-annex-ii-user-information.md", "red-declaration-of-conformity.md", "psti-statement-of-compliance.md"]
 
 
 def md(value: Any) -> str:
@@ -48,6 +49,8 @@ def md(value: Any) -> str:
 
 
 def _esc(obj: Any) -> Any:
+    if isinstance(obj, Text):
+        return {"en": md(obj.en), "zh": md(obj.zh)}
     if isinstance(obj, dict):
         return {k: _esc(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -155,17 +158,81 @@ def doc_context(result: ScanResult, assessment: dict | None, profile: dict | Non
                    "severity": sorted(sev.items(), key=lambda kv: SEVERITY_ORDER.get(kv[0], 9))},
         "cra_verdicts": cra_verdicts, "frameworks": frameworks, "sboms": sboms, "vex": vex, "reports": reports,
     }
-    c = _esc(c)
-    ack = get(profile, "vulnerability_disclosure.acknowledge_days", 5)
-    upd = get(profile, "vulnerability_disclosure.status_update_days", 30)
-    c["ack_days"] = int(ack) if isinstance(ack, (int, float)) else 5
-    c["update_days"] = int(upd) if isinstance(upd, (int, float)) else 30
-    return c
+    # every number and claim below comes from the profile; None / "" renders as a marked gap
+    c["mf"]["name_zh"] = get(p, "manufacturer.name_zh", "")
+    c["vd"].update({"ack_days": _num(get(p, "vulnerability_disclosure.acknowledgement_days")),
+                    "update_days": _num(get(p, "vulnerability_disclosure.status_update_days")),
+                    "fix_days": _num(get(p, "vulnerability_disclosure.remediation_days_target")),
+                    "languages": [str(x) for x in get(p, "vulnerability_disclosure.preferred_languages", []) or []],
+                    "personal_data_required": _flag(get(p, "vulnerability_disclosure.reporter_personal_data_required")),
+                    "advisories_url": get(p, "vulnerability_disclosure.advisories_url", ""),
+                    "reports_upstream": _flag(get(p, "vulnerability_disclosure.reports_upstream"))})
+    c["sp"] = {"shown_at_purchase": _flag(get(p, "support.shown_at_purchase")),
+               "never_shortened": _flag(get(p, "support.never_shortened")),
+               "kept_years": _num(get(p, "support.updates_kept_available_years")),
+               "published_url": get(p, "support.published_url", ""), "rationale": get(p, "support.rationale", "")}
+    c["upd"] = {k: _flag(get(p, f"updates.{k}")) for k in ("free_of_charge", "automatic", "default_on", "user_can_disable",
+                                                            "user_can_postpone", "notify_user", "signed")}
+    c["upd"]["mechanism"] = value(get(p, "updates.mechanism")) if get(p, "updates.mechanism") else None
+    c["data"] = {k: _flag(get(p, f"data.{k}")) for k in ("user_deletion", "factory_reset", "personal_data")}
+    c["prod"] = {k: _flag(get(p, f"product.{k}")) for k in ("radio_equipment", "internet_connected", "handles_payments",
+                                                             "toy_or_childcare", "consumer")}
+    c["doc_refs"] = {k: (get(p, f"documents.{k}") if isinstance(get(p, f"documents.{k}"), str) else "")
+                     for k in ("eu_declaration_of_conformity", "user_security_guide", "sbom_shared", "psti_statement_of_compliance")}
+    c["standards"] = standards_applied(profile)
+    c["en18031_parts"] = en18031_parts(profile)
+    c["cra_route"] = cra_route(assessment, profile)
+    c["psti"] = _framework_status(assessment, "psti")
+    c["en18031"] = _framework_status(assessment, "en18031")
+    c["dates"] = {"cra_reporting": legal_date("eu", "cra", "reporting"), "cra_main": legal_date("eu", "cra", "main"),
+                  "red": legal_date("eu", "red", "main"), "psti": legal_date("uk", "psti", "main")}
+    c["markets"] = [str(m) for m in get(p, "markets", []) or []]
+    return _esc(c)
+
+
+def _num(v: Any) -> int | float | None:
+    """A number from the profile as written (never a default: a missing number is a gap in the document)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return int(v) if v == int(v) else v
+
+
+def _flag(v: Any) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
+def en18031_parts(profile: dict | None) -> list[dict[str, Any]]:
+    """Which EN 18031 parts the RED delegated act makes relevant, from the profile (Art. 3(3)(d) network,
+    (e) personal data / privacy, (f) fraud / money).  None = the profile does not say."""
+    radio = get(profile, "product.radio_equipment")
+    if radio is False:
+        return []
+    std = standards_applied(profile)
+    parts = [
+        {"part": "EN 18031-1", "article": "3(3)(d)", "applies": get(profile, "product.internet_connected")},
+        {"part": "EN 18031-2", "article": "3(3)(e)",
+         "applies": True if (get(profile, "data.personal_data") or get(profile, "product.toy_or_childcare")) else
+         (False if get(profile, "data.personal_data") is False and get(profile, "product.toy_or_childcare") is False else None)},
+        {"part": "EN 18031-3", "article": "3(3)(f)", "applies": get(profile, "product.handles_payments")},
+    ]
+    for p in parts:
+        hits = [s for s in std if p["part"].replace(" ", "") in s["standard"].replace(" ", "")]
+        p["applied"] = [s["standard"] for s in hits]
+        p["partly"] = any(s["full"] is False for s in hits)
+    return parts
+
+
+def _framework_status(assessment: dict | None, fw: str) -> dict[str, Any]:
+    vs = [v for v in _dicts((assessment or {}).get("verdicts")) if v.get("framework") == fw]
+    mand = [v for v in vs if v.get("status") in ("mandatory", "conditional")]
+    open_ = sorted(str(v.get("id")) for v in mand if v.get("verdict") in OPEN_VERDICTS)
+    return {"assessed": bool(vs), "open": open_, "all_met": bool(mand) and not open_}
 
 
 def render_docs(ctx_data: dict[str, Any]) -> dict[str, str]:
     env = Environment(loader=PackageLoader("firmpass.evidence", "templates"), autoescape=False,
                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals.update(T=terms())  # the term base: T.cra.zh is the CRA's one Chinese name
     return {name: env.get_template(name + ".j2").render(c=ctx_data) for name in DOCS}
 
 
@@ -174,20 +241,45 @@ def _csv_cell(v: Any) -> str:
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s  # no formula injection in spreadsheets
 
 
-def remediation_plan(assessment: dict | None) -> str:
+OWNER = {"check": "firmware engineering / 固件研发", "profile": "product management / 产品管理",
+         "question": "compliance / 合规", "provision": "compliance / 合规"}
+
+
+def remediation_plan(result: ScanResult, assessment: dict | None, profile: dict | None) -> str:
+    """One row per open provision, in the order to work on them: the root causes of the executive
+    summary first (blockers of rules already in force, then by severity and by how many provisions
+    one fix closes), then everything else.  `due` is the legal date the provision must be met by; for a
+    rule already in force it is the assessment date (due now).  `owner` suggests the team; assign a person."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
+    if not assessment:
+        return buf.getvalue()
+    decision = build_decision(result, assessment, profile)
+    today = decision["today"]
+    root_of: dict[str, dict] = {}
+    for rc in decision["root_causes"]:
+        for ref in rc["refs"]:
+            root_of.setdefault(ref, rc)
     order = {"not_met": 0, "partly_met": 1, "needs_evidence": 2}
-    rows = [v for v in _dicts((assessment or {}).get("verdicts")) if v.get("verdict") in OPEN_VERDICTS]
-    rows.sort(key=lambda v: (order[v["verdict"]], 0 if v.get("status") == "mandatory" else 1, str(v.get("ref"))))
-    for v in rows:
+    rows = [v for v in _dicts(assessment.get("verdicts")) if v.get("verdict") in OPEN_VERDICTS]
+
+    def key(v: dict) -> tuple:
+        rc = root_of.get(str(v.get("ref")))
+        return (rc["priority"] if rc else 10_000, order[v["verdict"]], 0 if v.get("status") == "mandatory" else 1,
+                str(v.get("ref")))
+
+    rows.sort(key=key)
+    for i, v in enumerate(rows, 1):
         title, nxt = as_text(v.get("title")), as_text(v.get("next_step"))
-        due = ""
-        if v.get("framework") == "cra":
-            due = CRA_REPORTING if str(v.get("id", "")).startswith("Art14") else CRA_GENERAL
-        w.writerow([_csv_cell(x) for x in (v.get("ref"), v.get("verdict"), title.en, title.zh, nxt.en, nxt.zh,
-                                            ";".join(str(f) for f in v.get("findings") or []), "", "open", due)])
+        rc = root_of.get(str(v.get("ref")))
+        legal = framework_due(str(v.get("framework")), str(v.get("id", "")))
+        due = (max(legal, today) if legal else "") if v.get("status") in ("mandatory", "conditional") else ""
+        root = f"{rc['key']}" if rc else ""
+        owner = OWNER[rc["kind"]] if rc else ("firmware engineering / 固件研发" if v.get("findings") else "compliance / 合规")
+        w.writerow([_csv_cell(x) for x in (i, v.get("ref"), v.get("framework"), ";".join(str(m) for m in v.get("markets") or []),
+                                            v.get("verdict"), v.get("status"), title.en, title.zh, nxt.en, nxt.zh,
+                                            ";".join(str(f) for f in v.get("findings") or []), root, owner, due, legal, "open")])
     return buf.getvalue()
 
 
@@ -198,7 +290,11 @@ def _file_descriptions() -> dict[str, Any]:
         "security.txt": t("evidence.file.security_txt"), "cvd-policy.md": t("evidence.file.cvd"),
         "support-period.md": t("evidence.file.support"),
         "cra-annex-vii-technical-documentation.md": t("evidence.file.annex_vii"),
-        "eu-declaration-of-conformity.md": t("evidence.file.doc"), "remediation-plan.csv": t("evidence.file.plan"),
+        "eu-declaration-of-conformity.md": t("evidence.file.doc"),
+        "cra-annex-ii-user-information.md": t("evidence.file.annex_ii"),
+        "red-declaration-of-conformity.md": t("evidence.file.red_doc"),
+        "psti-statement-of-compliance.md": t("evidence.file.psti_soc"),
+        "remediation-plan.csv": t("evidence.file.plan"),
         "validation.json": t("evidence.file.validation"), "MANIFEST.sha256": t("evidence.file.manifest"),
     }
 
@@ -316,7 +412,7 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
         (ev / name).write_text(text, encoding="utf-8")
     if assessment is None:
         _note(notes, "evidence.note.no_assessment")
-    (ev / "remediation-plan.csv").write_text(remediation_plan(assessment), encoding="utf-8-sig")
+    (ev / "remediation-plan.csv").write_text(remediation_plan(result, assessment, profile), encoding="utf-8-sig")
 
     # ---- index, validation summary, manifest, zip
     (ev / "README.md").write_text(index_md(ev, validation, notes, now), encoding="utf-8")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from firmpass.model import SEVERITY_ORDER, ScanResult, exploit_source_name
+from firmpass.i18n.terms import value
+from firmpass.model import SEVERITY_ORDER, ScanResult, Text, exploit_source_name
 from firmpass.report.i18n import as_text, t
 
 MARKET_ORDER = ["eu", "uk", "us", "cn"]
@@ -189,7 +190,8 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                 "reason": as_text(v.get("reason")), "next_step": as_text(v.get("next_step")),
                 "findings": [str(x) for x in (v.get("findings") or [])[: caps.findings_per_verdict]],
                 "findings_more": max(0, len(v.get("findings") or []) - caps.findings_per_verdict),
-                "answers": [{"field": str(a.get("field", "")), "value": str(a.get("value", ""))} for a in v.get("profile_answers") or [] if isinstance(a, dict)],
+                "answers": [{"field": str(a.get("field", "")), "value": value(a.get("value"))}
+                            for a in v.get("profile_answers") or [] if isinstance(a, dict)],
                 "uncertain": bool(v.get("uncertain")), "uncertainty": as_text(v.get("uncertainty")),
                 "markets": [str(x) for x in v.get("markets") or []],
             })
@@ -197,7 +199,8 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         qs = _dicts(assessment.get("questions"))
         questions_more = max(0, len(qs) - caps.questions)
         for q in qs[: caps.questions]:
-            questions.append({"field": str(q.get("field", "")), "question": as_text(q.get("question"))})
+            questions.append({"field": str(q.get("field", "")), "question": as_question(as_text(q.get("question"))),
+                              "refs": [str(x) for x in q.get("refs") or []][:6]})
         for d in _dicts(assessment.get("divergences")):
             divergences.append({"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
                                 "detail": as_text(d.get("detail"))})
@@ -219,7 +222,11 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     sb = extra.get("secure_boot") or {}
 
     prof = profile or {}
+    from firmpass.report.decision import build_decision
+
+    decision = build_decision(r, assessment, profile)
     return {
+        "decision": decision,
         "identity": identity,
         "findings": fview, "findings_total": len(r.findings), "findings_more": max(0, len(findings) - caps.findings),
         "severity_counts": sev_counts, "finding_titles": finding_titles,
@@ -236,12 +243,26 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                      for w in r.warnings[: caps.warnings]],
         "warnings_more": max(0, len(r.warnings) - caps.warnings),
         "product": {
-            "manufacturer": str(get(prof, "manufacturer.name", "")), "name": str(get(prof, "product.name", "")),
+            "manufacturer": str(get(prof, "manufacturer.name", "")),
+            "manufacturer_zh": str(get(prof, "manufacturer.name_zh", "")), "name": str(get(prof, "product.name", "")),
             "model": str(get(prof, "product.model", "")), "firmware_version": str(get(prof, "product.firmware_version", "")),
             "support_end": str(get(prof, "support.end_date", "")),
         },
         "profile": profile is not None,
     }
+
+
+def as_question(q: Text) -> Text:
+    """An open question reads as a question in both languages: a bare label from the profile
+    questionnaire ('Manufacturer postal address') becomes 'What is the manufacturer postal address?'."""
+    en, zh = q.en.strip(), q.zh.strip()
+    if en and not en.endswith("?"):
+        en = f"What is the answer for: {en}?" if not en[:1].isupper() else f"{en}?" if en.split()[0] in (
+            "Is", "Are", "Does", "Do", "Can", "How", "What", "Which", "Who", "When", "Where", "Why") else \
+            f"What is the {en[0].lower() + en[1:]}?"
+    if zh and not zh.endswith(("？", "?")):
+        zh = f"{zh.rstrip('。')}是什么？"
+    return Text(en=en, zh=zh)
 
 
 def _int(x: Any) -> int:

@@ -146,6 +146,9 @@ def clean_path(name: str) -> str:
                 parts.pop()
             continue
         c = c.replace("\0", "")
+        # bytes that are not UTF-8 (decoded with surrogateescape by the readers) become a visible \xNN:
+        # the name stays distinct and readable, and findings.json (UTF-8) can hold it
+        c = c.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         while len(c.encode("utf-8", "surrogateescape")) > 255:
             c = c[:-1]
         parts.append(c)
@@ -323,11 +326,15 @@ def kind_of(fmt: str | None) -> str | None:
     return None
 
 
-_sig_cache: dict[str, tuple[re.Pattern, dict[str, list[tuple[Handler, int]]]]] = {}
+_sig_cache: dict[str, tuple[re.Pattern, dict[int, list[tuple[bytes, list[tuple[Handler, int]]]]]]] = {}
 
 
 def signatures(kind: str):
-    """A compiled alternation of all magics (C speed over an mmap), with handlers per group."""
+    """A compiled alternation of all magics (C speed over an mmap), and per first byte the magics and
+    their handlers.  The alternation has no groups: with one named group per magic Python's regex
+    engine tries every branch at every offset (about 1 MB/s); a plain alternation of literals is
+    prefiltered by its first bytes (15-20x faster).  The handlers of a hit are found with
+    candidates()."""
     if kind not in _sig_cache:
         groups: dict[bytes, list[tuple[Handler, int]]] = {}
         for h in REGISTRY:
@@ -335,10 +342,25 @@ def signatures(kind: str):
                 continue
             for magic, moff in h.magics:
                 groups.setdefault(magic, []).append((h, moff))
-        names = {f"g{i}": m for i, m in enumerate(groups)}
-        pat = re.compile(b"|".join(b"(?P<%s>%s)" % (n.encode(), re.escape(m)) for n, m in names.items()), re.S)
-        _sig_cache[kind] = (pat, {n: groups[m] for n, m in names.items()})
+        mags = sorted(groups, key=len, reverse=True)
+        pat = re.compile(b"|".join(re.escape(m) for m in mags), re.S)
+        by_first: dict[int, list[tuple[bytes, list[tuple[Handler, int]]]]] = {}
+        for m in mags:
+            by_first.setdefault(m[0], []).append((m, groups[m]))
+        _sig_cache[kind] = (pat, by_first)
     return _sig_cache[kind]
+
+
+def candidates(by_first, buf, at: int) -> list[tuple[Handler, int]]:
+    """Every (handler, magic offset) whose magic is at `at`, in registry order (a shorter magic that is
+    a prefix of the one the regex matched is tried too)."""
+    out: list[tuple[Handler, int]] = []
+    for magic, hs in by_first.get(buf[at], ()):
+        if buf[at: at + len(magic)] == magic:
+            out.extend(hs)
+    if len(out) > 1:
+        out.sort(key=lambda hm: REGISTRY.index(hm[0]))
+    return out
 
 
 # ---------------------------------------------------------------------------------- engine
@@ -570,7 +592,7 @@ class Unpacker:
             if m is None:
                 break
             hit = None
-            for h, moff in groups[m.lastgroup]:
+            for h, moff in candidates(groups, buf, m.start()):
                 off = m.start() - moff
                 if off < pos:
                     continue

@@ -288,6 +288,46 @@ def _iso(s: str) -> str:
     return s.split(".")[0] + "Z"
 
 
+def _upper_bound(rng: str) -> tuple[str, str] | None:
+    """('<', '8.4.0') or ('<=', '8.3.0') from a range such as '>= 7.69.0, <= 8.3.0'."""
+    m = re.search(r"(<=?)\s*([0-9A-Za-z][^,\s]*)", rng or "")
+    return (m.group(1), m.group(2)) if m else None
+
+
+def remediation_for(v: Vulnerability, det: str | None, pid: str) -> dict[str, Any]:
+    """CSAF remediation: vendor_fix when a fixed upstream version is known from the matched range (the
+    details say which), none_available only when no fix is known (and then never 'Update ...')."""
+    bound = _upper_bound(str(v.match.get("range") or ""))
+    if bound:
+        op, ver = bound
+        text = (f"Update {v.component_name} to {ver} or later." if op == "<" else
+                f"Update {v.component_name} to a release later than {ver}.")
+        return {"category": "vendor_fix", "details": text, "product_ids": [pid]}
+    return {"category": "none_available",
+            "details": det or f"No fixed version of {v.component_name} is known to firmpass; follow the supplier's advisory.",
+            "product_ids": [pid]}
+
+
+def not_decisive(v: Vulnerability, comp: Component | None) -> str | None:
+    """Why a version match is not enough to assert known_affected, or None when it is decisive.
+    A distribution package whose revision the distribution's tracker did not rule on may carry a
+    back-ported fix (upstream ranges say nothing about it); a weakly identified component or a match
+    without a version is a lead, not a finding."""
+    if comp is None:
+        return "the component behind this match is not in the inventory"
+    props = comp.properties or {}
+    if (comp.purl or "").startswith("pkg:deb/") or props.get("distro"):
+        rev = props.get("package_version") or comp.version
+        return (f"{comp.name} is a Debian package (revision {rev}); the upstream range matches, but the Debian security "
+                f"tracker data in the vulnerability store does not show whether this revision carries the fix, and "
+                f"Debian back-ports fixes. Check the tracker or the package changelog.")
+    if not v.component_version:
+        return "the component's version is unknown: the match is by name only"
+    if comp.confidence < 0.7:
+        return f"{comp.name} was identified with low confidence ({comp.confidence:.2f})"
+    return None
+
+
 def to_csaf(result: ScanResult, profile: dict | None) -> dict:
     profile = profile or {}
     man = profile.get("manufacturer") or {}
@@ -343,20 +383,32 @@ def to_csaf(result: ScanResult, profile: dict | None) -> dict:
         threats, remediations, scores = [], [], []
         for v in vs:
             pid = _pid(v.component) + ":FW"
+            state = v.vex.state
+            ruled = v.match.get("ruled_out_by") if isinstance(v.match.get("ruled_out_by"), dict) else {}
+            undecided = None
+            if state == "not_affected" and ruled.get("rule") == "distro_fix" and str(ruled.get("fixed_version")) != "0":
+                state = "fixed"  # the installed distro revision carries the fix (vulns.ruleout.distro_fixed)
+            elif state == "affected" and v.vex.source == "firmpass":
+                undecided = not_decisive(v, comps.get(v.component))
+                if undecided:
+                    state = "under_investigation"
             field = {"affected": "known_affected", "not_affected": "known_not_affected", "fixed": "fixed",
-                     "under_investigation": "under_investigation"}[v.vex.state]
+                     "under_investigation": "under_investigation"}[state]
             status.setdefault(field, []).append(pid)
             det = _detail_str(v.vex.detail)
-            if v.vex.state == "not_affected":
+            if undecided:
+                d.setdefault("notes", []).append({"category": "details", "title": f"Why under investigation ({v.component_name})",
+                                                  "text": undecided})
+            elif state == "fixed" and det:
+                d.setdefault("notes", []).append({"category": "details", "title": f"Fixed in the installed revision ({v.component_name})",
+                                                  "text": det})
+            if state == "not_affected":
                 label = CDX_TO_CSAF.get(v.vex.justification or "")
                 if label:
                     flags.setdefault(label, []).append(pid)
                 threats.append({"category": "impact", "details": det or "not affected", "product_ids": [pid]})
-            elif v.vex.state == "affected":
-                remediations.append({"category": "none_available",
-                                     "details": det or f"Update {v.component_name} to a version outside the affected "
-                                                       f"range ({v.match.get('range', 'see advisory')}).",
-                                     "product_ids": [pid]})
+            elif state == "affected":
+                remediations.append(remediation_for(v, det, pid))
             for s in v.cvss:
                 if s.version in ("3.0", "3.1") and s.severity in ("none", "low", "medium", "high", "critical"):
                     scores.append({"products": [pid], "cvss_v3": {"version": s.version, "vectorString": s.vector,
@@ -392,9 +444,11 @@ def to_csaf(result: ScanResult, profile: dict | None) -> dict:
             "category": "csaf_vex", "csaf_version": "2.0",
             "title": f"VEX for {vendor} {pname} {fw_ver}",
             "publisher": {"category": "vendor", "name": vendor, "namespace": ns},
-            "tracking": {"id": doc_id, "status": "final", "version": "1", "initial_release_date": now,
+            # a draft: firmpass generated it and nobody has reviewed it yet (CSAF 6.1.17: a draft's version is 0)
+            "tracking": {"id": doc_id, "status": "draft", "version": "0", "initial_release_date": now,
                          "current_release_date": now,
-                         "revision_history": [{"date": now, "number": "1", "summary": "Generated by firmpass"}],
+                         "revision_history": [{"date": now, "number": "0",
+                                               "summary": "Draft generated by firmpass; to be reviewed by the manufacturer's PSIRT"}],
                          "generator": {"engine": {"name": "firmpass", "version": __version__}, "date": now}},
             "distribution": {"tlp": {"label": "WHITE"}},
             "notes": [{"category": "summary", "title": "Scope",

@@ -252,11 +252,33 @@ def art14_entry(vid: str, rows: list[dict[str, Any]], seen: str, profile: dict[s
             "corrective_measure_available": inc.get("corrective_measure_available")}
 
 
+def _history(raw: Any) -> dict[str, dict[str, Any]]:
+    """The previous watch's history, keeping only entries of the shape this module writes (a watch.json
+    edited by hand or damaged must not stop the watch or start a clock at a nonsense time)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(raw, dict):
+        return out
+    for k, v in raw.items():
+        if not (isinstance(k, str) and "@" in k and isinstance(v, dict)):
+            continue
+        h: dict[str, Any] = {"open": v.get("open") is True}
+        for f in ("first_seen", "exploited_seen", "resolved"):
+            x = v.get(f)
+            if isinstance(x, str):
+                try:
+                    parse_when(x)
+                except ValueError:
+                    continue
+                h[f] = x
+        out[k] = h
+    return out
+
+
 def watch_one(sc: SavedScan, vulns: list[Hit], now: dt.datetime, store_info: dict[str, Any]) -> dict[str, Any]:
     """The watch.json of one saved scan (not yet written)."""
     scanned = sc.result.tool.finished or sc.result.tool.started
     prev = sc.previous or {}
-    hist: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (prev.get("history") or {}).items() if isinstance(v, dict)}
+    hist = _history(prev.get("history"))
     if sc.previous is None:  # first watch: the scan itself is the baseline
         before = {_key(v) for v in sc.result.vulnerabilities if v.vex.state in OPEN_STATES}
         before_expl = {_key(v) for v in sc.result.vulnerabilities if v.vex.state in OPEN_STATES and v.is_exploited}

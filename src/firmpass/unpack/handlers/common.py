@@ -23,6 +23,8 @@ def ftype(mode: int) -> str:
 def entry(path: str, mode: int, uid: int, gid: int, size: int = 0, link: str | None = None,
           dev: tuple[int, int] | None = None, typ: str | None = None) -> FileEntry:
     t = typ or ftype(mode)
+    if link:  # a target that is not UTF-8 is recorded with \xNN escapes (the link on disk keeps its bytes)
+        link = link.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return FileEntry(path="/" + path, container="", type=t, size=size if t in ("file", "hardlink") else 0,
                      mode=stat.S_IMODE(mode), uid=uid, gid=gid, link_target=link,
                      device=dev if t in ("chardev", "blockdev") else None)
