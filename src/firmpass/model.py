@@ -208,6 +208,11 @@ class ImageInfo(_M):
     sha512: str | None = None
     size: int
     container_chain: list[ContainerNode] = Field(default_factory=list)
+    # set by unpack: False when no container, filesystem or kernel was found in it (scanned as one blob)
+    opened: bool | None = None
+    entropy: dict[str, Any] | None = None  # per region, for an image that was not opened (unpack.blob)
+    likely_cause: str | None = None  # why it was not opened: encrypted / compressed / unknown_format
+    magic: str | None = None  # libmagic's description of an image that was not opened
 
 
 class ToolInfo(_M):

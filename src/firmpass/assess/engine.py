@@ -271,7 +271,8 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
                                                      title_zh=f.title.zh) for f in low[:5]), findings=[f.id for f in low]))
         elif not hits:  # info-only findings are cited (findings list) but prove neither way
             covering = sorted(c for c, provs in ctx["checks"].items() if refs & set(provs))
-            if covering:
+            # an image that could not be opened (unpack: image.opened false) gives the checks nothing to read
+            if covering and result.image.opened is not False:
                 aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True))
 
     if applies is False and not fw_bad:

@@ -3,7 +3,8 @@
 Sources: package databases (dpkg, opkg, apk, rpm sqlite, Buildroot/Yocto manifests), binary
 signatures (rules/signatures.yaml, see signatures.py), ELF packaging notes (.note.package JSON),
 the Linux kernel (image header / banner / compressed payload, modules' vermagic, uImage name),
-BusyBox applets, and shared libraries by SONAME.  Results are merged into one component per
+BusyBox applets, shared libraries by SONAME, and the strings of blobs no handler opened (signature
+banners, a raw kernel banner, the RTOS rules of rules/rtos.yaml).  Results are merged into one component per
 (name, version); the evidence lists every path and container (a rootfs copied three times into one
 image gives one component with three pieces of evidence).  Every ELF's DT_NEEDED entries become
 dependencies on the components providing those SONAMEs.  A weak signal is kept with a low
@@ -32,6 +33,7 @@ from firmpass.i18n import msg
 from firmpass.identify import busybox as bb
 from firmpass.identify import kernel as kern
 from firmpass.identify import pkgdb
+from firmpass.identify import rtos as rtos_rules
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
 from firmpass.identify.signatures import Match, Rule, dir_owners, load_rules, match_file, rules_by_id, version_strings
 from firmpass.model import Component, ComponentEvidence, FileEntry
@@ -285,7 +287,7 @@ class _Identifier:
                 continue
             base = posixpath.basename(f.path)
             is_elf = f.elf is not None
-            if not is_elf and not name_rx.search(base) and not base.endswith(".ko") \
+            if not is_elf and not name_rx.search(base) and not kern.is_module(f.path) \
                     and not f.path.startswith("/boot/config-"):
                 # cheap sniff: ELF or kernel header
                 try:
@@ -295,7 +297,7 @@ class _Identifier:
                 if not self._want(f, head):
                     continue
             if (f.sha256 and f.sha512 and f.sha256 in self.text_cache and f.sha256 not in self.needs_data
-                    and not base.endswith(".ko")):
+                    and not kern.is_module(f.path)):
                 # the same content was scanned in another filesystem (a rootfs copied into the image
                 # several times): its strings and ELF data are cached, only the evidence is added
                 self._scan_one(f, base, b"")
@@ -319,7 +321,7 @@ class _Identifier:
             self.text_cache[f.sha256] = cached
         text, dyn = cached
         if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
-                     or base.endswith(".ko") or f.path.startswith("/boot/config-")):
+                     or kern.is_module(f.path) or f.path.startswith("/boot/config-")):
             self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
         if dyn is not None:
             self.dyn[(f.container, f.path)] = dyn
@@ -368,14 +370,14 @@ class _Identifier:
                 self.kernel_config = self.kernel_config or kern.ikconfig(data)
         if f.path.startswith("/boot/config-") or base == "kernel-config":
             self.kernel_config = self.kernel_config or kern.parse_config(data[: 4 << 20].decode("utf-8", "replace")) or None
-        if base.endswith(".ko"):
-            vm = kern.vermagic(data)
-            if vm:
+        if kern.is_module(f.path):
+            tag = kern.module_tag(data)
+            if tag:
                 self.modules.append(f.path)
-                m = kern.RELEASE.match(vm)
+                m = kern.RELEASE.match(tag[1])
                 if m:
-                    self._kernel({"version": m.group(1), "release": vm.split()[0], "method": "vermagic"}, f.path,
-                                 f.container, None, conf=0.6, match=f"vermagic={vm}")
+                    self._kernel({"version": m.group(1), "release": tag[1].split()[0], "method": tag[0]}, f.path,
+                                 f.container, None, conf=0.6, match=f"{tag[0]}={tag[1]}")
         # busybox applets
         if any(m.rule.id == "busybox" for m in matches) and self.busybox is None:
             apps = bb.applets(data)
@@ -448,6 +450,8 @@ class _Identifier:
             if kv:
                 self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
                 found = True
+        if not found:  # an uncompressed kernel image whose code holds stream magics (carved as a vendor header)
+            found = self._raw_kernel_image()
         if not found:  # fall back on a version in a uImage / FIT name: weak
             for node in self.ctx.result.image.container_chain:
                 name = str(node.meta.get("name") or node.meta.get("description") or "")
@@ -467,6 +471,75 @@ class _Identifier:
                 kv = kern.kernel_version(data)
                 if kv:
                     self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
+
+    def scan_blobs(self) -> None:
+        """Blobs: parts no handler opened (format "data": the image itself when it could not be opened, a
+        carved part, a decompressed stream, a file of an archive that looks like an image but was not
+        understood).  Their strings are matched against the signature rules (self-identifying banners:
+        a blob has no file name that could own a product), a raw Linux banner is looked for, and the
+        RTOS rules name the operating system (rules/rtos.yaml).  Read up to MAX_SCAN_BYTES each."""
+        seen: set[str] = set()
+        found: list[dict[str, Any]] = []
+        for node in self.ctx.result.image.container_chain:
+            if node.format != "data" or not node.blob:
+                continue
+            p = Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob
+            try:
+                with open(p, "rb") as fh:
+                    data = fh.read(MAX_SCAN_BYTES)
+            except OSError:
+                continue
+            if not data:
+                continue
+            h = hashlib.sha256(data).hexdigest()
+            if h in seen:
+                continue
+            seen.add(h)
+            if node.id == "0":
+                path = "/" + self.ctx.result.image.name
+            else:
+                path = node.source_path or f"/{node.format}-{node.id}"
+            fe = FileEntry(path=path, container=node.id, type="file", size=len(data), sha256=h,
+                           sha512=hashlib.sha512(data).hexdigest())
+            for m in match_file(posixpath.basename(path), version_strings(data)):
+                if m.version is None or m.method != "signature-banner" or m.rule.id == "linux_kernel":
+                    continue
+                b = self._attach_rule(m.rule, m.version, None)
+                b.add(ComponentEvidence(path=path, method=m.method, match=m.text, rule=m.rule.id, container=node.id),
+                      min(m.confidence, 0.8), fe, rank=3)
+            kv = kern.kernel_version(data, decompress=False)
+            if kv:
+                self._kernel(kv, path, node.id, None, blob=data)
+            for r in rtos_rules.detect(rtos_rules.strings(data)):
+                b = self.comp(r.name, r.version, None, type_="operating-system")
+                b.supplier = r.supplier
+                b.purl = PackageURL(type="generic", name=r.id, version=r.version).to_string()
+                if r.cpe and r.version:
+                    vendor, product = r.cpe.split(":", 1)
+                    b.cpe = f"cpe:2.3:o:{vendor}:{product}:{r.version}:*:*:*:*:*:*:*"
+                elif r.cpe:
+                    b.properties["cpe_product"] = r.cpe
+                b.properties["rtos_rule"] = r.id
+                b.add(ComponentEvidence(path=path, method="rtos-string", match=r.evidence, rule=f"rtos:{r.id}",
+                                        container=node.id), 0.9 if r.version else 0.7, fe, rank=2)
+                found.append({"name": r.name, "version": r.version, "evidence": r.evidence, "path": path,
+                              "container": node.id})
+        if found:
+            self.ctx.result.extra["rtos"] = found
+
+    def _raw_kernel_image(self) -> bool:
+        """The image itself is a raw kernel (a Linux banner line in it) that carving split at the stream
+        magics its code holds (a raw ARM Image / vmlinux): read the banner from the image."""
+        chain = self.ctx.result.image.container_chain
+        if not chain or chain[0].format not in ("vendor-header", "concat") or not self.ctx.image.is_file():
+            return False
+        if self.ctx.image.stat().st_size > 96 << 20:
+            return False
+        data = self.ctx.image.read_bytes()
+        kv = kern.kernel_version(data, decompress=False)
+        if kv:
+            self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
+        return kv is not None
 
     # ------------------------------------------------------------------ weak signals and shared libraries
     def resolve_weak(self) -> None:
@@ -627,6 +700,7 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
         idf.package_dbs()
     idf.scan_files()
     idf.kernel_from_containers()
+    idf.scan_blobs()
     idf.resolve_weak()
     idf.sonames()
     idf.package_file_evidence()

@@ -15,7 +15,7 @@ from typing import Any
 
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult, Text
-from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, score_colour
+from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, entropy_chart, score_colour
 from firmpass.report.i18n import as_text, catalogue, t
 from firmpass.report.view import SEVERITIES, VERDICTS, Caps, build_view
 
@@ -47,6 +47,9 @@ def _charts(view: dict[str, Any], lang: str) -> dict[str, Any]:
         charts["hardening"] = bar_chart(rows, 1.0, lang)
     else:
         charts["hardening"] = ""
+    un = view["identity"].get("unopened")
+    charts["entropy"] = (entropy_chart(un["values"], un["region_size"], view["identity"]["size_bytes"], lang,
+                                       t("chart.entropy_axis")) if un and un["values"] else "")
     return charts
 
 

@@ -48,3 +48,37 @@ def score_colour(score: float) -> str:
     if score >= 0.5:
         return "#f59e0b"
     return "#dc2626"
+
+
+def entropy_chart(values: list[float], region_size: int, total: int, lang: str, axis: Text, width: int = 640,
+                  height: int = 170) -> Markup:
+    """Entropy per region of an image that could not be opened: an area over the offset, 0-8 bits/byte,
+    with a dashed line at 7.5 (above it: compressed or encrypted data).  `axis`: the y-axis caption."""
+    left, right, top, bottom = 40, 10, 8, 34
+    pw, ph = width - left - right, height - top - bottom
+    n = max(len(values), 1)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart entropy" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img">']
+    out.append('<style>text{font-family:"WenQuanYi Micro Hei","DejaVu Sans",sans-serif;font-size:10px;fill:#111}</style>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#eef0f3"/>')
+    pts = [f"{left},{top + ph}"]
+    for i, v in enumerate(values):
+        y = top + ph - ph * max(0.0, min(8.0, float(v))) / 8
+        x0, x1 = left + pw * i / n, left + pw * (i + 1) / n
+        pts += [f"{x0:.1f},{y:.1f}", f"{x1:.1f},{y:.1f}"]
+    pts.append(f"{left + pw},{top + ph}")
+    out.append(f'<polygon points="{" ".join(pts)}" fill="#2563eb" fill-opacity="0.75" stroke="#1e40af" stroke-width="0.6"/>')
+    y75 = top + ph - ph * 7.5 / 8
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y75:.1f}" y2="{y75:.1f}" stroke="#dc2626" stroke-dasharray="4 3"/>')
+    for b in (0, 4, 8):
+        y = top + ph - ph * b / 8
+        out.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">{b}</text>')
+    for frac in (0, 0.5, 1):
+        x = left + pw * frac
+        off = int(total * frac)
+        anchor = "start" if frac == 0 else ("end" if frac == 1 else "middle")
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 12}" text-anchor="{anchor}">{off:#x}</text>')
+    out.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+               f'{escape(label_for(axis, lang))} ({region_size:#x})</text>')
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -97,6 +97,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "vuln_db_sources": sources, "vuln_db_empty": bool(vdb.get("empty")) if vdb else None,
         "vuln_db_present": bool(vdb),
         "assessment_generated": (assessment or {}).get("generated", ""),
+        "unopened": _unopened(r),
     }
 
     # ----------------------------------------------------------------- findings
@@ -270,6 +271,15 @@ def as_question(q: Text) -> Text:
     if zh and not zh.endswith(("？", "?")):
         zh = f"{zh.rstrip('。')}是什么？"
     return Text(en=en, zh=zh)
+def _unopened(r: ScanResult) -> dict[str, Any] | None:
+    """An image unpack could not open: its warning, likely cause and entropy profile (unpack.blob)."""
+    if r.image.opened is not False:
+        return None
+    ent = r.image.entropy or {}
+    warning = next((w.message for w in r.warnings if w.code == "not_opened"), None)
+    return {"cause": r.image.likely_cause, "warning": warning, "magic": r.image.magic or "",
+            "values": list(ent.get("values") or []), "region_size": int(ent.get("region_size") or 0),
+            "mean": ent.get("mean")}
 
 
 def _int(x: Any) -> int:

@@ -35,7 +35,7 @@ METHOD_TECHNIQUE = {
     "dpkg-status": "manifest-analysis", "opkg-status": "manifest-analysis", "apk-db": "manifest-analysis",
     "rpm-db": "manifest-analysis", "buildroot-db": "manifest-analysis", "yocto-db": "manifest-analysis",
     "signature-banner": "binary-analysis", "signature-owned": "binary-analysis", "signature-bare": "binary-analysis",
-    "elf-package-note": "binary-analysis", "bzimage-header": "binary-analysis", "vermagic": "binary-analysis",
+    "elf-package-note": "binary-analysis", "bzimage-header": "binary-analysis", "vermagic": "binary-analysis", "kernel_version": "binary-analysis", "rtos-string": "binary-analysis",
     "soname": "binary-analysis", "soname+package-name": "binary-analysis", "uimage-name": "filename",
     "file-name": "filename", "file-name+sibling": "filename", "directory": "filename", "directory+sibling": "filename",
     "dpkg-file-list": "manifest-analysis", "opkg-file-list": "manifest-analysis",

@@ -36,7 +36,9 @@ whose declared size is over the per-file limit, or over what its part may expand
 part's size, less what earlier files of the part took), is not read: its metadata is kept and one
 warning per part names it; content is read and written in 1 MiB chunks; a corrupt part gives
 a warning naming it and the rest is unpacked; nothing from the image is executed.  A file with no
-known container raises UnusableInput("err.not_firmware"); an image whose only container is
+known container is either not firmware at all (text, a picture, a document, a few bytes: UnusableInput
+"err.not_firmware_what", naming which) or an image firmpass cannot open, scanned as one blob with exit 0
+(image.opened false, image.entropy per region, image.likely_cause, one warning; see unpack.blob); an image whose only container is
 corrupt raises UnusableInput("err.corrupt"); a limit hit before anything usable came out raises
 LimitExceeded("err.limit").  The CLI turns those into one line and exit code 2.
 """
@@ -71,7 +73,9 @@ def run(ctx) -> None:
         f.chain = chains.get(f.container, f.chain)
     ctx.scratch["unpack"] = {"bytes_written": u.written, "files": u.nfiles}
     if len(u.nodes) == 1 and root.format == "data":
-        raise UnusableInput("err.not_firmware", path=str(ctx.image))
+        _unopened(u, root, ctx)  # raises UnusableInput for input that is not firmware at all
+        return
+    ctx.result.image.opened = True
     if not ctx.result.files and u.failures:
         useful = [n for n in u.nodes if n.status == "ok" and n.format not in ("data", "empty")]
         if not useful:  # every container found was corrupt or a bomb: nothing to scan
@@ -81,6 +85,44 @@ def run(ctx) -> None:
                 detail = Text(en=meta.get("limit", ""), zh=meta.get("limit_zh") or meta.get("limit", ""))
                 raise LimitExceeded("err.limit", detail=detail, option=meta.get("limit_option", "--max-ratio"))
             raise UnusableInput("err.corrupt", path=str(ctx.image), detail=why)
+
+
+def _unopened(u: Unpacker, root, ctx) -> None:
+    """No handler opened the image.  Input that is not firmware at all (text, a picture, a document, a
+    few bytes) is unusable and the error says which; anything else is scanned as one blob: its hashes
+    are already in the image section, its entropy per region and the likely cause of the failure are
+    added there, and one warning names that cause.  Identify scans the blob's strings (node "0")."""
+    from firmpass.unpack import blob
+
+    what = blob.not_firmware(ctx.image)
+    if what is not None:
+        raise UnusableInput("err.not_firmware_what", path=str(ctx.image), what=what)
+    img = ctx.result.image
+    if blob.raw_kernel(ctx.image):  # an uncompressed kernel Image with no header magic (ARM, MIPS): a leaf
+        root.format = "linux-kernel"
+        root.meta["kind"] = "raw Image"
+        img.opened = True
+        return
+    img.opened = False
+    img.entropy = blob.entropy_profile(ctx.image)
+    img.likely_cause = blob.likely_cause(img.entropy)
+    img.magic = _magic(ctx.image)
+    root.meta["likely_cause"] = img.likely_cause
+    ent = img.entropy
+    ctx.warn("unpack", "not_opened", msg("unpack.not_opened", cause=blob.CAUSES[img.likely_cause],
+                                         mean=f"{ent['mean']:.2f}", chi=f"{ent['chi_square_median']:.0f}",
+                                         magic=img.magic or "data"))
+
+
+def _magic(path) -> str | None:
+    """libmagic's one-line description of the file (python-magic is a dependency), or None."""
+    try:
+        import magic
+
+        with open(path, "rb") as fh:
+            return str(magic.from_buffer(fh.read(1 << 20)))[:200]
+    except Exception:  # noqa: BLE001 - a description only; libmagic missing or failing changes nothing
+        return None
 
 
 def _single_binary(u: Unpacker, root, ctx) -> None:

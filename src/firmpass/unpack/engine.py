@@ -25,6 +25,10 @@ from firmpass.model import ContainerNode, FileEntry, Text
 STAGE = "unpack"
 BLOBS = "unpacked/blobs"
 ZEROS = bytes(1 << 20)  # a content chunk equal to this is written as a hole (sparse output file)
+# a file of an archive named like a firmware image, at most one folder deep (a vendor download, not a rootfs
+# tarball's /lib/firmware): warned about when no handler opens it (Unpacker.nested)
+IMAGE_NAME = re.compile(r"\.(?:img|bin|trx|chk|fw|rom|ubi|ubifs|sqfs|squashfs|itb|uimage|pkg|upg)$", re.I)
+UNOPENED_MIN = 64 << 10
 
 
 class PartError(Exception):
@@ -670,6 +674,7 @@ class Unpacker:
             self.nested(node, entries, depth)
 
     def nested(self, node: ContainerNode, entries: list[FileEntry], depth: int) -> None:
+        unopened: list[FileEntry] = []
         for e in entries:
             if e.type != "file" or e.disk_path is None or e.size < 32:
                 continue
@@ -683,7 +688,34 @@ class Unpacker:
                     h, size = self.identify(mm, len(mm), "sniff")
             except (OSError, ValueError):
                 continue
+            if (h is None and kind_of(node.format) == "archive" and e.size >= UNOPENED_MIN and IMAGE_NAME.search(e.path)
+                    and e.path.count("/") <= 2):  # a download's images, not the firmware files of a rootfs tarball
+                unopened.append(e)
             if h is None or h.leaf:
                 continue
             child = self.new_node(node, h.name, source_path=e.path, blob=e.disk_path, size=e.size)
             self.open_file(child, p, depth + 1, carve=False, kind="sniff")
+        if unopened:
+            self.unopened_parts(node, unopened)
+
+    def unopened_parts(self, node: ContainerNode, items: list[FileEntry]) -> None:
+        """Files of an archive named like firmware images (a vendor download holding .img / .bin files) that
+        no handler opens: each becomes a "data" part (identify scans its strings) with its likely cause,
+        and one warning per archive names them."""
+        from firmpass.unpack import blob
+
+        en, zh = [], []
+        for e in items[:50]:
+            try:
+                cause = blob.likely_cause(blob.entropy_profile(self.out / e.disk_path))
+            except OSError:
+                continue
+            self.new_node(node, "data", source_path=e.path, blob=e.disk_path, size=e.size,
+                          meta={"opened": False, "likely_cause": cause})
+            short = blob.SHORT[cause]
+            en.append(f"{e.path} ({short.en})")
+            zh.append(f"{e.path}（{short.zh}）")
+        if en:
+            more = ", ..." if len(en) > 5 else ""
+            self.warn("parts_not_opened", node, part=self.part_name(node), count=len(en),
+                      files=Text(en=", ".join(en[:5]) + more, zh="，".join(zh[:5]) + more))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import struct
 
+from firmpass.identify.kernel import payload_compression
 from firmpass.unpack.engine import Handler
 
 
 class LinuxKernelHandler(Handler):
-    """A Linux kernel image: x86 bzImage (recorded with its version string), ARM zImage, arm64 Image.
-    A leaf: recorded, not opened further."""
+    """A Linux kernel image: x86 bzImage (recorded with its version string), ARM zImage (with the
+    compressor and offset of its payload), arm64 Image.  A leaf: recorded, not opened further."""
 
     name = "linux-kernel"
     kind = "kernel"
@@ -26,7 +27,12 @@ class LinuxKernelHandler(Handler):
 
     def unpack(self, u, node, src, depth):
         if bytes(src.view(0x202, 0x206)) != b"HdrS":
-            node.meta["kind"] = "arm64 Image" if bytes(src.view(0x38, 0x3C)) == b"ARM\x64" else "ARM zImage"
+            arm64 = bytes(src.view(0x38, 0x3C)) == b"ARM\x64"
+            node.meta["kind"] = "arm64 Image" if arm64 else "ARM zImage"
+            if not arm64:  # the payload after the decompressor stub (identify reads the version from it)
+                found = payload_compression(bytes(src.view(0, 0x30 + (320 << 10))))
+                if found:
+                    node.meta["payload_compression"], node.meta["payload_offset"] = found
             return src.size
         node.meta["kind"] = "x86 bzImage"
         proto = struct.unpack("<H", src.buf[src.off + 0x206: src.off + 0x208])[0]
