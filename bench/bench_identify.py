@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import tempfile
 import time
@@ -25,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from firmpass.identify import identify  # noqa: E402
+from firmpass.identify import identify, rule_for_package  # noqa: E402
+from firmpass.identify.pkgdb import debian_upstream  # noqa: E402
 from tests.corpus import build  # noqa: E402
 from tests.identify.truth import packages, score  # noqa: E402
 from tests.treectx import context_from_tree  # noqa: E402
@@ -63,11 +65,63 @@ def measure(label: str, ctx, truth) -> dict:
           f"identify={t_bin:.2f}s floor={fl:.2f}s ratio={t_bin / fl if fl else 0:.1f}x  "
           f"| with pkg db: components={len(comps_db)} recall={s_db['recall']:.3f} t={t_db:.2f}s"
           f"{'  kernel=' + str(kern.get('version')) if kern.get('version') else ''}")
+    print(f"{'':34} exact version: executables {s['exe_hit']}/{s['exe']} ({s['exe_recall']:.1%})  "
+          f"all packages {s['all_hit']}/{s['all']} ({s['all_recall']:.1%})  precision {s['precision']:.1%}")
     if s["missed"]:
         print(f"{'':34} missed: {', '.join(s['missed'])}")
+    if s["all_missed"]:
+        print(f"{'':34} no version evidence in the binaries (missed): {', '.join(s['all_missed'])}")
     if s["wrong"]:
         print(f"{'':34} wrong: {', '.join(s['wrong'])}")
-    return {"t": t_bin, "floor": fl, **s}
+    mb = sum(f.size for f in files if f.type == "file") / 1e6
+    return {"t": t_bin, "floor": fl, "mb": mb, **s}
+
+
+PH0WN = ROOT.parent / "shared" / "data" / "firmware" / "ph0wn-r0-rootfs-mipsel.tar.bz2"
+# OpenWrt package names -> the product (rule id) a binary identifies
+_OPKG_PRODUCT = {"libc": "uclibc", "libopenssl": "openssl", "agetty": "util-linux", "libjson-c": "json-c",
+                 "kernel": "linux_kernel", "libgcc": "gcc", "libnl-tiny": "libnl-tiny"}
+
+
+def measure_ph0wn(tmp: Path) -> dict | None:
+    """The real OpenWrt-based router rootfs in ../shared (when present): binary evidence only, scored
+    against its own opkg status for the packages that have a release version (OpenWrt's own tools
+    are versioned by git snapshot date and carry no release to find; kmod-* are the kernel's)."""
+    import re
+    import tarfile
+
+    from firmpass.identify.pkgdb import parse_dpkg_status, debian_upstream as _up  # noqa: F401
+
+    if not PH0WN.is_file():
+        print(f"(ph0wn router rootfs not found at {PH0WN}: skipped)")
+        return None
+    d = tmp / "ph0wn"
+    with tarfile.open(PH0WN) as t:
+        t.extractall(d, filter=lambda m, p: None if m.issym() and m.linkname.startswith("/") else tarfile.data_filter(m, p))
+    root = d / "rootfs-mipsel"
+    pkgs = parse_dpkg_status((root / "usr/lib/opkg/status").read_text(), "opkg")
+    truth = {}
+    for p in pkgs:
+        if p.name.startswith("kmod-") or p.name == "base-files" or not re.match(r"^\d+\.\d+", p.version):
+            continue
+        rid = _OPKG_PRODUCT.get(p.name) or p.name
+        truth[rid] = re.match(r"^\d+(?:\.\d+)+[a-z]?", p.version).group(0)  # 1.0.2n-1, 3.18.109-1-17b4..., 4.6-linaro-1
+    ctx = context_from_tree(root, tmp / "ph0wn-out")
+    mb = sum(f.size for f in ctx.result.files if f.type == "file") / 1e6
+    t = time.perf_counter()
+    comps = identify(ctx, use_package_db=False)
+    dt = time.perf_counter() - t
+    found = {c.properties.get("rule"): c.version for c in comps if c.version}
+    hit = [r for r, v in truth.items() if found.get(r) == v]
+    wrong = [f"{r} {found[r]} (opkg: {v})" for r, v in truth.items() if r in found and found[r] != v]
+    print(f"ph0wn router rootfs (real, opkg status ignored): {len(hit)}/{len(truth)} release-versioned packages at the "
+          f"exact version; missed: {', '.join(f'{r} {v}' for r, v in truth.items() if r not in hit) or '-'}; "
+          f"wrong: {', '.join(wrong) or '-'}; also found: "
+          f"{', '.join(f'{r} {v}' for r, v in found.items() if r not in truth) or '-'}")
+    n = len(hit) + len(wrong)
+    return {"t": dt, "mb": mb, "exe_hit": len(hit), "exe": len(truth), "exe_recall": len(hit) / len(truth),
+            "all_hit": len(hit), "all": len(truth), "all_recall": len(hit) / len(truth),
+            "reported": n, "wrong": wrong, "precision": len(hit) / n if n else 1.0}
 
 
 def main() -> int:
@@ -102,10 +156,40 @@ def main() -> int:
             base = list(ctx3.result.files)
             ctx3.result.files = base + [e.model_copy(update={"container": c}) for c in ("0.2", "0.3") for e in base]
             results["rootfs tree x3 (firmware.bin)"] = measure("rootfs tree x3 (firmware.bin)", ctx3, truth)
+        ph = measure_ph0wn(Path(tmp))
+        if ph is not None:
+            results["ph0wn router (real, MIPS)"] = ph
+        extra = corpus / "extra-rootfs"
+        if extra.is_dir():  # real socat / wget / inetutils, no package database
+            gt = json.loads((corpus / "extra-rootfs.json").read_text())["packages"]
+            ctx = context_from_tree(extra.resolve(), Path(tmp) / "extra")
+            files = list(ctx.result.files)
+            t = time.perf_counter()
+            comps = identify(ctx, use_package_db=False)
+            dt = time.perf_counter() - t
+            got = {(c.properties.get("rule"), c.version) for c in comps if c.version}
+            want = {(rule_for_package(p["package"], p["source"]).id, debian_upstream(p["version"])) for p in gt}
+            h = len(want & got)
+            results["extra-rootfs (socat, wget, inetutils)"] = {
+                "t": dt, "mb": sum(f.size for f in files if f.type == "file") / 1e6, "exe_hit": h, "exe": len(want),
+                "exe_recall": h / len(want), "all_hit": h, "all": len(want), "all_recall": h / len(want),
+                "reported": len(got), "wrong": sorted(f"{r} {v}" for r, v in got - want),
+                "precision": len(got & want) / len(got) if got else 1.0}
+    print("\nexact upstream version, binary evidence only (package database removed):")
+    print(f"{'image':34} {'executables':>14} {'all packages':>14} {'precision':>14} {'MB':>7} {'s/100MB':>8}")
+    for name, r in results.items():
+        print(f"{name:34} {r['exe_hit']:>4}/{r['exe']:<3} {r['exe_recall']:>6.1%} {r['all_hit']:>4}/{r['all']:<3} "
+              f"{r['all_recall']:>6.1%} {r['reported'] - len(r['wrong']):>4}/{r['reported']:<3} {r['precision']:>6.1%} "
+              f"{r['mb']:>7.1f} {r['t'] / r['mb'] * 100 if r['mb'] else 0:>8.2f}")
     worst = max(r["t"] for r in results.values())
+    per100 = max(r["t"] / r["mb"] * 100 for r in results.values() if r["mb"] > 10)
+    print(f"identification time per 100 MB of unpacked files, worst image over 10 MB: {per100:.2f}s (target < 1 s)")
     print(f"identification time, worst image: {worst:.2f}s (target <= {TARGET_S:.0f}s): {'OK' if worst <= TARGET_S else 'SLOW'}")
-    ok = all(r["recall"] >= 0.95 and r["precision"] >= 0.98 for r in results.values())
-    print(f"recall >= 0.95 and precision >= 0.98 on every image: {'OK' if ok else 'FAIL'}")
+    ok = all(r["recall"] >= 0.95 and r["precision"] >= 0.98 and r["exe_recall"] >= 0.95
+             for r in results.values() if "recall" in r)
+    print(f"corpus images: recall (packages whose binaries carry their version) and executables >= 0.95, "
+          f"precision >= 0.98: {'OK' if ok else 'FAIL'}; all packages >= 0.90: "
+          f"{'OK' if all(r['all_recall'] >= 0.9 for r in results.values()) else 'NOT MET (see the table)'}")
     return 0 if ok and worst <= TARGET_S else 1
 
 

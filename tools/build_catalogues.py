@@ -61,6 +61,28 @@ CRA_CLASSIFY = {"Annex III - important products, Class I", "Annex III - importan
 XW_KEYS = {"cra": "cra", "en18031": "en18031", "psti": "psti", "nist_ir_8425": "nistir8425", "mlps": "mlps"}
 
 
+
+# Corrections of the reference's MLPS levels against GB/T 22239-2019 itself (issue 13): the level-2 IoT
+# extension (chapter 7.4) has physical environment, area boundary and O&M items only; the IoT
+# computing-environment items (perception node / gateway node device security, anti-replay, data fusion,
+# 8.4.3.x) start at level 3. In 8.1.4.9 level 2 asks for off-site backup sent in scheduled batches
+# (7.1.4.9 b); real-time off-site backup is a level-3 requirement.
+_L3_NOTE = ("Level corrected to L3-L4 against GB/T 22239-2019 (the reference transcription said L2-L4): the level-2 "
+            "IoT extension has no computing-environment items.",
+            "已对照 GB/T 22239-2019 将级别更正为第三级至第四级（参考转录为第二级至第四级）：第二级物联网扩展要求不含安全计算环境条目。")
+MLPS_CORRECTIONS: dict[str, dict] = {
+    **{pid: {"levels": "L3-L4", "note": _L3_NOTE} for pid in ("MLPS-IoT-SN", "MLPS-IoT-GW", "MLPS-IoT-RP", "MLPS-IoT-DF")},
+    "MLPS-CE-BR": {
+        "paraphrase_en": "Local backup and restore of important data; off-site backup sent over the network in scheduled "
+                         "batches (L2); real-time off-site backup and hot redundancy of key processing systems (L3+); "
+                         "remote disaster-recovery centre (L4).",
+        "paraphrase_zh": "提供重要数据本地备份恢复；第二级提供异地备份（通过网络定时批量传送至备用场地）；三级起异地实时备份、关键系统热冗余；四级建立异地灾备中心。",
+        "note": ("Corrected against GB/T 22239-2019: real-time off-site backup is a level-3 requirement (level 2: scheduled "
+                 "batch transfer).",
+                 "已对照 GB/T 22239-2019 更正：异地实时备份为第三级要求（第二级为定时批量传送）。"),
+    },
+}
+
 def T(en: str, zh: str) -> dict:
     return {"en": en, "zh": zh}
 
@@ -326,6 +348,8 @@ def build(ref: Path) -> None:
     items = []
     for it in m["items"]:
         pid = it["id"]
+        fix = MLPS_CORRECTIONS.get(pid, {})
+        it = {**it, **{k: v for k, v in fix.items() if k in ("levels", "paraphrase_en", "paraphrase_zh")}}
         unc = "not verified" in it["levels"]
         items.append({
             "id": pid, "ref": f"mlps:{pid}",
@@ -333,7 +357,7 @@ def build(ref: Path) -> None:
             "title": T(it["title"], it["title_zh"]),
             "explanation": T(it["paraphrase_en"], it["paraphrase_zh"]),
             "status": "mandatory", "status_text": it["status"], "levels": it["levels"], "clause": it["clause"],
-            "note": None,
+            "note": T(*fix["note"]) if fix.get("note") else None,
             "uncertain": unc,
             "uncertainty": (T("Level-1 applicability of this IoT extension item not verified.",
                               "该物联网扩展项在第一级是否适用未经核实。") if unc else None),
@@ -342,8 +366,9 @@ def build(ref: Path) -> None:
         })
     dump("mlps.yaml", {
         "framework": "mlps",
-        "title": T("China MLPS 2.0 - GB/T 22239-2019 (general and IoT extension, level 3)",
-                   "中国等级保护 2.0 - GB/T 22239-2019（通用要求与物联网扩展要求，第三级）"),
+        # the level is the operator's system's (profile mlps_level): the assessment puts it in the heading
+        "title": T("China MLPS 2.0 - GB/T 22239-2019 (general and IoT extension)",
+                   "中国网络安全等级保护 2.0 - GB/T 22239-2019（通用要求与物联网扩展要求）"),
         "versions": {"GB/T 22239-2019": {"date": "2019-05"}}, "default_version": "GB/T 22239-2019",
         "uncertainty": T("MLPS applies to classified systems operated in China, not to products: a device maker meets it "
                          "through its customers' systems. Items verified from public transcriptions, not the SAMR "

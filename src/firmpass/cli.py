@@ -112,7 +112,8 @@ OPT_MAX_FILE_SIZE = typer.Option(None, "--max-file-size", help="Largest single e
 OPT_MAX_RATIO = typer.Option(None, "--max-ratio", help="Largest expansion ratio of one compressed stream (default 250).")
 OPT_MAX_DEPTH = typer.Option(None, "--max-depth", help="Deepest container nesting (default 12).")
 OPT_MAX_FILES = typer.Option(None, "--max-files", help="Most files over the whole image (default 250000).")
-OPT_TIMEOUT = typer.Option(None, "--timeout", help="Seconds allowed for unpacking (default 900).")
+OPT_TIMEOUT = typer.Option(None, "--timeout", help="Seconds allowed for the whole scan: unpacking stops there and the stages "
+                                                  "that compute are skipped after it; what was computed is written (default 900).")
 OPT_QUIET = typer.Option(False, "--quiet", "-q", help="No progress display (only warnings and the last line).")
 OPT_JSON_PROGRESS = typer.Option(False, "--json-progress", help="Progress as JSON lines on stderr, for tools that drive firmpass.")
 
@@ -172,6 +173,10 @@ def scan(
         load_profile(profile)  # a bad profile stops here with one line, before any scanning
     for v in vex:
         require_file(v)
+    if vex:
+        from firmpass.vulns.vex import load_triage_files
+
+        load_triage_files(list(vex))  # a bad VEX stops here with one line, before OUT is touched
     if db is not None:
         from firmpass.vulns.store import check_db_file
 

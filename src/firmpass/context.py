@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,6 +45,16 @@ class ScanContext:
         self.assessment: dict[str, Any] | None = None  # assessment.json content
         self.scratch: dict[str, Any] = {}  # stage-to-stage data not serialised (caches)
         self._by_path: dict[tuple[str, str], FileEntry] | None = None
+        # one deadline for the whole scan (--timeout): long-running parsers poll remaining()
+        self.started = time.monotonic()
+
+    @property
+    def deadline(self) -> float:
+        """time.monotonic() value after which work that can be stopped is stopped (--timeout)."""
+        return self.started + self.options.limits.max_seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
     # ------------------------------------------------------------------ warnings
     def warn(self, stage: str, code: str, message: Text, part: str | None = None) -> None:

@@ -22,6 +22,37 @@ class _M(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
+def name_bytes(name: str) -> bytes:
+    """The raw bytes of a name read with surrogateescape (a non-UTF-8 file name from an image)."""
+    return name.encode("utf-8", "surrogateescape")
+
+
+def readable_name(name: str) -> str:
+    """A name that is valid UTF-8 text: itself when it already is, else every byte that was not
+    UTF-8 shown as \\xNN (a GBK name stays readable as escapes, and JSON and reports
+    stay valid).  The raw bytes are kept beside it (FileEntry.path_bytes)."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte (e.g. from UTF-16 names)
+        return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in name)
+
+
+def _valid_text(obj: Any) -> Any:
+    """A JSON-ready structure with every string made valid UTF-8 (readable_name)."""
+    if isinstance(obj, str):
+        return readable_name(obj)
+    if isinstance(obj, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_valid_text(v) for v in obj]
+    return obj
+
+
 class Text(_M):
     """A user-visible string in English and Chinese."""
 
@@ -77,6 +108,8 @@ class FileEntry(_M):
     sha512: str | None = None
     elf: ElfInfo | None = None
     disk_path: str | None = None  # extracted content, relative to the output dir (regular files only)
+    # hex of the raw name when the image's name is not valid UTF-8; `path` then shows those bytes as \xNN
+    path_bytes: str | None = None
 
     @property
     def mode_str(self) -> str:
@@ -234,4 +267,9 @@ class ScanResult(_M):
     extra: dict[str, Any] = Field(default_factory=dict)  # stage summaries (hardening summary, busybox applets ...)
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2, exclude_none=False)
+        try:
+            return self.model_dump_json(indent=2, exclude_none=False)
+        except Exception:  # noqa: BLE001 - a name from the image that is not UTF-8 somewhere: never lose the file
+            import json
+
+            return json.dumps(_valid_text(self.model_dump(mode="json")), indent=2, ensure_ascii=False)

@@ -26,6 +26,9 @@ from firmpass.model import ImageInfo, ScanResult, ToolInfo
 STAGES = ["unpack", "inventory", "identify", "vulns", "sbom", "checks", "assess", "report", "evidence"]
 # stages whose failure means there is nothing to scan
 FATAL = {"unpack"}
+# stages that compute from the image: skipped once the scan's deadline (--timeout) has passed; the
+# others (inventory, sbom, report, evidence) only write what was computed and always run
+DEADLINE_SKIPPABLE = {"identify", "vulns", "checks", "assess"}
 
 
 def hash_file(path: Path) -> tuple[str, str, int]:
@@ -55,8 +58,27 @@ def prepare_out(out: Path) -> None:
 
 
 def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> ScanContext:
+    from firmpass.outdir import OutLock
+
     check_image(image)
     prepare_out(out)
+    opts = options or ScanOptions()
+    # OUT is this scan's: one scan at a time, earlier outputs removed, temporary files inside OUT
+    lock = OutLock(out.resolve(), [image, opts.profile_path, *opts.vex_files, opts.db_path]).acquire()
+    try:
+        ctx = _new_context(image, out, opts)
+    except BaseException:
+        lock.release()
+        raise
+    ctx.scratch["outlock"] = lock
+    # released by run_stages at its end; a context that is never run releases it when collected
+    import weakref
+
+    weakref.finalize(ctx, lock.release)
+    return ctx
+
+
+def _new_context(image: Path, out: Path, options: ScanOptions) -> ScanContext:
     sha256, sha512, size = hash_file(image)
     result = ScanResult(
         tool=ToolInfo(version=__version__),
@@ -86,11 +108,27 @@ def stage_runner(name: str) -> Callable[[ScanContext], None] | None:
 def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
                progress=None) -> ScanContext:
     """`progress` (a firmpass.progress reporter) is told when each stage starts and ends."""
+    try:
+        return _run_stages(ctx, stages, on_stage, progress)
+    finally:
+        lock = ctx.scratch.pop("outlock", None)  # OUT is free again (see firmpass.outdir)
+        if lock is not None:
+            lock.release()
+
+
+def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
+                progress=None) -> ScanContext:
     for name in stages:
         runner = stage_runner(name)
         info = ctx.result.tool.stages.setdefault(name, {})
         if runner is None:
             info["status"] = "absent"
+            continue
+        if name in DEADLINE_SKIPPABLE and hasattr(ctx, "remaining") and ctx.remaining() <= 0:
+            info["status"] = "skipped"
+            info["reason"] = "deadline"
+            ctx.warn(name, "deadline", msg("warn.deadline_skipped", stage=name,
+                                           seconds=f"{ctx.options.limits.max_seconds:g}"))
             continue
         if on_stage:
             on_stage(name)

@@ -1,7 +1,6 @@
 import json
 from pathlib import Path
 
-from tests.assess.scan import corpus_like
 from tests.clitool import cli as shared_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,8 +11,8 @@ def cli(*args):
     return shared_cli(*args, env={"PATH": "/usr/bin:/bin"})  # no HOME: no developer's store or font cache
 
 
-def test_assess_saved_scan_with_changed_profile(tmp_path):
-    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+def test_assess_saved_scan_with_changed_profile(tmp_path, real_scans):
+    (tmp_path / "findings.json").write_text(real_scans["firmware.bin"].result().to_json())
     r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-poor.yaml"))
     assert r.returncode == 0, r.stderr
     poor = json.loads((tmp_path / "assessment.json").read_text())
@@ -27,13 +26,13 @@ def test_assess_saved_scan_with_changed_profile(tmp_path):
     assert full["image"]["name"] == "firmware.bin"
 
 
-def test_assess_bad_inputs_exit_2(tmp_path):
+def test_assess_bad_inputs_exit_2(tmp_path, real_scans):
     r = cli("assess", str(tmp_path), "--profile", str(FIX / "profile-full.yaml"))
     assert r.returncode == 2 and "findings.json" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "findings.json").write_text("{not json")
     r = cli("assess", str(tmp_path))
     assert r.returncode == 2 and "findings.json" in r.stderr
-    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    (tmp_path / "findings.json").write_text(real_scans["firmware.bin"].result().to_json())
     bad = tmp_path / "p.yaml"
     bad.write_text("schema_version: 1\nproduct: {name: X}\nmarkets: [mars]\n")
     r = cli("assess", str(tmp_path), "--profile", str(bad))
@@ -43,12 +42,12 @@ def test_assess_bad_inputs_exit_2(tmp_path):
     assert r.returncode == 0 and data["profile"]["path"] is None and len(data["questions"]) > 20
 
 
-def test_assess_without_profile_reuses_the_scans_profile(tmp_path):
+def test_assess_without_profile_reuses_the_scans_profile(tmp_path, real_scans):
     """`firmpass assess OUT` with no --profile keeps the profile the scan was assessed with (when it is
     unchanged), says so, and says when it has changed or gone instead of silently dropping it."""
     import shutil
 
-    (tmp_path / "findings.json").write_text(corpus_like().to_json())
+    (tmp_path / "findings.json").write_text(real_scans["firmware.bin"].result().to_json())
     prof = tmp_path / "profile.yaml"
     shutil.copy(FIX / "profile-full.yaml", prof)
     assert cli("assess", str(tmp_path), "--profile", str(prof)).returncode == 0
@@ -69,10 +68,10 @@ def test_assess_without_profile_reuses_the_scans_profile(tmp_path):
     assert gone["summary"]["eu"]["counts"]["needs_evidence"] > with_profile["summary"]["eu"]["counts"]["needs_evidence"]
 
 
-def test_assess_keeps_the_scans_pdf_choice(tmp_path):
+def test_assess_keeps_the_scans_pdf_choice(tmp_path, real_scans):
     """A scan made with --no-pdf recorded report.html only: `assess` re-renders the HTML and no PDF
     (it used to render a PDF every time); --pdf asks for one, --no-pdf removes it again."""
-    r = corpus_like()
+    r = real_scans["firmware.bin"].result()
     r.tool.stages = {"report": {"status": "ok", "files": ["report.html"]}}
     (tmp_path / "findings.json").write_text(r.to_json())
     prof = str(FIX / "profile-full.yaml")

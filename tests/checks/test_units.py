@@ -240,3 +240,20 @@ def test_eol_titles_read_well_for_dated_and_unmaintained_branches(tmp_path):
     assert t["openssl"].zh.endswith("已于 2023-09-11 停止支持）")
     assert "non-longterm branch, no longer maintained" in t["linux"].en and "（(" not in t["linux"].zh
     assert "为非长期支持分支，已停止维护" in t["linux"].zh and "已于 （" not in t["linux"].zh
+
+
+def test_eol_old_kernel_branch_says_end_date_unknown(tmp_path):
+    """Linux 2.6 is older than every branch the table dates: the finding says the end date is unknown
+    (both languages) and never shows another branch's date (4.14's 2024-01-10) as its end of life."""
+    from firmpass.checks import run as run_checks_stage
+    from firmpass.checks.eol import lookup
+
+    hit = lookup("linux", "2.6.36")
+    assert hit["eol"] is None and hit["unknown_date"]
+    ctx = empty_ctx(tmp_path / "out")
+    ctx.result.components = [Component(bom_ref="k", name="linux", version="2.6.36")]
+    run_checks_stage(ctx)
+    f = [f for f in ctx.result.findings if f.check == "EOL-001"][0]
+    assert "end date unknown" in f.title.en and "停止日期未知" in f.title.zh
+    assert "2024-01-10" not in f.model_dump_json()
+    assert f.data["eol"] == "(ended, end date unknown)"

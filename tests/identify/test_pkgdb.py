@@ -50,7 +50,7 @@ def test_crafted_rpm_sqlite(tmp_path):
                 (_rpm_blob({1000: "openssl-libs", 1001: "3.0.7", 1002: "25.el9", 1014: "Apache-2.0", 1022: "x86_64"}),))
     con.commit()
     con.close()
-    pk = pkgdb.parse_rpm_sqlite(db.read_bytes())
+    pk = pkgdb.parse_rpm_sqlite(db)
     assert [(p.name, p.version, p.upstream, p.license) for p in pk] == [("openssl-libs", "3.0.7-25.el9", "3.0.7", "Apache-2.0")]
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from firmpass.identify import rule_for_package
 from firmpass.identify.elfdeps import data_view, dyn_info
+from firmpass.identify.pkgdb import debian_upstream
 from firmpass.identify.signatures import load_rules, match_file, match_rule, version_strings
 
 RULES = load_rules()
@@ -44,11 +46,22 @@ def test_cpe_names_agree_with_nvd(fixtures):
 
 @pytest.mark.parametrize("rule", CORPUS_RULES, ids=[f"corpus-{r.id}" for r in CORPUS_RULES])
 def test_rule_on_corpus_binary(rule, corpus, truth):
-    p = Path(corpus) / "rootfs" / rule.corpus.lstrip("/")
+    """`corpus: /path` is a file of the corpus rootfs; `corpus: extra:/path` one of extra-rootfs (real
+    Debian binaries without a package database, tests/corpus/build-xtra-pkgless.sh)."""
+    if rule.corpus.startswith("extra:"):
+        p = Path(corpus) / "extra-rootfs" / rule.corpus.removeprefix("extra:").lstrip("/")
+        pkgs = json.loads((Path(corpus) / "extra-rootfs.json").read_text())["packages"]
+        expected = {debian_upstream(t["version"]) for t in pkgs
+                    if (r := rule_for_package(t["package"], t["source"])) is not None and r.id == rule.id}
+    else:
+        p = Path(corpus) / "rootfs" / rule.corpus.lstrip("/")
+        expected = {t["upstream"] for t in truth if t["rule"] == rule.id}
     data = p.read_bytes()
-    ms = [m for m in match_file(p.name, version_strings(data_view(data, dyn_info(data)))) if m.rule.id == rule.id]
+    dyn = dyn_info(data)
+    ms = [m for m in match_file(p.name, version_strings(data_view(data, dyn)), needed=dyn.needed if dyn else None,
+                                dirname=str(Path(rule.corpus.removeprefix("extra:")).parent))
+          if m.rule.id == rule.id]
     assert ms and ms[0].version, f"{rule.id} found nothing in {rule.corpus}"
-    expected = {t["upstream"] for t in truth if t["rule"] == rule.id}
     assert ms[0].version in expected, (ms[0].version, expected)
 
 
@@ -85,3 +98,17 @@ def test_anchoring_rejects_near_misses():
     assert match_rule(rules["dnsmasq"], "x", "dnsmasq-2.90-rc1x", False, False) is None
     assert match_rule(rules["openssl"], "libcrypto.so.3", "OpenSSL 3.0.22", True, False).version is None
     assert match_rule(rules["zlib"], "x", "deflate 1.2.13 Copyright 1995-2022 Someone Else", False, False) is None
+
+
+def test_banner_prefilter_literals_are_in_every_match():
+    """match_file skips a banner pattern whose required literal is not in the text: the literal must be
+    in every string the pattern matches (checked on each rule's sample)."""
+    from firmpass.identify.signatures import required_literal
+
+    assert required_literal(r"^BusyBox v(?P<v>\d+\.\d+) \(") == "BusyBox v"
+    assert required_literal(r"(?:MiniUPnPd|miniupnpd)/(?P<v>\d+)") is None  # only "/" outside the group
+    for r in RULES:
+        for rx, lit in zip(r.anywhere, r.anywhere_lits):
+            for text in ([r.sample[0]] if r.sample else []):
+                for m in rx.finditer(text):
+                    assert lit is None or lit in m.group(0), (r.id, rx.pattern, lit)

@@ -2,7 +2,9 @@
 
 A package "carries its version" when its upstream version appears as a token in one of its own ELF
 files in the rootfs (symbol-version nodes such as GLIBC_2.4 do not count).  Recall is measured over
-those packages; precision over every versioned component firmpass reports.
+those packages, over the packages that install an executable, and over every package (a package whose
+files carry no version at all can only be found through a table that maps its file names to releases);
+precision over every versioned component firmpass reports.  A component without a version is a miss.
 """
 from __future__ import annotations
 
@@ -97,9 +99,24 @@ def score(components, pkgs: list[dict]) -> dict:
         (correct if ok else wrong).append(f"{c.name} {c.version}")
         if ok:
             found.add((rid or c.name, c.version))
+    def is_hit(p):
+        return (p["rule"], p["upstream"]) in found or (p["package"], p["upstream"]) in found
+
     carry = [p for p in pkgs if p["carries"]]
-    hit = [p for p in carry if (p["rule"], p["upstream"]) in found or (p["package"], p["upstream"]) in found]
+    hit = [p for p in carry if is_hit(p)]
     missed = [f"{p['package']} {p['upstream']}" for p in carry if p not in hit]
+    # the issue's measures: every package, and the packages that install an executable (bin/ or sbin/)
+    exe = [p for p in pkgs if any(_is_exe(f) for f in p["elfs"])]
     n = len(correct) + len(wrong)
     return {"recall": len(hit) / len(carry) if carry else 1.0, "precision": len(correct) / n if n else 1.0,
-            "carry": len(carry), "hit": len(hit), "missed": missed, "reported": n, "wrong": wrong}
+            "carry": len(carry), "hit": len(hit), "missed": missed, "reported": n, "wrong": wrong,
+            "all": len(pkgs), "all_hit": sum(map(is_hit, pkgs)),
+            "all_recall": sum(map(is_hit, pkgs)) / len(pkgs) if pkgs else 1.0,
+            "all_missed": [f"{p['package']} {p['upstream']}" for p in pkgs if not is_hit(p)],
+            "exe": len(exe), "exe_hit": sum(map(is_hit, exe)),
+            "exe_recall": sum(map(is_hit, exe)) / len(exe) if exe else 1.0}
+
+
+def _is_exe(path: str) -> bool:
+    """A program a user or an init script runs: an ELF file in a bin/ or sbin/ directory."""
+    return "/bin/" in path or "/sbin/" in path

@@ -80,12 +80,12 @@ def test_package_files_manifest_zip(tmp_path, result, assessment, profile):
             "cra-annex-vii-technical-documentation.md", "eu-declaration-of-conformity.md", "validation.json", "README.md",
             "MANIFEST.sha256"} <= names
     man = _manifest(ev)
-    assert set(man) == names - {"MANIFEST.sha256"}
+    assert set(man) == names - {"MANIFEST.sha256", ".firmpass-evidence"}
     for name, digest in man.items():
         assert hashlib.sha256((ev / name).read_bytes()).hexdigest() == digest
     with zipfile.ZipFile(tmp_path / "evidence.zip") as z:
         znames = set(z.namelist())
-        assert znames == {f"evidence/{n}" for n in names}
+        assert znames == {f"evidence/{n}" for n in names - {".firmpass-evidence"}}  # the marker stays out of the package
         assert z.read("evidence/MANIFEST.sha256") == (ev / "MANIFEST.sha256").read_bytes()
         for name, digest in man.items():
             assert hashlib.sha256(z.read(f"evidence/{name}")).hexdigest() == digest
@@ -183,6 +183,7 @@ def test_short_support_period_is_a_gap(tmp_path, result, profile):
 
 def test_rerun_replaces_stale_files(tmp_path, result, assessment, profile):
     (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / ".firmpass-evidence").write_text("")  # an earlier run's package (a user's is refused)
     (tmp_path / "evidence" / "stale.txt").write_text("old")
     write_evidence(tmp_path, result, assessment, profile, NOW)
     assert not (tmp_path / "evidence" / "stale.txt").exists()

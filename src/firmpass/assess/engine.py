@@ -7,24 +7,44 @@ Markets -> frameworks (regulations.md sections 1-7):
   us: nistir8425 (the Cyber Trust Mark baseline)
   cn: mlps (GB/T 22239-2019: applies to operators' systems; device makers meet it through them)
 
-Evidence per provision:
-  firmware  findings whose `provisions` name the provision, or an EN 303 645 provision the cross-walk
-            links to it (and V2/V3 variants of the same EN 303 645 provision).  A check that ran
-            (extra["checks_run"]) and serves the provision without a finding is evidence it is met
-            at firmware level.  Severity critical/high/medium -> bad, low -> partial, info -> cited only.
-  facts     functions over the scan result (SBOM components, KEV, secure boot, hardening ...).
+Evidence per provision (issue 13: "met" needs positive evidence for that provision):
+  firmware  findings whose `provisions` name the provision (V2/V3 variants of one EN 303 645 provision
+            alike), findings of the checks a rule lists (`checks:`), and - unless the rule says `fw: false`
+            - findings on an EN 303 645 provision the cross-walk links to it.  A finding that names the
+            provision is never discarded: `fw: false` only drops cross-walk links and firmware-clean
+            evidence.  Severity critical/high/medium -> bad, low -> partial, info -> cited only.
+            Positive firmware evidence: a check whose own provisions name this provision (or that the
+            rule lists) ran with no finding on material that exists in the image (MATERIAL below), or a
+            fact read from the scan (sbom, kev, known_vulns, secure_boot, hardening).  A check that ran
+            for a cross-walk neighbour proves nothing here.
+  facts     functions over the scan result (SBOM components, KEV, secure boot, hardening ...) or the profile.
   answers   profile fields (rules.yaml).  documents: profile `documents`.  declarations: profile
             `declarations[ref]` (the maker's own statement with its evidence).
+  A "met" resting on profile answers / documents / declarations only has basis "declared" and carries the
+  qualifier "declared, not verified by firmware" (verdict `basis`, `qualifier`, and the reason text).
+  A scan that did not understand the image (no file unpacked or no component identified) gives
+  "needs evidence", never "met", for firmware-dependent provisions.
+
+Applicability comes before findings: the profile's scope (EN 18031 part, MLPS level, toy, payments,
+component, optional provisions the maker did not opt in to, informational items) makes a provision not
+applicable whatever the firmware shows; a feature condition (EN 303 645 Table B.1 condition, pre-installed
+passwords, sensors) is overruled by a finding that shows the feature exists.  Event-triggered duties (CRA
+Art. 13(21)-(23), Art. 14) are readiness items - "needs evidence: have a procedure ready" - until the
+profile records the triggering event.
 
 Verdict (documented rule, applied in this order):
-  not_applicable  the provision's condition / feature / scope is absent per the profile, or it binds
-                  nobody (informational) - with the reason;
+  not_applicable  the provision's scope / condition / feature is absent per the profile, or it binds
+                  nobody (informational) - with the reason (`applicability`);
   not_met         a firmware finding (medium or worse) concerns it, or evidence is bad and none is good;
   partly_met      some evidence good and some bad (or partial);
-  needs_evidence  nothing bad, but an answer, document or condition is missing;
+  needs_evidence  nothing bad, but an answer, document or condition is missing, the image was not
+                  understood, or an event-triggered duty has not been triggered;
   met             all evidence good.
+Parents are derived from their children (NIST IR 8425 outcome <- sub-outcomes, PSTI paragraph <- its
+sub-paragraphs, CRA Annex I Part I(1) <- Part I(2)(a)-(m)): a parent is never better than its children.
 Readiness score per market = (met + 0.5 * partly_met) / (applicable verdicts), not_applicable excluded;
-needs_evidence counts as not yet met.
+needs_evidence counts as not yet met.  `mandatory_not_met` lists binding provisions only: EN 303 645
+recommendations (base status R, also when conditional) never appear in it.
 """
 from __future__ import annotations
 
@@ -83,21 +103,33 @@ def _etsi_variants(pid: str) -> set[str]:
 
 @lru_cache(maxsize=None)
 def _links() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Established cross-walk links only (the law or standard states them, e.g. PSTI Schedule 2 deeming
+    EN 303 645 compliance): the reference's 'derived' links are its compilers' own reading and are not
+    evidence - they made a command-injection finding fail MLPS anti-replay."""
     to_other: dict[str, set[str]] = {}
     established: dict[str, set[str]] = {}
     for l in frameworks.crosswalk()["links"]:
-        to_other.setdefault(l["to"], set()).add(l["from"])
         if l["basis"] == "established":
+            to_other.setdefault(l["to"], set()).add(l["from"])
             established.setdefault(l["from"], set()).add(l["to"])
     return to_other, established
 
 
-def evidence_refs(ref: str) -> set[str]:
+def direct_refs(ref: str) -> set[str]:
+    """The provision itself in every EN 303 645 version, plus the refs its rule names."""
     fw, pid = ref.split(":", 1)
     refs = {ref} | set(rules().get(ref, {}).get("refs", []))
-    to_other, established = _links()
     if fw == "en303645":
         refs |= _etsi_variants(pid)
+    return refs
+
+
+def evidence_refs(ref: str) -> set[str]:
+    """direct_refs plus the provisions an established cross-walk link ties to it."""
+    fw, pid = ref.split(":", 1)
+    refs = direct_refs(ref)
+    to_other, established = _links()
+    if fw == "en303645":
         refs |= established.get(ref, set())
     else:
         for e in to_other.get(ref, set()):
@@ -126,6 +158,69 @@ def _check_provisions(result: ScanResult) -> dict[str, list[str]]:
         if f.check in out:
             out[f.check] = sorted(set(out[f.check]) | set(f.provisions))
     return out
+
+
+# ------------------------------------------------------------------ material a check needs
+# A check that ran with no finding is evidence only when what it inspects exists in the image: the
+# checks stage records which checks ran, not what they had to look at, so the assessment asks the
+# scan result itself (files, ELF summary, boot images, components).
+def _paths(result: ScanResult) -> set[str]:
+    return {f.path for f in result.files if f.type in ("file", "symlink", "hardlink")}
+
+
+def _has(prefixes: tuple[str, ...]):
+    return lambda r, paths: any(p.startswith(prefixes) for p in paths)
+
+
+_INIT = ("/etc/inittab", "/etc/init.d/", "/etc/rc", "/etc/systemd/", "/lib/systemd/system/", "/usr/lib/systemd/system/",
+         "/etc/inetd.conf", "/etc/xinetd", "/etc/runit", "/etc/sv/")
+MATERIAL: dict[str, Any] = {
+    "CRED-00": _has(("/etc/shadow", "/etc/passwd")),
+    "CRED-006": lambda r, paths: bool(paths),
+    "SVC-": _has(_INIT),
+    "HARD-": lambda r, paths: bool((r.extra.get("hardening") or {}).get("elf_count")),
+    "BOOT-": lambda r, paths: bool((r.extra.get("secure_boot") or {}).get("images")),
+    "EOL-": lambda r, paths: bool(r.components),
+    "UPD-001": lambda r, paths: bool(paths),
+    # signature / transport / rollback checks look at an updater: without one, their silence proves nothing
+    "UPD-00": lambda r, paths: bool(r.extra.get("checks_updates")),
+}
+
+
+def _had_material(check: str, result: ScanResult, paths: set[str]) -> bool:
+    for prefix in sorted(MATERIAL, key=len, reverse=True):
+        if check.startswith(prefix):
+            return bool(MATERIAL[prefix](result, paths))
+    return bool(paths)  # file-content checks (keys, secrets, updater scripts, logging, permissions)
+
+
+def understood(result: ScanResult) -> dict[str, Any]:
+    """Did the scan understand the image: files unpacked and components identified."""
+    n_files = sum(1 for f in result.files if f.type == "file")
+    n_comp = len(result.components)
+    return {"ok": bool(n_files and n_comp), "files": n_files, "components": n_comp}
+
+
+# ------------------------------------------------------------------ EN 303 645 V2 <-> V3 citations
+def etsi_cite(ref: str, version: str) -> str | None:
+    """A provision ref as the chosen EN 303 645 version numbers it (5.6-4 in V3 -> 5.6-4A; 5.6-4A in V2 ->
+    5.6-4; 4-1 <-> 5.0-1); None for a provision the version does not have (6-8 in V2).  Other frameworks
+    and provisions present in the version are unchanged."""
+    if not ref.startswith("en303645:"):
+        return ref
+    present = {it["ref"] for it in frameworks.items("en303645", version)}
+    if ref in present:
+        return ref
+    pid = ref.split(":", 1)[1]
+    for cand in (pid + "A", pid[:-1] if _VARIANT.match(pid) else None, "5.0-1" if pid == "4-1" else None,
+                 "4-1" if pid == "5.0-1" else None):
+        if cand and f"en303645:{cand}" in present:
+            return f"en303645:{cand}"
+    return None
+
+
+def cite_all(refs: Iterable[str], version: str) -> list[str]:
+    return [r for r in dict.fromkeys(etsi_cite(r, version) for r in refs) if r]
 
 
 # ------------------------------------------------------------------ answers
@@ -193,11 +288,41 @@ def _eval_doc(key: str, profile: dict | None) -> Aspect:
 
 
 # ------------------------------------------------------------------ applicability
-def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tuple[bool | None, Text | None, str | None]:
-    """(applies, reason when not / unknown, profile field to ask)."""
+ZH_NUM = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五"}
+# predicates about the product's scope (decided before findings) vs its features (a finding that shows the
+# feature exists overrules the profile's "absent")
+FEATURE_PREDICATES = {"preinstalled_passwords", "sensors"}
+# optional provisions: not applicable unless the maker opts in (unknown = not opted in)
+OPTIONAL_PREDICATES = {"sbom_shared", "declared"}
+_LEVELS = re.compile(r"L(\d)")
+
+
+def mlps_min_level(item: dict) -> int | None:
+    m = _LEVELS.search(str(item.get("levels") or ""))
+    return int(m.group(1)) if m else None
+
+
+def _na(applies, why, field=None, kind="scope"):
+    return applies, why, field, kind
+
+
+def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tuple[bool | None, Text | None, str | None, str | None]:
+    """(applies, reason when not / unknown, profile field to ask, kind of the decision).
+
+    kind: "scope" (the profile's scope decides, whatever the firmware shows), "feature" (a feature the
+    profile says is absent: a finding showing it exists overrules), "readiness" (an event-triggered duty
+    not triggered yet), None (applies)."""
     if item.get("status") == "informational" or rule.get("na"):
         key = rule.get("na", "informational")
-        return False, msg(f"assess.na.{key}"), None
+        return _na(False, msg(f"assess.na.{key}"))
+    if fw == "mlps":
+        lo, lvl = mlps_min_level(item), get(profile, "mlps_level")
+        if lo and lo > 1:
+            if lvl is None:
+                return _na(None, msg("assess.unknown.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo)), "mlps_level")
+            if isinstance(lvl, int) and lvl < lo:
+                return _na(False, msg("assess.na.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo), level=lvl,
+                                      level_zh=ZH_NUM.get(lvl, lvl)), "mlps_level")
     if fw == "en303645":
         det = item.get("status_detail") or {}
         conds = [str(c) for c in det.get("conditions", [])] + list(det.get("features", []))
@@ -207,41 +332,67 @@ def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tup
             val = F.ETSI_CONDITIONS.get(c, lambda p: None)(profile)
             text = cat["conditions"].get(c) or cat["features"].get(c)
             if val is False:
-                return False, Text(en=f"condition not met: {text['en']} (per the profile)",
-                                   zh=f"适用条件不成立：{text['zh']}（依据档案）"), F.CONDITION_FIELDS.get(c)
+                return _na(False, Text(en=f"condition not met: {text['en']} (per the profile)",
+                                       zh=f"适用条件不成立：{text['zh']}（依据档案）"), F.CONDITION_FIELDS.get(c), "feature")
             if val is None and unknown is None:
                 unknown = (Text(en=f"applies only if: {text['en']} - not stated in the profile",
                                 zh=f"仅在以下情况适用：{text['zh']}——档案未说明"), F.CONDITION_FIELDS.get(c))
         if unknown:
-            return None, unknown[0], unknown[1]
+            return _na(None, unknown[0], unknown[1], "feature")
     if fw == "en18031":
         radio = get(profile, "product.radio_equipment")
         if radio is False:
-            return False, msg("assess.na.no_radio"), None
+            return _na(False, msg("assess.na.no_radio"))
         parts = [F.EN18031_PARTS[p](profile) for p in item.get("parts", [])]
         if parts and all(x is False for x in parts):
-            return False, msg("assess.na.en18031_parts", parts=", ".join("EN 18031-" + p for p in item["parts"])), None
+            return _na(False, msg("assess.na.en18031_parts", parts=", ".join("EN 18031-" + p for p in item["parts"])))
         if radio is None:
-            return None, msg("assess.unknown.radio"), "product.radio_equipment"
+            return _na(None, msg("assess.unknown.radio"), "product.radio_equipment")
         if not any(x is True for x in parts):
-            return None, msg("assess.unknown.en18031_parts", parts=", ".join(item["parts"])), \
-                F.EN18031_PART_FIELDS[item["parts"][0]]
+            return _na(None, msg("assess.unknown.en18031_parts", parts=", ".join(item["parts"])),
+                       F.EN18031_PART_FIELDS[item["parts"][0]])
     pred = rule.get("applies")
     if pred:
         val = F.PREDICATES[pred](profile)
         if pred == "declared" and (get(profile, "declarations") or {}).get(item["ref"]) is not None:
             val = True
+        if val is None and pred in OPTIONAL_PREDICATES:
+            val = False  # an optional provision applies only when the maker opts in
+        kind = "feature" if pred in FEATURE_PREDICATES else "scope"
         if val is False:
-            return False, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred)
+            return _na(False, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred), kind)
         if val is None:
-            return None, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred)
-    return True, None, None
+            return _na(None, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred), kind)
+    trig = rule.get("trigger")
+    if trig and not _triggered(trig, profile):
+        return _na(None, msg(f"assess.trigger.{trig}"), None, "readiness")
+    return True, None, None, None
+
+
+def _triggered(trigger: str, profile: dict | None) -> bool:
+    """Has the profile recorded the event that starts an event-triggered duty?"""
+    kinds = {str(i.get("kind")) for i in (get(profile, "incidents") or []) if isinstance(i, dict)}
+    if trigger == "exploited":
+        return "vulnerability" in kinds
+    if trigger == "incident":
+        return "incident" in kinds
+    if trigger == "any_incident":
+        return bool(kinds)
+    return False  # events the profile cannot record yet (non-conformity, authority request, cessation)
 
 
 # ------------------------------------------------------------------ one verdict
 def _join(parts: Iterable[Text]) -> Text:
     ps = list(parts)
     return Text(en="; ".join(p.en for p in ps), zh="；".join(p.zh for p in ps))
+
+
+FIRMWARE_FACTS = {"sbom", "kev", "known_vulns", "secure_boot", "hardening"}
+
+
+def _finding_text(fs: list[Finding]) -> Text:
+    return _join(msg("assess.fw.finding", id=f.id, severity=terms.severity(f.severity), title_en=f.title.en, title_zh=f.title.zh)
+                 for f in fs[:5])
 
 
 def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, ctx: dict) -> dict[str, Any]:
@@ -251,35 +402,50 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
     questions: list[str] = []
     finding_ids: list[str] = []
     fw_bad: list[Finding] = []
+    use_links = rule.get("fw", True)
+    fw_dependent = use_links or any(x in FIRMWARE_FACTS for x in rule.get("facts", []))
 
-    applies, why, qfield = _applicability(item, fw, rule, profile)
+    applies, why, qfield, kind = _applicability(item, fw, rule, profile)
+    appl = {"applies": applies if kind != "readiness" else "readiness", "kind": kind,
+            "reason": why.model_dump() if isinstance(why, Text) else None}
+    if applies is False and kind == "scope":  # the profile's scope decides before any finding
+        return _verdict(item, fw, "not_applicable", why, [], [], msg("assess.next.not_applicable"), [], ctx,
+                        appl=appl, basis="profile")
 
-    # firmware evidence first: a finding shows the feature exists even when the profile is silent
-    if rule.get("fw", True):
-        refs = evidence_refs(ref)
-        hits = [f for f in result.findings if refs & set(f.provisions)]
-        for f in hits:
-            finding_ids.append(f.id)
-        bad = [f for f in hits if f.severity in BAD_SEVERITIES]
-        low = [f for f in hits if f.severity == "low"]
-        if bad:
-            fw_bad = bad
-            aspects.append(Aspect(BAD, _join(msg("assess.fw.finding", id=f.id, severity=terms.severity(f.severity), title_en=f.title.en,
-                                                 title_zh=f.title.zh) for f in bad[:5]), findings=[f.id for f in bad]))
-        elif low:
-            aspects.append(Aspect(PARTIAL, _join(msg("assess.fw.finding", id=f.id, severity=terms.severity(f.severity), title_en=f.title.en,
-                                                     title_zh=f.title.zh) for f in low[:5]), findings=[f.id for f in low]))
-        elif not hits:  # info-only findings are cited (findings list) but prove neither way
-            covering = sorted(c for c, provs in ctx["checks"].items() if refs & set(provs))
-            # an image that could not be opened (unpack: image.opened false) gives the checks nothing to read
-            if covering and result.image.opened is not False:
-                aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True))
+    # firmware evidence: a finding that names the provision always counts (fw: false drops only the
+    # cross-walk links and the firmware-clean evidence)
+    direct = direct_refs(ref)
+    refs = evidence_refs(ref) if use_links else direct
+    checks = set(rule.get("checks", []))
+    hits = [f for f in result.findings if (refs & set(f.provisions)) or f.check in checks]
+    finding_ids = [f.id for f in hits]
+    bad = [f for f in hits if f.severity in BAD_SEVERITIES]
+    low = [f for f in hits if f.severity == "low"]
+    if bad:
+        fw_bad = bad
+        aspects.append(Aspect(BAD, _finding_text(bad), findings=[f.id for f in bad], source="firmware"))
+    elif low:
+        aspects.append(Aspect(PARTIAL, _finding_text(low), findings=[f.id for f in low], source="firmware"))
+    elif not hits and use_links and ctx["understood"]["ok"] and result.image.opened is not False:
+        # (an image that could not be opened, unpack's image.opened false, gives the checks nothing to read)
+        # a check designed for this provision (its own provisions name it, or the rule lists it) that ran
+        # on material present in the image; a check serving only a cross-walk neighbour proves nothing here
+        covering = sorted(c for c, provs in ctx["checks"].items()
+                          if (direct & set(provs) or c in checks) and _had_material(c, result, ctx["paths"]))
+        if covering:
+            aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True, source="firmware"))
 
     if applies is False and not fw_bad:
-        return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx)
+        return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx,
+                        appl=appl, basis="profile")
+    if applies is False:  # a finding shows the feature the profile calls absent
+        appl = {**appl, "applies": True, "overruled_by": [f.id for f in fw_bad]}
 
     for name in rule.get("facts", []):
-        aspects.append(F.FACTS[name](result, profile))
+        a = F.FACTS[name](result, profile)
+        if name in FIRMWARE_FACTS:
+            a.source = "firmware"
+        aspects.append(a)
     for expr in rule.get("answers", []):
         aspects.append(_eval_answer(expr, profile))
     for d in rule.get("docs", []):
@@ -291,7 +457,8 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         ans = [{"field": f"declarations.{ref}", "value": decl}]
         if v == "not_applicable" and not fw_bad:
             return _verdict(item, fw, "not_applicable", msg("assess.decl.na", why=ev), finding_ids, ans,
-                            msg("assess.next.not_applicable"), [], ctx)
+                            msg("assess.next.not_applicable"), [], ctx, appl={**appl, "applies": False, "kind": "declared"},
+                            basis="declared")
         st = {"met": OK, "partly_met": PARTIAL, "not_met": BAD}.get(v, UNKNOWN)
         aspects.append(Aspect(st, msg("assess.decl", verdict=terms.value(v), evidence=ev), answers=ans))
 
@@ -304,6 +471,8 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
 
     if fw_bad:
         verdict = "not_met"
+    elif kind == "readiness":  # nothing has triggered the duty: readiness, never "not met" or "met"
+        verdict = "needs_evidence"
     elif applies is None and not (states & {BAD, PARTIAL}):
         verdict = "needs_evidence"
         if qfield:
@@ -323,11 +492,36 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
     reason_parts = [a.text for a in aspects if verdict != "met" or a.state == OK] or []
     if applies is None and why is not None:
         reason_parts.insert(0, why)
+    # an image the scan did not understand proves nothing either way for firmware-dependent provisions
+    und = ctx["understood"]
+    if fw_dependent and not und["ok"] and verdict in ("met", "needs_evidence"):
+        verdict = "needs_evidence"
+        reason_parts.insert(0, msg("assess.understood.no", files=und["files"], components=und["components"]))
+    basis = _basis(aspects if verdict != "needs_evidence" else [a for a in aspects if a.state != UNKNOWN])
+    if verdict == "met" and basis == "declared":
+        reason_parts.append(msg("assess.basis.declared_note"))
     if not reason_parts:
         reason_parts = [msg("assess.reason.no_evidence")]
-    reason = _join(reason_parts[:8])
-    nxt = _next_step(verdict, fw_bad, aspects, questions, item)
-    return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx)
+    reason = _join(reason_parts[:9])
+    if kind == "readiness" and verdict == "needs_evidence":
+        nxt = msg("assess.next.readiness")
+    else:
+        nxt = _next_step(verdict, fw_bad, aspects, questions, item)
+    return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=appl, basis=basis)
+
+
+def _basis(aspects: list[Aspect]) -> str:
+    """firmware / declared / firmware+declared / none: where the evidence that decided came from."""
+    srcs = {a.source for a in aspects if a.state in (OK, PARTIAL, BAD)}
+    if any(a.findings for a in aspects):
+        srcs.add("firmware")
+    if srcs == {"firmware"}:
+        return "firmware"
+    if srcs == {"profile"}:
+        return "declared"
+    if srcs:
+        return "firmware+declared"
+    return "none"
 
 
 def _next_step(verdict: str, fw_bad: list[Finding], aspects: list[Aspect], questions: list[str], item: dict) -> Text:
@@ -362,8 +556,21 @@ def question_text(field: str, item: dict | None = None) -> Text:
         return msg("assess.q.field", field=field)
 
 
-def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx) -> dict[str, Any]:
+def binding(item: dict) -> str:
+    """mandatory / recommended / informational: EN 303 645 by the base status of Table B.1 (M or R, also
+    when conditional), the other frameworks by their status (conditional = mandatory when it applies)."""
+    if item.get("status") == "informational":
+        return "informational"
+    base = (item.get("status_detail") or {}).get("base") if isinstance(item.get("status_detail"), dict) else None
+    if base in ("mandatory", "recommended"):
+        return base
+    return "recommended" if item.get("status") == "recommended" else "mandatory"
+
+
+def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=None, basis="none") -> dict[str, Any]:
     markets = [m for m in ctx["markets"] if fw in MARKET_FRAMEWORKS[m]]
+    declared = verdict == "met" and basis == "declared"
+    version = ctx.get("version")
     return {
         "ref": item["ref"], "framework": fw, "id": item["id"],
         "title": item["title"], "group": item.get("group"),
@@ -376,8 +583,15 @@ def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ct
         "uncertain": bool(item.get("uncertain")),
         "uncertainty": item.get("uncertainty"),
         "markets": markets,
-        "crosswalk": item.get("crosswalk", []),
+        "crosswalk": cite_all(item.get("crosswalk", []), version) if version else item.get("crosswalk", []),
         "questions": list(dict.fromkeys(questions)),
+        # issue 13 additions (existing keys above unchanged)
+        "binding": binding(item),
+        "basis": basis,
+        "declared": declared,
+        "qualifier": msg("assess.basis.declared").model_dump() if declared else None,
+        "applicability": appl or {"applies": True, "kind": None, "reason": None},
+        "derived_from": [],
     }
 
 
@@ -398,12 +612,15 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
     markets = [m for m in (markets or get(profile, "markets") or ["eu", "uk", "us", "cn"]) if m in MARKET_FRAMEWORKS]
     version = en303645_version or get(profile, "en303645_version") or frameworks.catalogue("en303645")["default_version"]
     fws = [fw for fw in FRAMEWORK_ORDER if any(fw in MARKET_FRAMEWORKS[m] for m in markets)]
-    ctx = {"markets": markets, "checks": _check_provisions(result)}
+    und = understood(result)
+    ctx = {"markets": markets, "checks": _check_provisions(result), "understood": und, "paths": _paths(result),
+           "version": version}
 
     verdicts = []
     for fw in fws:
         for item in frameworks.items(fw, version if fw == "en303645" else None):
             verdicts.append(assess_item(item, fw, result, profile, ctx))
+    derive_parents(verdicts)
 
     questions: dict[str, dict] = {}
     for v in verdicts:
@@ -421,7 +638,7 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
         "profile": {"path": str(profile_path) if profile_path else None,
                     "abs_path": str(Path(profile_path).resolve()) if profile_path else None, "sha256": profile_sha256},
         "markets": markets,
-        "frameworks": [_framework_entry(fw, version, markets) for fw in fws],
+        "frameworks": [_framework_entry(fw, version, markets, profile) for fw in fws],
         "classification": classification(profile),
         "verdicts": verdicts,
         "summary": summary(verdicts, markets),
@@ -430,16 +647,92 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
         "post_market": {"cra_article14": postmarket.article14(result, profile, now),
                         "support_period": postmarket.support_period_check(profile)},
         "method": {"score": msg("assess.method.score").model_dump(), "verdicts": msg("assess.method.verdicts").model_dump(),
-                   "markets": {m: MARKET_FRAMEWORKS[m] for m in MARKET_FRAMEWORKS}},
+                   "markets": {m: MARKET_FRAMEWORKS[m] for m in MARKET_FRAMEWORKS},
+                   "evidence": msg("assess.method.evidence").model_dump()},
+        # issue 13 additions
+        "scan_understood": und,
+        "citations": {"en303645_version": version,
+                      "findings": {f.id: cite_all(f.provisions, version) for f in result.findings}},
     }
 
 
-def _framework_entry(fw: str, version: str, markets: list[str]) -> dict[str, Any]:
+# ------------------------------------------------------------------ parents from children
+_NIST_CHILD = re.compile(r"^(8425-[A-Z]+)-\d+$")
+_PSTI_CHILD = re.compile(r"^(PSTI-S1-\d)\.[a-z]$")
+
+
+def parent_of(ref: str) -> str | None:
+    fw, pid = ref.split(":", 1)
+    if fw == "nistir8425" and (m := _NIST_CHILD.match(pid)):
+        return f"{fw}:{m.group(1)}"
+    if fw == "psti" and (m := _PSTI_CHILD.match(pid)):
+        return f"{fw}:{m.group(1)}"
+    if fw == "cra" and pid.startswith("AnnexI.PartI.2."):
+        return "cra:AnnexI.PartI.1"  # Part I(1) is met through the Part I(2) essential requirements
+    return None
+
+
+def derive_parents(verdicts: list[dict]) -> None:
+    """A parent is never better than its applicable children: any child not met / partly met -> the parent
+    is at most partly met (not met when most children are not met); children needing evidence keep a
+    'met' parent at needs_evidence.  The parent's own evidence still counts (a bad parent stays bad)."""
+    by_ref = {v["ref"]: v for v in verdicts}
+    kids: dict[str, list[dict]] = {}
+    for v in verdicts:
+        p = parent_of(v["ref"])
+        if p in by_ref:
+            kids.setdefault(p, []).append(v)
+    rank = {"not_met": 0, "partly_met": 1, "needs_evidence": 2, "met": 3}
+    for pref, cs in kids.items():
+        par = by_ref[pref]
+        app = [c for c in cs if c["verdict"] != "not_applicable"]
+        if not app or par["verdict"] == "not_applicable":
+            continue
+        counts = {k: sum(1 for c in app if c["verdict"] == k) for k in rank}
+        n_bad = counts["not_met"]
+        if n_bad * 2 > len(app):
+            from_kids = "not_met"
+        elif n_bad or counts["partly_met"]:
+            from_kids = "partly_met"
+        elif counts["needs_evidence"]:
+            from_kids = "needs_evidence"
+        else:
+            from_kids = "met"
+        own = par["verdict"]
+        new = min(own, from_kids, key=lambda x: rank[x])
+        if own == "needs_evidence" and from_kids in ("not_met", "partly_met"):
+            new = from_kids
+        par["derived_from"] = [c["ref"] for c in app]
+        labels = [(msg(f"assess.verdict.{k}"), n) for k, n in counts.items() if n]
+        shown = Text(en=", ".join(f"{t.en} {n}" for t, n in labels), zh="，".join(f"{t.zh} {n} 项" for t, n in labels))
+        worst = [c["ref"].split(":", 1)[1] for c in app if c["verdict"] in ("not_met", "partly_met", "needs_evidence")]
+        note = msg("assess.derived", n=len(app), counts=shown, refs=", ".join(worst[:8]) or "-")
+        par["reason"] = {"en": f"{par['reason']['en']}; {note.en}", "zh": f"{par['reason']['zh']}；{note.zh}"}
+        if new != own:
+            if par["declared"]:
+                dn = msg("assess.basis.declared_note")
+                par["reason"] = {"en": par["reason"]["en"].replace(f"; {dn.en}", ""),
+                                 "zh": par["reason"]["zh"].replace(f"；{dn.zh}", "")}
+            par["verdict"] = new
+            par["declared"] = False
+            par["qualifier"] = None
+            par["next_step"] = msg("assess.next.children", refs=", ".join(worst[:8])).model_dump()
+
+
+def _framework_entry(fw: str, version: str, markets: list[str], profile: dict | None = None) -> dict[str, Any]:
     cat = frameworks.catalogue(fw)
     v = version if fw == "en303645" else cat["default_version"]
-    return {"id": fw, "version": v, "title": cat["title"], "uncertainty": cat.get("uncertainty"),
+    title = dict(cat["title"])
+    out: dict[str, Any] = {}
+    if fw == "mlps":  # the heading names the protection level of the operator's system (profile mlps_level)
+        lvl = get(profile, "mlps_level")
+        out["level"] = lvl
+        t = msg("assess.mlps.level", level=lvl, level_zh=ZH_NUM.get(lvl, lvl)) if isinstance(lvl, int) \
+            else msg("assess.mlps.level_unknown")
+        title = {"en": f"{title['en']} - {t.en}", "zh": f"{title['zh']}——{t.zh}"}
+    return {"id": fw, "version": v, "title": title, "uncertainty": cat.get("uncertainty"),
             "markets": [m for m in markets if fw in MARKET_FRAMEWORKS[m]],
-            "provisions": len(frameworks.items(fw, version if fw == "en303645" else None))}
+            "provisions": len(frameworks.items(fw, version if fw == "en303645" else None)), **out}
 
 
 def summary(verdicts: list[dict], markets: list[str]) -> dict[str, Any]:
@@ -458,7 +751,11 @@ def summary(verdicts: list[dict], markets: list[str]) -> dict[str, Any]:
         else:
             label = msg("assess.readiness.gaps", n=counts["not_met"])
         out[m] = {"score": score, "counts": counts, "frameworks": MARKET_FRAMEWORKS[m], "label": label.model_dump(),
-                  "mandatory_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["status"] in ("mandatory", "conditional"))}
+                  "mandatory_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["binding"] == "mandatory"),
+                  "recommended_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["binding"] == "recommended"),
+                  "declared_only": sum(1 for v in vs if v["declared"]),
+                  "readiness_items": sorted(v["ref"] for v in vs if v["applicability"]["kind"] == "readiness"
+                                            and v["verdict"] == "needs_evidence")}
     return out
 
 

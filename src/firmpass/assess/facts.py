@@ -25,6 +25,7 @@ class Aspect:
     answers: list[dict[str, Any]] = field(default_factory=list)
     question: str | None = None  # profile field to ask about when unknown
     weak: bool = False  # firmware-clean evidence: supports 'met', never turns a bad answer into 'partly met'
+    source: str = "profile"  # "firmware" when read from the scan (findings, clean checks, scan facts)
 
 
 def _affected(result: ScanResult):
@@ -35,6 +36,8 @@ def _vulns_checked(result: ScanResult) -> bool:
     db = result.extra.get("vuln_db")
     if isinstance(db, dict) and db.get("empty"):
         return False
+    if (result.tool.stages.get("vulns") or {}).get("status") in ("failed", "skipped"):
+        return False  # a stage that failed checked nothing: never "no critical vulnerability left"
     return bool(db) or bool(result.vulnerabilities) or "vulns" in result.tool.stages
 
 
@@ -51,6 +54,8 @@ def fact_kev(result: ScanResult, profile: dict | None) -> Aspect:
     if kev:
         ids = sorted({v.id for v in kev})
         return Aspect(BAD, msg("assess.fact.kev_bad", n=len(ids), ids=", ".join(ids[:8])))
+    if not result.components:  # nothing identified: "no known vulnerability" would mean nothing
+        return Aspect(UNKNOWN, msg("assess.fact.no_components"))
     if _vulns_checked(result):
         return Aspect(OK, msg("assess.fact.kev_ok"))
     return Aspect(UNKNOWN, msg("assess.fact.vulns_unknown"))
@@ -61,6 +66,8 @@ def fact_known_vulns(result: ScanResult, profile: dict | None) -> Aspect:
     if hi:
         ids = sorted({v.id for v in hi})
         return Aspect(BAD, msg("assess.fact.vulns_bad", n=len(ids), ids=", ".join(ids[:8])))
+    if not result.components:
+        return Aspect(UNKNOWN, msg("assess.fact.no_components"))
     if _vulns_checked(result):
         return Aspect(OK, msg("assess.fact.vulns_ok"))
     return Aspect(UNKNOWN, msg("assess.fact.vulns_unknown"))

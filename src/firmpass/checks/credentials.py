@@ -14,11 +14,35 @@ from importlib import resources
 
 from firmpass.checks.base import CheckRun, Hit, mask, mask_text
 from firmpass.checks.registry import check
+from firmpass.i18n import msg
 from firmpass.model import Text
 
 NOLOGIN = {"/bin/false", "/usr/bin/false", "/sbin/nologin", "/usr/sbin/nologin", "/bin/nologin", "/dev/null", ""}
 HASH_BUDGET_S = 1.5  # per distinct hash
 TOTAL_BUDGET_S = 4.0  # all cracking in one scan
+# Cost ceilings read from the hash itself before any verify: the time budget is checked between
+# verifies, so one verify must be cheap.  Defaults of the schemes are far below these
+# (sha-crypt 5000 rounds, bcrypt cost 10-12); an image that asks for more is not tried.
+MAX_SHA_ROUNDS = 200_000
+MAX_BCRYPT_COST = 13
+
+
+def hash_cost(h: str, scheme: str | None) -> tuple[int, int] | None:
+    """(cost, ceiling) when the hash asks for more work per verify than we allow, else None.
+    Parsed from the string: `$5$/$6$rounds=N$`, bcrypt `$2b$NN$`.  A cost that does not parse is
+    treated as over the ceiling (verify would fail or be unbounded anyway)."""
+    if scheme in ("sha256_crypt", "sha512_crypt"):
+        m = re.match(r"\$[56]\$rounds=([^$]*)\$", h)
+        if not m:
+            return None
+        txt = m.group(1)
+        cost = int(txt) if txt.isdigit() and len(txt) <= 12 else 10**12
+        return (cost, MAX_SHA_ROUNDS) if cost > MAX_SHA_ROUNDS else None
+    if scheme == "bcrypt":
+        txt = h[4:6]
+        cost = int(txt) if txt.isdigit() else 99
+        return (cost, MAX_BCRYPT_COST) if cost > MAX_BCRYPT_COST else None
+    return None
 
 
 @lru_cache(maxsize=None)
@@ -64,6 +88,11 @@ def crack(run: CheckRun, h: str, user: str) -> str | None:
     scheme = scheme_of(h)
     result = None
     spent = run.memo.setdefault("crack_seconds", 0.0)
+    over = hash_cost(h, scheme)
+    if over is not None:
+        run.memo.setdefault("cost_skipped", {})[h] = over
+        memo[h] = None
+        return None
     if scheme and scheme not in ("unknown", "yescrypt") and spent < TOTAL_BUDGET_S:
         from passlib import hash as ph
 
@@ -143,6 +172,12 @@ def default_password(run: CheckRun):
         if not h or scheme_of(h) in (None, "unknown"):
             continue
         pw = crack(run, h, a["user"])
+        over = run.memo.get("cost_skipped", {}).get(h)
+        if over is not None and (h, a["src"].path) not in run.memo.setdefault("cost_warned", set()):
+            run.memo["cost_warned"].add((h, a["src"].path))
+            run.ctx.warn("checks", "hash_cost_skipped",
+                         msg("checks.warn.hash_cost_skipped", user=a["user"], path=a["src"].path,
+                             line=a["src_line"], cost=over[0], limit=over[1]), a["container"])
         if pw is None:
             continue
         scheme = scheme_of(h)

@@ -50,7 +50,9 @@ def lookup(name: str, version: str) -> dict | None:
         if product == "linux":
             listed = sorted(row["branches"], key=_vt)
             if _vt(branch) < _vt(listed[0]):
-                return {"product": product, "branch": branch, "eol": _as_date(row["older_than_listed_eol"]),
+                # ended (older than every branch kernel.org still lists) on a date this table does not know:
+                # never shown as the date of another branch
+                return {"product": product, "branch": branch, "eol": None, "unknown_date": True,
                         "source": "https://www.kernel.org/category/releases.html (older than every longterm branch)"}
             if _vt(branch) < _vt(row["non_lts_unmaintained_before"]):
                 return {"product": product, "branch": branch, "eol": None,
@@ -72,7 +74,12 @@ def end_of_life(run: CheckRun, today: date | None = None):
         hit = lookup(c.name, c.version)
         if hit is None or (hit["eol"] is not None and hit["eol"] > today):
             continue
-        if hit["eol"]:
+        if hit.get("unknown_date"):
+            eol = Text(en="(ended, end date unknown)", zh="（已停止支持，停止日期未知）")
+            ended = Text(en="has ended (end date unknown)", zh="已停止支持（停止日期未知）")
+            support = Text(en="an old branch that upstream no longer supports (end date unknown)",
+                           zh="该分支早已不受上游支持（停止日期未知）")
+        elif hit["eol"]:
             eol = hit["eol"].isoformat()
             ended = Text(en=f"ended {eol}", zh=f"已于 {eol} 停止支持")
             support = Text(en=f"whose upstream support ended on {eol}", zh=f"该分支的上游支持已于 {eol} 结束")

@@ -340,12 +340,18 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
                    now: datetime | None = None) -> dict[str, Any]:
     """Write OUT/evidence/ and OUT/evidence.zip; returns the validation summary (also in validation.json)."""
     now = now or datetime.now(timezone.utc)
+    from firmpass.outdir import EVIDENCE_MARKER, evidence_is_ours
+
     ev = out / "evidence"
     if ev.is_symlink() or ev.is_file():
         ev.unlink()
     elif ev.is_dir():
+        if not evidence_is_ours(out):  # a user's own evidence/ (a signed DoC inside) is never deleted
+            from firmpass.errors import UnusableInput
+            raise UnusableInput("err.out_not_ours", path=str(ev))
         shutil.rmtree(ev)
     ev.mkdir(parents=True)
+    (ev / EVIDENCE_MARKER).write_text("made by firmpass: removed and rebuilt on every run into this directory\n")
     notes: list[dict[str, str]] = []
     validation: dict[str, Any] = {}
 
@@ -420,7 +426,7 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
                "image": {"name": result.image.name, "sha256": result.image.sha256},
                "validation": validation, "notes": notes}
     (ev / "validation.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    files = sorted(p for p in ev.rglob("*") if p.is_file() and p.name != "MANIFEST.sha256")
+    files = sorted(p for p in ev.rglob("*") if p.is_file() and p.name not in ("MANIFEST.sha256", EVIDENCE_MARKER))
     manifest = "".join(f"{_sha256(p)}  {p.relative_to(ev).as_posix()}\n" for p in files)
     (ev / "MANIFEST.sha256").write_text(manifest, encoding="utf-8")
     tmp = out / "evidence.zip.tmp"

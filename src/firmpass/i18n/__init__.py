@@ -6,6 +6,7 @@ missing translation fails the tests rather than reaching a user.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -47,8 +48,30 @@ def one_line(text: str, limit: int = 300) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+# what library errors carry that says nothing to a user and leaks addresses: libarchive's
+# "archive_p=94645490411600", reprs "<object object at 0x7f56...>", pydantic's docs links
+_POINTER = re.compile(r",?\s*archive_p=\d+|\s+at 0x[0-9a-fA-F]+|0x[0-9a-fA-F]{8,}")
+_PYDANTIC_URL = re.compile(r"\s*For further information visit \S+")
+
+
+def clean_detail(text: str) -> str:
+    """A library's message as one line without heap addresses or documentation links."""
+    return one_line(_POINTER.sub("", _PYDANTIC_URL.sub("", str(text)))).replace(" ()", "")
+
+
 def exc_detail(e: BaseException) -> str:
-    return one_line(f"{type(e).__name__}: {e}")
+    """One line naming the error, without heap addresses.  A pydantic ValidationError is summed up
+    from its structured errors (location: message) instead of its multi-line text."""
+    errors = getattr(e, "errors", None)
+    if type(e).__name__ == "ValidationError" and callable(errors):
+        try:
+            parts = [f"{'.'.join(map(str, er.get('loc', ()))) or '-'}: {er.get('msg', '')}" for er in errors()[:3]]
+            text = f"{type(e).__name__}: " + "; ".join(parts)
+        except Exception:  # noqa: BLE001 - fall back to the text
+            text = f"{type(e).__name__}: {e}"
+    else:
+        text = f"{type(e).__name__}: {e}"
+    return clean_detail(text)
 
 
 def keys() -> list[str]:

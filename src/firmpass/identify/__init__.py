@@ -35,7 +35,8 @@ from firmpass.identify import kernel as kern
 from firmpass.identify import pkgdb
 from firmpass.identify import rtos as rtos_rules
 from firmpass.identify.elfdeps import DynInfo, data_view, dyn_info
-from firmpass.identify.signatures import Match, Rule, dir_owners, load_rules, match_file, rules_by_id, version_strings
+from firmpass.identify.signatures import (Match, Rule, any_files_rx, dir_owners, load_rules, match_file, rules_by_id,
+                                          version_strings)
 from firmpass.model import Component, ComponentEvidence, FileEntry
 from firmpass.unpack.engine import kind_of
 
@@ -170,7 +171,10 @@ class _Identifier:
                 base = posixpath.basename(ent.path)
                 try:
                     if base == "rpmdb.sqlite":
-                        self._add_packages(pkgdb.parse_rpm_sqlite(self.ctx.read(ent, 256 << 20)), ent, cont, "rpm")
+                        disk = self.ctx.disk(ent)
+                        if disk is not None and disk.is_file() and not disk.is_symlink():
+                            # opened in place under OUT, read-only, bounded by the scan deadline
+                            self._add_packages(pkgdb.parse_rpm_sqlite(disk, self.ctx.deadline), ent, cont, "rpm")
                     elif base in ("Packages", "Packages.db") and "/rpm" in ent.path:
                         self.ctx.warn(STAGE, "rpm_bdb", msg("identify.rpm_bdb", path=ent.path), cont)
                     elif base == "manifest.csv" and "legal-info" in ent.path:
@@ -280,8 +284,7 @@ class _Identifier:
         return head[:4] == b"\x7fELF" or kern.looks_like_kernel(posixpath.basename(f.path), head)
 
     def scan_files(self) -> None:
-        rules = load_rules()
-        name_rx = re.compile("|".join(f"(?:{r.files.pattern})" for r in rules if r.files))
+        name_rx = any_files_rx()
         for f in self.ctx.iter_files(("file",)):
             if f.disk_path is None or f.size == 0 or f.size > MAX_SCAN_BYTES:
                 continue
@@ -457,8 +460,16 @@ class _Identifier:
                 name = str(node.meta.get("name") or node.meta.get("description") or "")
                 v = kern.version_from_name(name) if kind_of(node.format) in ("boot", "kernel") else None
                 if v:
+                    # the container's payload, when carved, gives the component its file name and hashes
+                    blob = None
+                    p = (Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob) if node.blob else None
+                    try:
+                        if p is not None and p.is_file() and p.stat().st_size <= 96 << 20:
+                            blob = p.read_bytes()
+                    except OSError:
+                        blob = None
                     self._kernel({"version": v, "release": None, "method": "uimage-name"}, f"/{node.format}-{node.id}",
-                                 node.id, None, conf=0.4, match=name)
+                                 node.id, None, conf=0.4, match=name, blob=blob)
         # the image itself may be a bare kernel (no container found)
         if not self.ctx.result.image.container_chain and self.ctx.image.is_file():
             try:
@@ -540,6 +551,35 @@ class _Identifier:
         if kv:
             self._kernel(kv, "/" + self.ctx.result.image.name, "0", None, blob=data)
         return kv is not None
+    _MODULES_DIR = re.compile(r"^/(?:usr/)?lib/modules/(\d+\.\d+(?:\.\d+)?)([^/]*)/.+\.ko$")
+
+    def kernel_from_modules_dir(self) -> None:
+        """No kernel image and no module vermagic (OpenWrt strips modinfo): the kernel release the modules
+        were installed for, from /lib/modules/<release>/ holding .ko files (kmod's layout, named after
+        `uname -r`).  Weaker than a banner: used only when nothing else named the kernel."""
+        if self.kernel is not None:
+            return
+        seen: dict[tuple[str, str], list[FileEntry]] = {}
+        for f in self.ctx.iter_files(("file",)):
+            m = self._MODULES_DIR.match(f.path)
+            if m:
+                seen.setdefault((f.container, m.group(1) + m.group(2)), []).append(f)
+        if len({r for _, r in seen}) != 1:
+            return  # none, or modules for several kernels: which one runs is unknown
+        for (cont, rel), files in seen.items():
+            path = f"/lib/modules/{rel}/"
+            b = self._kernel({"version": kern.RELEASE.match(rel).group(1), "release": rel, "method": "modules-dir"},
+                             path, cont, None, conf=0.5, match=f"{len(files)} kernel modules under {path}")
+            # the modules are files of the kernel component (built from its tree for this release): they
+            # give it a file name and hashes where the kernel image itself is not in the filesystem
+            for f in sorted(files, key=lambda e: e.path):
+                if f.sha256 is None or f.sha512 is None:
+                    try:
+                        data = self.ctx.read(f, MAX_SCAN_BYTES)
+                    except OSError:
+                        continue
+                    f.sha256, f.sha512 = hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest()
+                b.add(b.evidence[-1], b.confidence, f, rank=6)
 
     # ------------------------------------------------------------------ weak signals and shared libraries
     def resolve_weak(self) -> None:
@@ -556,7 +596,7 @@ class _Identifier:
                 m = weak[0]
             else:  # a name several products use, with no version: too ambiguous to claim
                 continue
-            b = self._owner(same_by_rule[m.rule.id], m.rule)
+            b = self._owner(same_by_rule[m.rule.id], m.rule, posixpath.basename(f.path))
             if b is not None:
                 # the file folds into its product's component: a file and a piece of evidence of it
                 b.add(ComponentEvidence(path=f.path, method=f"{m.method}+sibling", match=m.text,
@@ -572,7 +612,7 @@ class _Identifier:
             self.file_comp[(f.container, f.path)] = b.key
 
     @staticmethod
-    def _owner(cands: list[_Builder], rule: Rule) -> _Builder | None:
+    def _owner(cands: list[_Builder], rule: Rule, basename: str = "") -> _Builder | None:
         """The component a weak file of `rule`'s product folds into: the only versioned component of the
         product in the filesystem; among several package components of one product and version (Debian
         splits krb5 into libkrb5-3, libk5crypto3, ...) the one named after the product.  Two versions
@@ -581,6 +621,13 @@ class _Identifier:
             return cands[0]
         if not cands or len({b.version for b in cands}) != 1:
             return None
+        # the package named after the file (libhogweed.so.6.6 -> libhogweed6, libk5crypto.so.3.1 -> libk5crypto3)
+        # (the longest package stem the file's stem starts with: libnl-genl-3.so -> libnl-genl-3-200, not libnl-3-200)
+        stem = _stem(basename) if basename else ""
+        by_file = sorted(((len(_stem(b.name)), b.name, b) for b in cands
+                          if stem and len(_stem(b.name)) >= 5 and stem.startswith(_stem(b.name))), key=lambda t: t[:2])
+        if by_file and (len(by_file) == 1 or by_file[-1][0] > by_file[-2][0]):
+            return by_file[-1][2]
         names = {_norm(rule.name), _norm(rule.id)}
         named = [b for b in cands if any(_norm(b.name).removeprefix("lib").startswith(n) for n in names)]
         # libkrb5-3 over libkrb5support0: the shortest name that starts with the product's
@@ -701,6 +748,7 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
     idf.scan_files()
     idf.kernel_from_containers()
     idf.scan_blobs()
+    idf.kernel_from_modules_dir()
     idf.resolve_weak()
     idf.sonames()
     idf.package_file_evidence()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,24 +125,59 @@ def parse_apk_installed(text: str) -> list[Package]:
     return out
 
 
-def parse_rpm_sqlite(data: bytes) -> list[Package]:
+RPM_SQLITE_MAX_BLOB = 16 << 20  # one header blob; real ones are a few hundred KiB
+RPM_SQLITE_MAX_ROWS = 100_000
+RPM_SQLITE_SECONDS = 60.0  # one database, at most (the scan deadline may cut it shorter)
+
+
+class RpmDbLimit(Exception):
+    """The database asked for more time or memory than allowed (message is English detail)."""
+
+
+def parse_rpm_sqlite(path, deadline: float | None = None) -> list[Package]:
     """rpm >= 4.16 keeps rpmdb.sqlite; the header blobs are parsed for NAME/VERSION/RELEASE/LICENSE.
-    Berkeley DB (Packages) and NDB databases are not read (best effort, reported as a warning)."""
+    Berkeley DB (Packages) and NDB databases are not read (best effort, reported as a warning).
+
+    The image's database is hostile input: it is opened in place (it already lies under the output
+    directory) read-only and `immutable` (no journal, no -wal/-shm file written beside it, no copy
+    anywhere), with the schema untrusted, `Packages` required to be a real table (a view could recurse
+    without end), a progress handler that stops any statement at `deadline` (time.monotonic()), and a
+    length limit so a zeroblob() or huge row cannot fill memory."""
+    from urllib.parse import quote
+
+    end = time.monotonic() + RPM_SQLITE_SECONDS
+    if deadline is not None:
+        end = min(end, deadline)
+    con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True, timeout=0)
     out = []
-    with tempfile.NamedTemporaryFile(suffix=".sqlite") as tmp:
-        tmp.write(data)
-        tmp.flush()
-        con = sqlite3.connect(f"file:{tmp.name}?mode=ro", uri=True)
-        try:
-            rows = con.execute("SELECT blob FROM Packages").fetchall()
-        finally:
-            con.close()
-    for (blob,) in rows:
-        tags = _rpm_header(bytes(blob))
-        if tags.get(1000) and tags.get(1001):
-            out.append(Package(name=tags[1000], version=f"{tags[1001]}-{tags.get(1002, '')}".rstrip("-"),
-                               upstream=tags[1001], license=tags.get(1014), arch=tags.get(1022),
-                               homepage=tags.get(1020), source=None, db="rpm"))
+    try:
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, RPM_SQLITE_MAX_BLOB)
+        con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 1 << 16)
+        con.set_progress_handler(lambda: 1 if time.monotonic() > end else 0, 10_000)
+        con.execute("PRAGMA trusted_schema=OFF")
+        con.execute("PRAGMA query_only=ON")
+        kind = con.execute("SELECT type FROM sqlite_master WHERE name='Packages'").fetchone()
+        if kind is None or kind[0] != "table":
+            raise RpmDbLimit("no Packages table" if kind is None else f"Packages is a {kind[0]}, not a table")
+        cur = con.execute("SELECT blob FROM Packages")
+        for n, (blob,) in enumerate(cur):
+            if n >= RPM_SQLITE_MAX_ROWS:
+                raise RpmDbLimit(f"more than {RPM_SQLITE_MAX_ROWS} rows")
+            if not isinstance(blob, (bytes, memoryview)):
+                continue
+            tags = _rpm_header(bytes(blob))
+            if tags.get(1000) and tags.get(1001):
+                out.append(Package(name=tags[1000], version=f"{tags[1001]}-{tags.get(1002, '')}".rstrip("-"),
+                                   upstream=tags[1001], license=tags.get(1014), arch=tags.get(1022),
+                                   homepage=tags.get(1020), source=None, db="rpm"))
+    except sqlite3.OperationalError as e:
+        if "interrupt" in str(e):
+            raise RpmDbLimit(f"stopped after {RPM_SQLITE_SECONDS:g} s or at the scan deadline") from None
+        raise
+    except sqlite3.DataError as e:  # string or blob too big
+        raise RpmDbLimit(str(e)) from None
+    finally:
+        con.close()
     return out
 
 

@@ -29,7 +29,6 @@ from typing import Any
 
 import yaml
 
-_STRINGS = re.compile(rb"[\x20-\x7e]{3,}")
 # strings that can carry a version: "x.y", or an integer version after the word "version" (kmod 30)
 _HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^less \d|^[6-9][a-z]? +\d\d?-[A-Z][a-z]{2}-\d{4}$).*$")
 # zlib's version string is compiled into every caller of deflateInit_/inflateInit_: in a file that links
@@ -62,8 +61,14 @@ class Rule:
     corpus: str | None = None
     sample: list[str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    anywhere_lits: tuple[str | None, ...] = ()  # required_literal() of each `anywhere` pattern
 
     def owns(self, basename: str) -> bool:
+        if rules_by_id().get(self.id) is self:
+            return self.id in _owner_ids(basename)
+        return self._owns(basename)
+
+    def _owns(self, basename: str) -> bool:
         if self.files is None:
             return False
         if self.files.search(basename):
@@ -130,8 +135,45 @@ def load_rules() -> tuple[Rule, ...]:
             fname=_compile(d["fname"]) if d.get("fname") else None,
             embeddable=bool(d.get("embeddable", False)), debian=list(d.get("debian", [])),
             corpus=d.get("corpus"), sample=d.get("sample"), raw=d,
+            anywhere_lits=tuple(required_literal(p) for p in d.get("anywhere", [])),
         ))
     return tuple(out)
+
+
+@lru_cache(maxsize=8192)
+def _owner_ids(basename: str) -> frozenset[str]:
+    """The ids of the rules whose `files` claim a base name (cached: a firmware repeats names)."""
+    return frozenset(r.id for r in load_rules() if r._owns(basename))
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of literal characters every match of `pattern` contains (top level only:
+    not inside a group, a branch or a repeat), or None when it has none of 3+ characters.  A text
+    without it cannot match: `lit in text` is a C-speed pre-check that saves the regex call."""
+    try:
+        from re import _parser as sre_parse  # Python >= 3.11
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        items = list(sre_parse.parse(pattern))
+    except re.error:
+        return None
+    best, cur = "", ""
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            cur += chr(av)
+            continue
+        if op is sre_parse.AT:  # ^ / $ / \b: zero-width, the run goes on
+            continue
+        best, cur = max(best, cur, key=len), ""
+    best = max(best, cur, key=len)
+    return best if len(best) >= 3 else None
+
+
+@lru_cache(maxsize=1)
+def any_files_rx() -> re.Pattern:
+    """One pattern for every rule's `files` (a file some rule claims by name)."""
+    return re.compile("|".join(f"(?:{r.files.pattern})" for r in load_rules() if r.files))
 
 
 @lru_cache(maxsize=1)
@@ -149,10 +191,39 @@ def rule_for_source() -> dict[str, Rule]:
     return out
 
 
+# version_strings() finds its candidates with bytes.find (memchr-speed) on a translated copy of the data
+# rather than with a regex over every byte (Python's re scans binary data at ~50 MB/s): non-printable
+# bytes become NUL (string boundaries), digits '0', letters 'A' / 'a', other printable bytes stay
+_T = bytes(0 if not 0x20 <= b <= 0x7e else 0x30 if 0x30 <= b <= 0x39 else 0x41 if 0x41 <= b <= 0x5a
+           else 0x61 if 0x61 <= b <= 0x7a else b for b in range(256))
+# every string _HAS_VERSION accepts holds one of these (in the translated copy / in the data itself)
+_KEYS_T = (b"0.0", b"-Aaa-0000")
+_KEYS_RAW = (b"ersion", b"from iputils ", b"less ")
+
+
 def version_strings(data: bytes) -> str:
-    """The printable strings (>= 3 chars) of a blob that hold a 'digit.digit', one per line."""
-    joined = b"\n".join(_STRINGS.findall(data))
-    return b"\n".join(_HAS_VERSION.findall(joined)).decode("ascii", "replace")
+    """The printable strings (>= 3 chars) of a blob that hold a 'digit.digit' (or one of the other
+    forms _HAS_VERSION lists), one per line, in file order."""
+    t = data.translate(_T)
+    n = len(t)
+    runs: dict[int, int] = {}
+    for keys, hay in ((_KEYS_T, t), (_KEYS_RAW, data)):
+        for k in keys:
+            i = hay.find(k)
+            while i >= 0:
+                s = t.rfind(b"\0", 0, i) + 1
+                e = t.find(b"\0", i)
+                e = n if e < 0 else e
+                if e - s >= 3:
+                    runs[s] = e
+                i = hay.find(k, e)
+    out = [data[s: runs[s]] for s in sorted(runs)]
+    return b"\n".join(x for x in out if _HAS_VERSION.match(x)).decode("ascii", "replace")
+
+
+# match kinds whose text names the product (a banner, an owned pattern with the product's name in it);
+# a bare number or a file name does not
+_NAMING = ("signature-banner", "signature-owned")
 
 
 @dataclass
@@ -184,14 +255,30 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     At most one match per rule: the strongest kind found (banner > owned > bare > file name > directory).
     """
     rules = rules or load_rules()
-    owners = [r for r in rules if r.owns(basename)]
+    if rules is load_rules():
+        ids = _owner_ids(basename)
+        owners = [r for r in rules if r.id in ids]
+    else:
+        owners = [r for r in rules if r.owns(basename)]
     owner_ids = {r.id for r in owners}
     links_zlib = any(n.startswith("libz.so") for n in needed or ())
     out: list[Match] = []
-    for r in rules:
-        found = match_rule(r, basename, text, r.id in owner_ids, bool(owners), links_zlib=links_zlib)
+    for r in owners:
+        found = match_rule(r, basename, text, True, True, links_zlib=links_zlib)
         if found is not None:
             out.append(found)
+    # the file's name claims it only when the binary does not say otherwise: a name owner whose version
+    # comes from no text naming it (a bare number, the file name, nothing) does not silence another
+    # product's self-identifying banner (telnetd that is a copy of BusyBox: BusyBox, not inetutils)
+    named = any(m.version and m.method in _NAMING for m in out)
+    for r in rules:
+        if r.id in owner_ids or not r.anywhere or not any(lit is None or lit in text for lit in r.anywhere_lits):
+            continue
+        found = match_rule(r, basename, text, False, named, links_zlib=links_zlib)
+        if found is not None:
+            out.append(found)
+    if not named and any(m.version and not m.owned and not m.rule.embeddable for m in out):
+        out = [m for m in out if not (m.owned and m.method not in _NAMING)]
     # a rule that yields to another product found in the same file (libjpeg-turbo keeps IJG's
     # "6b  27-Mar-1998" string for compatibility: that is not IJG libjpeg 6b)
     ids = {m.rule.id for m in out if m.version}
@@ -202,10 +289,15 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     # no name claims the file and it shows no version: the directory it sits in may belong to a product
     # (krb5's plugins/preauth/spake.so); a weak, version-less match, resolved against that product's
     # versioned component like a name-only one
-    if dirname and not owners and not any(m.version for m in out):
-        seen = {m.rule.id for m in out}
+    # A product's own directory is more specific than a generic file name: /usr/lib/proftpd/mod_ban.so is
+    # proftpd's although lighttpd also names its modules mod_*.so
+    if dirname and not any(m.version for m in out):
         by_dir = dir_owners(dirname) if rules is load_rules() else tuple(r for r in rules if r.owns_dir(dirname))
-        out += [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir if r.id not in seen]
+        if by_dir and not owners:
+            seen = {m.rule.id for m in out}
+            out += [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir if r.id not in seen]
+        elif by_dir and not ({r.id for r in by_dir} & owner_ids):
+            out = [m for m in out if not m.owned] + [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir]
     return out
 
 
@@ -249,6 +341,6 @@ def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: b
     if r.fname is not None:
         m = r.fname.search(basename)
         if m:
-            return Match(r, m.group("v"), basename, "file-name", 0.6, True)
+            return Match(r, m.group("v"), basename, "file-name-version", 0.6, True)
     # the name says which product; no version in the file: a weak signal, kept
     return Match(r, None, basename, "file-name", 0.3, True)

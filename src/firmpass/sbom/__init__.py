@@ -37,7 +37,7 @@ METHOD_TECHNIQUE = {
     "signature-banner": "binary-analysis", "signature-owned": "binary-analysis", "signature-bare": "binary-analysis",
     "elf-package-note": "binary-analysis", "bzimage-header": "binary-analysis", "vermagic": "binary-analysis", "kernel_version": "binary-analysis", "rtos-string": "binary-analysis",
     "soname": "binary-analysis", "soname+package-name": "binary-analysis", "uimage-name": "filename",
-    "file-name": "filename", "file-name+sibling": "filename", "directory": "filename", "directory+sibling": "filename",
+    "file-name": "filename", "file-name-version": "filename", "modules-dir": "filename", "file-name+sibling": "filename", "directory": "filename", "directory+sibling": "filename",
     "dpkg-file-list": "manifest-analysis", "opkg-file-list": "manifest-analysis",
 }
 
@@ -172,9 +172,7 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
             props.append(Property(name=f"firmpass:{k}", value=str(v)))
         for f in c.files:
             props.append(Property(name="firmpass:file", value=f))
-        lic = [_cdx_license(lname, DisjunctiveLicense, LicenseExpression) for lname in c.licenses]
-        if len(lic) > 1 and any(isinstance(x, LicenseExpression) for x in lic):
-            lic = [LicenseExpression(" AND ".join(f"({x})" for x in c.licenses))]
+        lic = _cdx_licenses(c.licenses, DisjunctiveLicense, LicenseExpression)
         methods = []
         seen_m = set()
         for e in c.evidence:
@@ -221,17 +219,20 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def _cdx_license(name: str, Disjunctive, Expression):  # noqa: N803 - classes passed in (lazy imports)
-    """An SPDX licence id or expression when the text is one, else a licence by name (Debian short names)."""
-    from spdx_tools.common.spdx_licensing import spdx_licensing
+def _cdx_licenses(names: list[str], Disjunctive, Expression) -> list:  # noqa: N803 - classes passed in (lazy imports)
+    """CycloneDX licences: an SPDX id where the text is one (case-corrected, DEP-5 short names mapped:
+    BSD-3-clause -> BSD-3-Clause, GPL-3+ -> GPL-3.0-or-later), an SPDX expression where it is one, else a
+    licence by name (Wietse, public-domain).  The schema allows either licences or one expression: several
+    licences with an expression among them become one expression when every part is SPDX."""
+    from firmpass.sbom.licenses import classify
 
-    try:
-        info = spdx_licensing.validate(name)
-        if not info.errors and not info.invalid_symbols:
-            return Expression(name) if " " in name.strip() else Disjunctive(id=name.strip())
-    except Exception:  # noqa: BLE001
-        pass
-    return Disjunctive(name=name)
+    kinds = [classify(n) for n in names]
+    if any(k == "expression" for k, _ in kinds):
+        if len(kinds) == 1:
+            return [Expression(kinds[0][1])]
+        if all(k != "name" for k, _ in kinds):
+            return [Expression(" AND ".join(f"({v})" if k == "expression" else v for k, v in kinds))]
+    return [Disjunctive(id=v) if k == "id" else Disjunctive(name=n.strip()) for (k, v), n in zip(kinds, names)]
 
 
 def _add_vulnerabilities(bom, result: ScanResult) -> None:
@@ -382,10 +383,14 @@ def _spdx_license(licenses: list[str]):
 
     if not licenses:
         return SpdxNoAssertion()
+    from firmpass.sbom.licenses import classify
+
+    kinds = [classify(x) for x in licenses]
+    if any(k == "name" for k, _ in kinds):
+        return SpdxNoAssertion()  # a licence that is not an SPDX one (Wietse): say nothing rather than guess
     try:
-        expr = spdx_licensing.parse(" AND ".join(f"({x})" if " " in x else x for x in licenses), validate=True)
-        return expr
-    except Exception:  # noqa: BLE001 - a Debian licence short name that is not an SPDX id: say nothing
+        return spdx_licensing.parse(" AND ".join(f"({v})" if k == "expression" else v for k, v in kinds), validate=True)
+    except Exception:  # noqa: BLE001
         return SpdxNoAssertion()
 
 

@@ -87,8 +87,11 @@ def check(
     rep = check_sbom(file)
     if as_json:
         out_console.print_json(json.dumps(rep, ensure_ascii=False))
-        return
-    print_report(rep, out_console)
+    else:
+        print_report(rep, out_console)
+    # a mandatory field (TR-03183-2 MUST, or MUST where it exists) missing: the SBOM fails the check
+    if any(f["missing"] and f["status"] in ("required", "if-exists") for f in rep["fields"]):
+        raise typer.Exit(1)
 
 
 def print_report(rep: dict, console: Console) -> None:

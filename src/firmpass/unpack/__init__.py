@@ -21,7 +21,8 @@ gets its own ContainerNode with ``source_path`` set, and its blob is the extract
 
 Formats (one handler each, one module per format family in firmpass.unpack.handlers, ordered in
 handlers.HANDLERS; filesystems share handlers.common.walk_fs): uImage (kernel, ramdisk, multi), FIT, DTB,
-Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), UBI, UBIFS, JFFS2, ext2/3/4,
+Broadcom TRX, Android sparse, squashfs 4 (gzip/lzma/lzo/xz/lz4/zstd), legacy and vendor squashfs (1.x-3.x
+and vendor 4.x variants, either byte order, gzip/LZMA variants), UBI, UBIFS, JFFS2, ext2/3/4,
 cpio (newc, odc), tar, zip, gzip/xz/bzip2/zstd/lzma streams; Linux bzImage and ELF are recognised
 leaves.  Bytes before or between known parts (a vendor header) are carved by signature.
 
@@ -53,6 +54,30 @@ from firmpass.unpack.engine import REGISTRY, Unpacker
 __all__ = ["run", "REGISTRY"]
 
 
+def readable_names(ctx) -> None:
+    """Names are bytes in an image: one that is not valid UTF-8 (GBK and Latin-1 names are common in
+    firmware) was read with surrogateescape, so nothing is lost and the content was written under its
+    true name.  Here the path every later stage sees becomes readable text (those bytes as \\xNN) and
+    the raw bytes are kept as hex in FileEntry.path_bytes; link targets and nested parts' source paths
+    are made readable the same way, so symlinks still resolve and checks still see the file.  disk_path
+    keeps the true on-disk name (findings.json shows it escaped)."""
+    from firmpass.model import name_bytes, readable_name
+
+    for f in ctx.result.files:
+        shown = readable_name(f.path)
+        if shown != f.path:
+            try:
+                f.path_bytes = name_bytes(f.path).hex()
+            except UnicodeEncodeError:
+                f.path_bytes = None
+            f.path = shown
+        if f.link_target:
+            f.link_target = readable_name(f.link_target)
+    for n in ctx.result.image.container_chain:
+        if n.source_path:
+            n.source_path = readable_name(n.source_path)
+
+
 def run(ctx) -> None:
     u = Unpacker(ctx)
     u.reset_output()  # an earlier run's OUT/unpacked (stale files, stale symlinks) is removed first
@@ -71,6 +96,7 @@ def run(ctx) -> None:
     chains = {n.id: u.chain(n) for n in u.nodes}
     for f in ctx.result.files:
         f.chain = chains.get(f.container, f.chain)
+    readable_names(ctx)
     ctx.scratch["unpack"] = {"bytes_written": u.written, "files": u.nfiles}
     if len(u.nodes) == 1 and root.format == "data":
         _unopened(u, root, ctx)  # raises UnusableInput for input that is not firmware at all

@@ -10,7 +10,6 @@ import mmap
 import os
 import posixpath
 import re
-import shutil
 import stat
 import threading
 import time
@@ -138,9 +137,13 @@ class Src:
 
 
 # ---------------------------------------------------------------------------------- safe writer
-def clean_path(name: str) -> str:
+def clean_path(name: str | bytes) -> str:
     """The path inside a filesystem, normalised: '..' cannot climb above the root, no empty or '.'
-    parts, no NUL, each part at most 255 bytes.  Returns '' for the root itself."""
+    parts, no NUL, each part at most 255 bytes.  Returns '' for the root itself.  A name given as
+    bytes (libarchive hands over names it could not decode) is decoded with surrogateescape, so no
+    name is lost; readable_name() makes it text later.  Linear in the length of the name."""
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("utf-8", "surrogateescape")
     parts: list[str] = []
     for c in name.replace("\\", "/").split("/"):
         if c in ("", "."):
@@ -150,10 +153,9 @@ def clean_path(name: str) -> str:
                 parts.pop()
             continue
         c = c.replace("\0", "")
-        # bytes that are not UTF-8 (decoded with surrogateescape by the readers) become a visible \xNN:
-        # the name stays distinct and readable, and findings.json (UTF-8) can hold it
-        c = c.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        while len(c.encode("utf-8", "surrogateescape")) > 255:
+        if len(c) > 255:
+            c = c[:255]  # a UTF-8 char is at least one byte: never more than 255 chars
+        while len(c.encode("utf-8", "surrogateescape")) > 255:  # at most ~190 rounds on <= 1020 bytes
             c = c[:-1]
         parts.append(c)
     return "/".join(parts)
@@ -182,23 +184,25 @@ class SafeTree:
         return os.path.relpath(self.root / path, self.u.out) if path else os.path.relpath(self.root, self.u.out)
 
     def mkdir(self, path: str) -> bool:
-        if path in self.dirs:
-            return True
-        parent = posixpath.dirname(path)
-        if not self.mkdir(parent):
-            return False
-        if path in self.files:
-            return False
-        p = self.root / path
-        try:
-            os.mkdir(p, 0o755)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(p).st_mode):
+        """Make `path` and its missing parents, top down.  A loop, not recursion: a name with
+        thousands of components (B6) must not raise RecursionError and drop the archive."""
+        todo: list[str] = []
+        while path not in self.dirs:
+            todo.append(path)
+            path = posixpath.dirname(path)
+        for path in reversed(todo):
+            if path in self.files:
                 return False
-        except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
-            return False
-        with self.lock:
-            self.dirs.add(path)
+            p = self.root / path
+            try:
+                os.mkdir(p, 0o755)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(p).st_mode):
+                    return False
+            except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
+                return False
+            with self.lock:
+                self.dirs.add(path)
         return True
 
     def write(self, path: str, chunks: Iterable[bytes] | bytes) -> str | None:
@@ -352,6 +356,7 @@ def signatures(kind: str):
         for m in mags:
             by_first.setdefault(m[0], []).append((m, groups[m]))
         _sig_cache[kind] = (pat, by_first)
+        _sig_magics[kind] = {f"g{i}": m for i, m in enumerate(mags)}
     return _sig_cache[kind]
 
 
@@ -365,6 +370,60 @@ def candidates(by_first, buf, at: int) -> list[tuple[Handler, int]]:
     if len(out) > 1:
         out.sort(key=lambda hm: REGISTRY.index(hm[0]))
     return out
+
+
+_sig_magics: dict[str, dict[str, bytes]] = {}
+CARVE_WINDOW = 1 << 20
+
+
+def _free_name(d: Path, stem: str) -> Path:
+    """d/<stem>.bin, or d/<stem>.<n>.bin when that name is taken: one blob never replaces another's
+    bytes (B11: a blob renamed after its format once overwrote a part already named so, and
+    findings.json then recorded the wrong sha256)."""
+    p = d / f"{stem}.bin"
+    n = 1
+    while os.path.lexists(p):
+        p = d / f"{stem}.{n}.bin"
+        n += 1
+    return p
+
+
+class _MagicHits:
+    """The next (offset, group) at or after a position where any magic occurs, found window by
+    window with the buffer's own find() (memchr speed; Python's regex alternation of the same
+    literals costs about 1 us a byte: 128 MiB of zeros took a minute, uninterruptible).  Between
+    windows `check_time` enforces --timeout (B8)."""
+
+    def __init__(self, buf, end: int, magics: dict[str, bytes], check_time):
+        self.buf, self.end, self.magics, self.check_time = buf, end, magics, check_time
+        self.longest = max((len(m) for m in magics.values()), default=1)
+        self.w0 = self.w1 = -1
+        self.found: list[tuple[int, str]] = []
+        self.i = 0
+
+    def _fill(self, w0: int) -> None:
+        self.check_time()
+        w1 = min(self.end, w0 + CARVE_WINDOW)
+        stop = min(self.end, w1 + self.longest - 1)  # a magic that starts in the window may end past it
+        out = []
+        for k, (g, mg) in enumerate(self.magics.items()):  # at one offset the first magic wins, as in the regex
+            p = self.buf.find(mg, w0, stop)
+            while p != -1 and p < w1:
+                out.append((p, k, g))
+                p = self.buf.find(mg, p + 1, stop)
+        out.sort()
+        self.w0, self.w1, self.found, self.i = w0, w1, [(p, g) for p, _k, g in out], 0
+
+    def next(self, pos: int) -> tuple[int, str] | None:
+        while pos < self.end:
+            if not (self.w0 <= pos < self.w1):
+                self._fill(pos)
+            while self.i < len(self.found) and self.found[self.i][0] < pos:
+                self.i += 1
+            if self.i < len(self.found):
+                return self.found[self.i]
+            pos = self.w1
+        return None
 
 
 # ---------------------------------------------------------------------------------- engine
@@ -381,7 +440,7 @@ class Unpacker:
         self.ctx = ctx
         self.out: Path = ctx.out
         self.lim = ctx.options.limits
-        self.t0 = time.monotonic()
+        self.t0 = getattr(ctx, "started", None) or time.monotonic()  # one deadline for the whole scan
         self.written = 0
         self.nfiles = 0
         self.nodes: list[ContainerNode] = ctx.result.image.container_chain
@@ -411,6 +470,8 @@ class Unpacker:
 
     def count_file(self, n: int = 1) -> None:
         self.nfiles += n
+        if self.nfiles & 1023 == 0:  # an archive of a million empty entries writes nothing: time bounds it (B8)
+            self.check_time()
         if self.nfiles > self.lim.max_files:
             raise self.limit(Text(en=f"more than {self.lim.max_files} files", zh=f"文件数超过 {self.lim.max_files} 个"),
                              "--max-files")
@@ -451,7 +512,7 @@ class Unpacker:
     def blob_file(self, node: ContainerNode, fmt: str | None = None) -> Path:
         d = self.out / BLOBS
         d.mkdir(parents=True, exist_ok=True)
-        return d / f"{node.id}.{fmt or node.format}.bin"
+        return _free_name(d, f"{node.id}.{fmt or node.format}")
 
     def tree(self, node: ContainerNode) -> SafeTree:
         root = self.out / "unpacked" / f"{node.id}.{node.format}"
@@ -462,7 +523,7 @@ class Unpacker:
         """Remove what an earlier run left in OUT/unpacked, so this run starts from an empty tree (stale
         files would otherwise be reported, and stale symlinks would make writes refuse to go through
         them).  Never follows a link: a symlink or file named `unpacked` is unlinked, a directory is
-        removed by shutil.rmtree, which unlinks the symlinks inside instead of descending into them."""
+        removed by remove_tree, which unlinks the symlinks inside instead of descending into them."""
         from firmpass.errors import UnusableInput
 
         top = self.out / "unpacked"
@@ -482,7 +543,9 @@ class Unpacker:
                 ours = (top / MARKER).is_file() or _firmpass_findings(self.out / "findings.json")
                 if not ours and any(os.scandir(top)):  # never delete a directory firmpass did not make
                     raise UnusableInput("err.out_not_ours", path=str(top))
-                shutil.rmtree(top)
+                from firmpass.outdir import remove_tree
+
+                remove_tree(top)  # never follows links, no recursion (a tree thousands deep)
             elif st is not None:
                 os.unlink(top)
             top.mkdir(parents=True, exist_ok=True)
@@ -549,8 +612,8 @@ class Unpacker:
     def _rename_blob(self, node: ContainerNode, path: Path) -> Path:
         """Blobs written before their format was known are named <id>.bin; give them the format."""
         if node.blob and node.blob.endswith(f"/{node.id}.bin") and path.name == f"{node.id}.bin":
-            new = path.with_name(f"{node.id}.{node.format}.bin")
-            os.replace(path, new)
+            new = _free_name(path.parent, f"{node.id}.{node.format}")
+            os.rename(path, new)  # to a name no other blob has (B11: never over another part's bytes)
             node.blob = os.path.relpath(new, self.out)
             return new
         return path
@@ -576,7 +639,9 @@ class Unpacker:
             self.failures[node.id] = "limit"
             return src.size
         except (PartError, Exception) as e:  # noqa: BLE001 - hostile input: one part's failure is a warning
-            detail = str(e) or type(e).__name__
+            from firmpass.i18n import clean_detail
+
+            detail = clean_detail(str(e)) or type(e).__name__  # one line, no heap addresses
             node.status = "partial" if node.status == "partial" else "failed"
             node.meta.setdefault("error", detail[:300])
             self.warn("corrupt_part", node, part=self.part_name(node), detail=detail[:300])
@@ -585,19 +650,25 @@ class Unpacker:
 
     def carve(self, parent: ContainerNode, src: Src, start: int, depth: int) -> int:
         """Find parts by signature in src[start:], unpack each as a child of parent; returns their count.
-        A signature scan of our own (one regex over the mmap) is used instead of unblob: unblob would
+        A signature scan of our own (each magic found window by window with the mapping's own find(),
+        the deadline checked between windows) is used instead of unblob: unblob would
         bring ~40 dependencies and sasquatch for squashfs, while the formats here need only their
         magic and a header check to be sized."""
         pat, groups = signatures("carve")
         buf, end = src.buf, src.end
         pos, found = start, 0
+        hits = _MagicHits(buf, end, {g: m for g, m in _sig_magics["carve"].items()}, self.check_time)
+        probes = 0
         while pos < end:
-            m = pat.search(buf, pos, end)
+            m = hits.next(pos)
             if m is None:
                 break
+            probes += 1
+            if probes % 4096 == 0:
+                self.check_time()  # a blob full of magics: the deadline holds between probes too
             hit = None
-            for h, moff in candidates(groups, buf, m.start()):
-                off = m.start() - moff
+            for h, moff in candidates(groups, buf, m[0]):
+                off = m[0] - moff
                 if off < pos:
                     continue
                 try:
@@ -608,7 +679,7 @@ class Unpacker:
                     hit = (h, off, size)
                     break
             if hit is None:
-                pos = m.start() + 1
+                pos = m[0] + 1
                 continue
             h, off, size = hit
             stop = end if size < 0 else min(end, off + size)
@@ -642,7 +713,7 @@ class Unpacker:
         child = self.new_node(parent, fmt, offset=offset, **kw)
         bp = self.blob_file(child, fmt)
         if fmt == "data":  # named after its format once identified (see _rename_blob)
-            bp = bp.with_name(f"{child.id}.bin")
+            bp = _free_name(bp.parent, child.id)
         try:
             with open(bp, "wb") as fh:
                 if isinstance(data_writer, (bytes, bytearray, memoryview)):

@@ -217,13 +217,14 @@ def run(ctx: ScanContext) -> None:
     from firmpass.vulns.store import db_errors, display_db, open_store, resolve_db_path
     from firmpass.vulns.vex import load_triage_files
 
+    # triage first: a bad --vex fails the stage before anything is recorded as checked
+    triage_files = load_triage_files(list(ctx.options.vex_files)) if ctx.options.vex_files else []
     path = resolve_db_path(ctx.options.db_path)
     store = open_store(path, existing=True)  # the default store can be damaged too: one line, not an SQL error
     try:
         with db_errors(path):
             summary = db_summary(store, path)
         ctx.result.extra["vuln_db"] = summary
-        triage_files = load_triage_files(list(ctx.options.vex_files)) if ctx.options.vex_files else []
         if store is None or summary["empty"]:
             ctx.warn(STAGE, "vuln_db_empty", msg("vulns.warn.db_empty", path=display_db(path)))
             return

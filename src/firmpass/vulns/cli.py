@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,16 +118,39 @@ def status_cmd(db: Optional[str] = OPT_DB,
     old = []
     for name, s in srcs.items():
         t.add_row(name, str(s["records"]), s["last_update"] or "-", str(s["data_date"] or "-"))
-        if s["last_update"]:
-            days = (now - datetime.fromisoformat(s["last_update"])).days
+        # age from the data's own date (KEV dateReleased, NVD timestamp / lastModified, a mirror's commit
+        # date); the import time only when the data names none: an old file imported today is still old
+        since = data_date(s["data_date"]) or data_date(s["last_update"])
+        if since is not None:
+            days = (now - since).days
             if days > max_age:
-                old.append((name, days))
+                old.append((name, days, data_date(s["data_date"]) is not None))
     out.print(t)
-    out.print(", ".join(f"{k} {v}" for k, v in counts.items()), markup=False)
+    # each count named for what it counts (the KEV and exploitation tables list only exploited CVEs)
+    out.print(both(msg("db.status.counts", **{k: v for k, v in counts.items()})), markup=False)
     if empty:
         err.print(both(msg("db.status.empty")), markup=False)
-    for name, days in old:
-        err.print("warning: " + both(msg("db.status.old", source=name, days=days, limit=max_age)), markup=False)
+    for name, days, dated in old:
+        key = "db.status.old_data" if dated else "db.status.old"
+        err.print("warning: " + both(msg(key, source=name, days=days, limit=max_age)), markup=False)
+
+
+def data_date(v) -> datetime | None:
+    """A source's date as an aware datetime: ISO date or datetime (2026-07-16, 2008-09-09T12:33:00.000,
+    ...Z), or KEV's catalogVersion form 2026.07.16; None when it is none of these."""
+    if not v:
+        return None
+    txt = str(v).strip().replace("Z", "+00:00")
+    if re.fullmatch(r"\d{4}\.\d{2}\.\d{2}", txt):
+        txt = txt.replace(".", "-")
+    try:
+        d = datetime.fromisoformat(txt)
+    except ValueError:
+        try:
+            d = datetime.fromisoformat(txt[:10])
+        except ValueError:
+            return None
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
 def register(app: typer.Typer) -> None:

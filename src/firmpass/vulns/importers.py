@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -199,7 +200,14 @@ def nvd_record(cve: dict, source: str = "nvd") -> dict:
 
 def parse_nvd(obj: dict) -> tuple[list[dict], str | None]:
     recs = [nvd_record(v["cve"]) for v in obj.get("vulnerabilities") or [] if isinstance(v, dict) and "cve" in v]
-    return recs, obj.get("timestamp")
+    # the data's own date: the feed's timestamp, else the newest lastModified of its records
+    return recs, obj.get("timestamp") or newest_modified(recs)
+
+
+def newest_modified(recs: list[dict]) -> str | None:
+    """The newest `modified` date among imported records (ISO strings compare as dates), or None."""
+    dates = [str(r["vuln"]["modified"]) for r in recs if r.get("vuln", {}).get("modified")]
+    return max(dates) if dates else None
 
 
 # ---------------------------------------------------------------------------------------- CVE 5
@@ -256,7 +264,15 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
         if not affected_any and aff.get("defaultStatus") == "affected":
             rows.append(dict(base, exact=None, note="defaultStatus affected"))
     metrics = []
+    vsev: list[dict] = []
     for m in cna.get("metrics") or []:
+        # a CNA's own qualitative rating: OpenSSL writes its advisory severity (Low / Moderate / High /
+        # Critical, per its security policy) as metrics[].other {type: <policy URL>, content: {text}}
+        other = m.get("other") if isinstance(m.get("other"), dict) else None
+        if other is not None and not vsev:
+            content = other.get("content")
+            text = content.get("text") if isinstance(content, dict) else content
+            vsev = vendor_severity(cna_name or "cna", text)
         for k in ("cvssV4_0", "cvssV3_1", "cvssV3_0", "cvssV2_0"):
             if k in m and m[k].get("vectorString"):
                 sc = make_score(m[k]["vectorString"], m[k].get("baseScore"), cna_name or "cna")
@@ -270,7 +286,8 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> dict | Non
                 cwes.append(e)
     return {"vuln": {"id": vid, "description": _en(cna.get("descriptions")), "published": cna.get("datePublic")
                      or meta.get("datePublished"), "modified": meta.get("dateUpdated"), "cvss": metrics,
-                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes},
+                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes,
+                     **({"vendor_severity": vsev} if vsev else {})},
             "affected": rows}
 
 
@@ -554,9 +571,95 @@ def import_paths(store: Store, paths: list[Path], progress: Callable[[str], None
     rep = ImportReport()
     batch: dict[str, list] = {}
     origins: dict[str, str] = {}
+    # one transaction for the whole import: a file that is not what it claims (shape_error) or any
+    # failure part-way rolls everything back, so no table is emptied or half-replaced
+    with store.session() as s, s.begin():
+        _import_all(store, s, paths, rep, batch, origins, progress, vexmod)
+    return rep
+
+
+NVD_STREAM_BATCH = 2000
+
+
+def _open_decoded(path: Path):
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _is_nvd_feed(path: Path) -> bool:
+    """An NVD API 2.0 feed file (its header names the format before the vulnerabilities list)."""
+    try:
+        with _open_decoded(path) as fh:
+            head = fh.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return re.search(rb'"format"\s*:\s*"NVD_CVE"', head) is not None
+
+
+def _stream_nvd(store: Store, s, fp: Path, rep: ImportReport) -> None:
+    """An NVD feed read as a stream (ijson): records are parsed and stored 2000 at a time, so a feed
+    of any size costs the memory of one batch (B12: json.loads of a 500 MB feed peaked at 3.5 GB).
+    Each entry's shape is checked as it comes; a bad one raises and the import's one transaction
+    rolls back."""
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    batch: list[dict] = []
+    meta: dict[str, Any] = {}
+    total = 0
+    builder = None
+
+    def flush() -> None:
+        nonlocal total
+        if not batch:
+            return
+        recs, _ = parse_nvd({"vulnerabilities": batch})
+        total += store.ingest_vulns(s, "nvd", recs)
+        s.flush()
+        s.expunge_all()  # rows already written: the session keeps no objects between batches
+        batch.clear()
+
+    with _open_decoded(fp) as fh:
+        for prefix, event, value in ijson.parse(fh, use_float=True):
+            if builder is not None:
+                builder.event(event, value)
+                if prefix == "vulnerabilities.item" and event == "end_map":
+                    item = builder.value
+                    builder = None
+                    if not (isinstance(item.get("cve"), dict) and isinstance(item["cve"].get("id"), str)):
+                        raise FirmpassError("db.err.bad_shape", path=str(fp), format="nvd",
+                                            detail="an entry has no cve.id")
+                    batch.append(item)
+                    if len(batch) >= NVD_STREAM_BATCH:
+                        flush()
+            elif prefix == "vulnerabilities.item":
+                if event != "start_map":
+                    raise FirmpassError("db.err.bad_shape", path=str(fp), format="nvd",
+                                        detail="a 'vulnerabilities' entry is not an object")
+                builder = ObjectBuilder()
+                builder.event(event, value)
+            elif prefix in ("timestamp", "format", "version") and event in ("string", "number"):
+                meta[prefix] = value
+    flush()
+    store.touch_source(s, "nvd", "nvd", _count(store, s, "nvd"), str(fp), meta.get("timestamp"))
+    rep.files += 1
+    rep.add("nvd", total)
+
+
+def _import_all(store, s, paths, rep, batch, origins, progress, vexmod) -> None:
     for fp in iter_files(paths):
         if progress:
             progress(str(fp))
+        if _is_nvd_feed(fp):
+            try:
+                _stream_nvd(store, s, fp, rep)
+            except FirmpassError:
+                raise
+            except Exception as e:  # noqa: BLE001 - ijson errors, truncated gzip: the whole import rolls back
+                from firmpass.i18n import exc_detail
+                raise FirmpassError("db.err.bad_shape", path=str(fp), format="nvd", detail=exc_detail(e)) from None
+            continue
         try:
             data = read_bytes(fp)
         except (OSError, ValueError, EOFError) as e:
@@ -577,6 +680,9 @@ def import_paths(store: Store, paths: list[Path], progress: Callable[[str], None
         if fmt is None:
             rep.skipped.append((str(fp), "format not recognised"))
             continue
+        bad = shape_error(fmt, obj, text)
+        if bad:
+            raise FirmpassError("db.err.bad_shape", path=str(fp), format=fmt, detail=bad)
         rep.files += 1
         # one-record files (a cvelistV5 tree, an OSV dump) are batched: one transaction per 2000 files
         if fmt in ("cve5", "osv") and isinstance(obj, dict) and "records" not in obj:
@@ -584,23 +690,65 @@ def import_paths(store: Store, paths: list[Path], progress: Callable[[str], None
             batch.setdefault(key, []).append(obj)
             origins[key] = str(fp.parent)
             if len(batch[key]) >= 2000:
-                _flush(store, key, batch, origins, rep, vexmod)
+                _flush(store, s, key, batch, origins, rep, vexmod)
             continue
-        with store.session() as s, s.begin():
-            n = _import_one(store, s, fmt, obj, text, str(fp), vexmod)
+        n = _import_one(store, s, fmt, obj, text, str(fp), vexmod)
+        s.flush()
         rep.add(fmt, n)
     for key in list(batch):
-        _flush(store, key, batch, origins, rep, vexmod)
-    return rep
+        _flush(store, s, key, batch, origins, rep, vexmod)
 
 
-def _flush(store: Store, key: str, batch: dict, origins: dict, rep: ImportReport, vexmod) -> None:
+def _flush(store: Store, s, key: str, batch: dict, origins: dict, rep: ImportReport, vexmod) -> None:
     objs = batch.pop(key, [])
     if not objs:
         return
-    with store.session() as s, s.begin():
-        n = _import_one(store, s, key, objs, None, origins.get(key, ""), vexmod)
+    n = _import_one(store, s, key, objs, None, origins.get(key, ""), vexmod)
+    s.flush()
     rep.add(key, n)
+
+
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}")
+
+
+def shape_error(fmt: str, obj: Any, text: str | None) -> str | None:
+    """Why a file recognised as `fmt` does not have that format's shape (English detail), or None.
+    Checked before anything is written: formats that replace a whole table (KEV, the Debian tracker,
+    EPSS) must never empty it from a file that only looks like them (`{"catalogVersion": "x"}`)."""
+    if fmt == "kev":
+        vs = obj.get("vulnerabilities")
+        if not isinstance(vs, list):  # an explicit empty list is a (real, if rare) empty catalogue
+            return "no 'vulnerabilities' list"
+        if not isinstance(obj.get("catalogVersion", ""), str):
+            return "'catalogVersion' is not a string"
+        bad = sum(1 for v in vs if not (isinstance(v, dict) and isinstance(v.get("cveID"), str)
+                                        and _CVE.fullmatch(v["cveID"])))
+        if bad:
+            return f"{bad} of {len(vs)} entries have no valid cveID"
+        for k in ("dateAdded", "dueDate", "vulnerabilityName", "requiredAction", "knownRansomwareCampaignUse"):
+            if any(not isinstance(v.get(k, ""), (str, type(None))) for v in vs):
+                return f"'{k}' is not a string in every entry"
+    elif fmt == "nvd":
+        vs = obj.get("vulnerabilities")
+        if not isinstance(vs, list):
+            return "'vulnerabilities' is not a list"
+        if any(not (isinstance(v, dict) and isinstance(v.get("cve"), dict) and isinstance(v["cve"].get("id"), str))
+               for v in vs):
+            return "an entry has no cve.id"
+    elif fmt == "debian-tracker":
+        if any(not isinstance(v, dict) or any(not isinstance(i, dict) for i in v.values()) for v in obj.values()):
+            return "a package entry is not an object of CVE objects"
+    elif fmt == "epss":
+        if obj is not None and isinstance(obj.get("data"), list) and any(not isinstance(r, dict) for r in obj["data"]):
+            return "a 'data' row is not an object"
+    elif fmt == "euvd":
+        items = obj.get("items") if isinstance(obj, dict) and "items" in obj else obj if isinstance(obj, list) else [obj]
+        if not isinstance(items, list) or any(not isinstance(x, dict) for x in items):
+            return "'items' is not a list of objects"
+    elif fmt == "curl":
+        if any(not isinstance(v, dict) for v in obj["vulns"]):
+            return "a 'vulns' entry is not an object"
+    return None
 
 
 def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: str, vexmod) -> int:
@@ -622,7 +770,7 @@ def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: s
         n = 0
         for src, rs in groups.items():
             n += store.ingest_vulns(s, src, rs)
-            date = ((obj.get("_meta") or {}).get("commit_date") if isinstance(obj, dict) else None)
+            date = ((obj.get("_meta") or {}).get("commit_date") if isinstance(obj, dict) else None) or newest_modified(rs)
             store.touch_source(s, src, "cve5", _count(store, s, src), origin, date)
         return n
     if fmt == "osv":
@@ -631,7 +779,7 @@ def _import_one(store: Store, s, fmt: str, obj: Any, text: str | None, origin: s
         src = "vendor:curl" if recs and all(r["vuln"]["aliases"] and any(a.startswith("CURL-") for a in r["vuln"]["aliases"])
                                             or r["vuln"]["id"].startswith("CURL-") for r in recs) else "osv"
         n = store.ingest_vulns(s, src, recs)
-        store.touch_source(s, src, "osv", _count(store, s, src), origin)
+        store.touch_source(s, src, "osv", _count(store, s, src), origin, newest_modified(recs))
         return n
     if fmt == "curl":
         recs = [r for r in (curl_table_record(v) for v in obj["vulns"]) if r]

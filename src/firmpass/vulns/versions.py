@@ -12,7 +12,7 @@ import re
 from functools import lru_cache, total_ordering
 from typing import Any
 
-PRE_RELEASE = {"dev": -5, "snapshot": -5, "alpha": -4, "beta": -3, "pre": -2, "preview": -2, "rc": -1, "cr": -1}
+PRE_RELEASE = {"dev": -5, "devel": -5, "snapshot": -5, "alpha": -4, "beta": -3, "pre": -2, "preview": -2, "rc": -1, "cr": -1}
 _TOKEN = re.compile(r"\d+|[a-z]+")
 _EPOCH = re.compile(r"^\d+:")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import zlib
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
@@ -184,18 +185,133 @@ def _parse_csaf(obj: dict, origin: str) -> list[dict]:
     return out
 
 
+MAX_VEX_BYTES = 64 << 20  # one --vex file, decompressed; real VEX documents are kilobytes to a few MiB
+MAX_VEX_DEPTH = 64  # JSON nesting; CSAF product trees are the deepest real ones (about 10)
+_STMT_TYPES = {"vuln_id": (str,), "product": (str,), "state": (str,), "justification": (str, type(None)),
+               "detail": (str, type(None))}
+
+
+def _read_bounded(p: Path) -> bytes:
+    """The file's bytes, gunzipped when gzip, refusing more than MAX_VEX_BYTES (a gzip bomb stops there)."""
+    import gzip
+
+    with open(p, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(p, "rb") if gz else open(p, "rb")) as fh:
+        data = fh.read(MAX_VEX_BYTES + 1)
+    if len(data) > MAX_VEX_BYTES:
+        raise ValueError(f"larger than {MAX_VEX_BYTES >> 20} MiB" + (" once decompressed" if gz else ""))
+    return data
+
+
+def _depth_ok(obj: Any, limit: int) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if d > limit:
+            return False
+        if isinstance(o, dict):
+            stack.extend((v, d + 1) for v in o.values())
+        elif isinstance(o, list):
+            stack.extend((v, d + 1) for v in o)
+    return True
+
+
+def check_vex_file(p: Path) -> list[dict]:
+    """Triage statements of one --vex file, or ValueError with an English reason: bounded size
+    (gzip included), JSON, bounded nesting, one of the three VEX formats, and every statement of the
+    expected types.  Nothing of a file that fails is used."""
+    import sys
+
+    data = _read_bounded(p)
+    # the C JSON decoder recurses per nesting level: a document deeper than the interpreter's stack
+    # is refused (RecursionError) before the depth walk below
+    try:
+        obj = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {sys.getrecursionlimit()} levels") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"not JSON ({str(e).splitlines()[0][:120]})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"a JSON {type(obj).__name__}, not a VEX document")
+    if not _depth_ok(obj, MAX_VEX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_VEX_DEPTH} levels")
+    fmt = ("cyclonedx" if obj.get("bomFormat") == "CycloneDX" else
+           "openvex" if str(obj.get("@context", "")).startswith("https://openvex.dev") else
+           "csaf" if isinstance(obj.get("document"), dict) else None)
+    if fmt is None:
+        raise ValueError("not CycloneDX VEX, OpenVEX or CSAF VEX")
+    bad = _shape(fmt, obj)
+    if bad:
+        raise ValueError(f"not a valid {fmt} VEX document ({bad})")
+    try:
+        stmts = parse_triage(obj, str(p))
+    except (AttributeError, TypeError, KeyError, IndexError) as e:
+        raise ValueError(f"not a valid {fmt} VEX document (a field has the wrong type: {type(e).__name__})") from None
+    for st in stmts:
+        for k, types in _STMT_TYPES.items():
+            if not isinstance(st.get(k), types):
+                raise ValueError(f"not a valid {fmt} VEX document ('{k}' of {str(st.get('vuln_id'))[:40]} "
+                                 f"is a {type(st.get(k)).__name__})")
+    return stmts
+
+
+def _list_of(v: Any, t: type | tuple, optional: bool = True) -> bool:
+    return (v is None and optional) or (isinstance(v, list) and all(isinstance(x, t) for x in v))
+
+
+def _shape(fmt: str, obj: dict) -> str | None:
+    """The fields parse_triage reads, with their JSON types (English reason, or None).  A field of the
+    wrong type is refused rather than read as absent: a triage file that silently says nothing would
+    leave every vulnerability open without telling the user why."""
+    if fmt == "cyclonedx":
+        vs = obj.get("vulnerabilities")
+        if not _list_of(vs, dict):
+            return "'vulnerabilities' is not a list of objects"
+        for v in vs or []:
+            if not isinstance(v.get("id"), str):
+                return "a vulnerability 'id' is not a string"
+            if not isinstance(v.get("analysis", {}), dict) or not isinstance((v.get("analysis") or {}).get("state", ""), str):
+                return f"'analysis' of {v['id'][:40]} is not an object with a string state"
+            if not _list_of(v.get("affects"), dict) or any(not isinstance(a.get("ref", ""), str) for a in v.get("affects") or []):
+                return f"'affects' of {v['id'][:40]} is not a list of objects with string refs"
+        if not _list_of(obj.get("components"), dict):
+            return "'components' is not a list of objects"
+    elif fmt == "openvex":
+        sts = obj.get("statements")
+        if not _list_of(sts, dict, optional=False):
+            return "'statements' is not a list of objects"
+        for st in sts:
+            vul = st.get("vulnerability")
+            if not (isinstance(vul, str) or (isinstance(vul, dict) and isinstance(vul.get("name"), str))):
+                return "a statement's 'vulnerability' is neither a string nor an object with a name"
+            if not isinstance(st.get("status"), str) or not _list_of(st.get("products"), (str, dict)):
+                return "a statement's 'status' or 'products' has the wrong type"
+    elif fmt == "csaf":
+        vs = obj.get("vulnerabilities")
+        if not _list_of(vs, dict):
+            return "'vulnerabilities' is not a list of objects"
+        for v in vs or []:
+            ps = v.get("product_status") or {}
+            if not isinstance(ps, dict) or any(not _list_of(x, str) for x in ps.values()):
+                return "'product_status' is not an object of product id lists"
+        if not isinstance(obj.get("product_tree", {}), dict):
+            return "'product_tree' is not an object"
+    return None
+
+
 def load_triage_files(paths: list[Path]) -> list[dict]:
-    """Triage statements from files given with `--vex` (applied at scan time, not stored)."""
-    from firmpass.vulns.importers import read_bytes
+    """Triage statements from files given with `--vex` (applied at scan time, not stored).  The CLI
+    calls this before the scan starts, so a bad file exits 2 with one line and OUT is untouched."""
+    from firmpass.errors import FirmpassError
 
     out = []
     for p in paths:
         try:
-            obj = json.loads(read_bytes(Path(p)))
-        except (OSError, ValueError) as e:
-            from firmpass.errors import FirmpassError
-            raise FirmpassError("vulns.err.bad_vex", path=str(p), detail=str(e)) from None
-        out.extend(parse_triage(obj, str(p)) if isinstance(obj, dict) else [])
+            out.extend(check_vex_file(Path(p)))
+        except (OSError, ValueError, EOFError, zlib.error) as e:
+            detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise FirmpassError("vulns.err.bad_vex", path=str(p), detail=detail) from None
     return out
 
 

@@ -53,6 +53,7 @@ HANDLERS = [
     arcadyan.ArcadyanHandler,
     sparse.SparseHandler,
     squashfs.SquashfsHandler,
+    squashfs.LegacySquashfsHandler,
     ubi.UbiHandler,
     ubi.UbifsHandler,
     jffs2.Jffs2Handler,

@@ -30,11 +30,21 @@ class SparseHandler(Handler):
             u.warn("truncated_sparse", node, part=u.part_name(node), chunk=chunk, chunks=h.total_chunks,
                    blocks=blocks, total=h.total_blks)
 
+        # the raw image's size counts against the ratio before anything is written (B7: a 44-byte
+        # image with one FILL chunk would otherwise write 1 GiB); then every byte written counts too
+        u.stream_guard(src.size, h.raw_size, u.part_name(node))
+        produced = 0
+
+        def wrote(n: int) -> None:
+            nonlocal produced
+            produced += n
+            u.account(n)
+            fs_guard(u, node, src, produced)
+
         def write(fh):
             nonlocal consumed
             consumed = sparse.expand(src.buf, src.off, src.end, fh, u.lim.max_file_bytes,
-                                     on_write=lambda n: (u.account(n), fs_guard(u, node, src, 0)),
-                                     on_truncated=truncated)
+                                     on_write=wrote, on_truncated=truncated)
 
         try:
             u.child_blob(node, depth, write, fmt="data")
