@@ -269,3 +269,22 @@ def test_csaf_is_a_draft_with_consistent_status(full, poor):
     assert set(v["product_status"]) == {"known_affected"}
     assert {r["category"] for r in v["remediations"]} == {"vendor_fix"}
     assert any("later than 8.3.0" in r["details"] for r in v["remediations"])
+
+
+def test_finding_citations_follow_the_chosen_etsi_version(full):
+    """The report cites each finding's provisions as the assessment maps them to the chosen EN 303 645
+    version (5.6-4 in V2 is 5.6-4A in V3), not as the check catalogue happens to number them."""
+    from firmpass.model import ScanResult
+    from firmpass.report.view import Caps, build_view
+
+    a = json.loads((full / "assessment.json").read_text())
+    res = ScanResult.model_validate_json((full / "findings.json").read_text())
+    cited = a["citations"]["findings"]
+    view = build_view(res, a, None, Caps())
+    version = a["citations"]["en303645_version"]
+    from firmpass.assess.engine import etsi_cite
+
+    for f in view["findings"]:
+        assert f["provisions"] == cited[f["id"]]
+        for ref in f["provisions"]:
+            assert etsi_cite(ref, version) == ref  # every cited ETSI provision exists in that version

@@ -106,6 +106,9 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     for f in r.findings:
         sev_counts[f.severity] = sev_counts.get(f.severity, 0) + 1
     fview = []
+    cited = ((assessment or {}).get("citations") or {}).get("findings") or {}
+    if not isinstance(cited, dict):
+        cited = {}
     for f in findings[: caps.findings]:
         ev = [{"path": e.path, "container": e.container or "", "line": e.line, "excerpt": e.excerpt or "",
                "sha256": e.sha256 or "",
@@ -114,7 +117,8 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         fview.append({"id": f.id, "check": f.check, "severity": f.severity, "title": as_text(f.title),
                       "description": as_text(f.description), "remediation": as_text(f.remediation),
                       "evidence": ev, "evidence_more": max(0, len(f.evidence) - caps.evidence_per_finding),
-                      "provisions": list(f.provisions)})
+                      # as the assessment cites them for the chosen EN 303 645 version (5.6-4 <-> 5.6-4A)
+                      "provisions": list(cited.get(f.id, f.provisions))})
     finding_titles = {f.id: as_text(f.title) for f in r.findings}
 
     # ----------------------------------------------------------------- components

@@ -609,12 +609,16 @@ def _stream_nvd(store: Store, s, fp: Path, rep: ImportReport) -> None:
     meta: dict[str, Any] = {}
     total = 0
     builder = None
+    newest: str | None = None  # the data's own date when the feed names none: its newest lastModified
 
     def flush() -> None:
-        nonlocal total
+        nonlocal total, newest
         if not batch:
             return
         recs, _ = parse_nvd({"vulnerabilities": batch})
+        n = newest_modified(recs)
+        if n and (newest is None or n > newest):
+            newest = n
         total += store.ingest_vulns(s, "nvd", recs)
         s.flush()
         s.expunge_all()  # rows already written: the session keeps no objects between batches
@@ -642,7 +646,7 @@ def _stream_nvd(store: Store, s, fp: Path, rep: ImportReport) -> None:
             elif prefix in ("timestamp", "format", "version") and event in ("string", "number"):
                 meta[prefix] = value
     flush()
-    store.touch_source(s, "nvd", "nvd", _count(store, s, "nvd"), str(fp), meta.get("timestamp"))
+    store.touch_source(s, "nvd", "nvd", _count(store, s, "nvd"), str(fp), meta.get("timestamp") or newest)
     rep.files += 1
     rep.add("nvd", total)
 
