@@ -8,7 +8,7 @@ BIN   := $(VENV)/bin
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := squashfs-tools mtd-utils u-boot-tools device-tree-compiler cpio openssl e2fsprogs \
 	libarchive-tools libarchive13 fonts-wqy-microhei libharfbuzz-subset0 poppler-utils libmagic1 xz-utils lzop lz4 zstd \
-	android-sdk-libsparse-utils openssh-client file liblzo2-dev libpango-1.0-0 libpangoft2-1.0-0 \
+	android-sdk-libsparse-utils openssh-client file libpango-1.0-0 libpangoft2-1.0-0 \
 	binutils python3-venv python3-dev gcc zip postgresql \
 	util-linux genromfs 7zip mkbootimg
 

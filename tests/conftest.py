@@ -25,3 +25,15 @@ def ground_truth(corpus) -> dict:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+CORPUS_FIXTURES = {"corpus", "ground_truth"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that uses the corpus (directly or through another fixture) carries the `corpus`
+    marker, so `pytest -m "not corpus"` runs the suite without building it and `-m corpus` selects
+    the slow part; a marker cannot be forgotten on a new test."""
+    for item in items:
+        if CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.corpus)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.clitool import cli as shared_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -16,8 +17,7 @@ FRAMEWORKS = {"en303645", "cra", "en18031", "psti", "nistir8425", "mlps"}
 
 
 def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=900)
+    return shared_cli(*args, env=env, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ try:  # recent Typer vendors its own copy of Click
 except ImportError:  # pragma: no cover
     import click
 
-from firmpass import __version__
 from firmpass.context import Limits, ScanOptions
 from firmpass.errors import FirmpassError, require_file
 from firmpass.i18n import both, exc_detail, msg
@@ -50,6 +49,8 @@ COMMAND_MODULES = [
 
 def _version(value: bool) -> None:
     if value:
+        from firmpass import __version__
+
         out_console.print(f"firmpass {__version__}")
         raise typer.Exit(0)
 
@@ -113,6 +114,8 @@ OPT_MAX_DEPTH = typer.Option(None, "--max-depth", help="Deepest container nestin
 OPT_MAX_FILES = typer.Option(None, "--max-files", help="Most files over the whole image (default 250000).")
 OPT_TIMEOUT = typer.Option(None, "--timeout", help="Seconds allowed for the whole scan: unpacking stops there and the stages "
                                                   "that compute are skipped after it; what was computed is written (default 900).")
+OPT_QUIET = typer.Option(False, "--quiet", "-q", help="No progress display (only warnings and the last line).")
+OPT_JSON_PROGRESS = typer.Option(False, "--json-progress", help="Progress as JSON lines on stderr, for tools that drive firmpass.")
 
 
 @app.command()
@@ -125,13 +128,15 @@ def unpack(
     max_files: Optional[int] = OPT_MAX_FILES,
     timeout: Optional[float] = OPT_TIMEOUT,
     max_file_size: Optional[str] = OPT_MAX_FILE_SIZE,
+    quiet: bool = OPT_QUIET,
+    json_progress: bool = OPT_JSON_PROGRESS,
 ) -> None:
     """Unpack an image, nested to any depth, keeping the image's true file metadata."""
     from firmpass.pipeline import scan
 
     opts = ScanOptions(limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout, max_file_size))
-    ctx = _with_progress(lambda on_stage: scan(image, out, opts, stages=["unpack", "inventory"], on_stage=on_stage),
-                         stages=["unpack", "inventory"])
+    ctx = _with_progress(lambda progress: scan(image, out, opts, stages=["unpack", "inventory"], progress=progress),
+                         stages=["unpack", "inventory"], quiet=quiet, json_lines=json_progress)
     for w in ctx.result.warnings:
         err_console.print(f"warning: {both(w.message)}", markup=False)
     out_console.print(both(msg("info.unpack_done", containers=len(ctx.result.image.container_chain),
@@ -154,6 +159,8 @@ def scan(
     max_files: Optional[int] = OPT_MAX_FILES,
     timeout: Optional[float] = OPT_TIMEOUT,
     max_file_size: Optional[str] = OPT_MAX_FILE_SIZE,
+    quiet: bool = OPT_QUIET,
+    json_progress: bool = OPT_JSON_PROGRESS,
 ) -> None:
     """Scan an image: unpack, inventory, SBOM, vulnerabilities, checks, assessment, report."""
     from firmpass.pipeline import scan as run_scan
@@ -177,7 +184,8 @@ def scan(
     opts = ScanOptions(markets=parse_markets(market), profile_path=profile, lang=lang, pdf=not no_pdf,
                        limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout, max_file_size),
                        db_path=db, vex_files=list(vex))
-    ctx = _with_progress(lambda on_stage: run_scan(image, out, opts, on_stage=on_stage))
+    ctx = _with_progress(lambda progress: run_scan(image, out, opts, progress=progress), quiet=quiet,
+                         json_lines=json_progress)
     for w in ctx.result.warnings:
         err_console.print(f"warning: {both(w.message)}", markup=False)
     r = ctx.result
@@ -185,27 +193,40 @@ def scan(
                                vulns=len(r.vulnerabilities), findings=len(r.findings), out=str(out))), markup=False)
 
 
-def _with_progress(job, stages: list[str] | None = None):
-    """Run a pipeline job under a Rich progress bar (one step per stage) on stderr."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+def pdf_wanted(out: Path, choice: Optional[bool], default: bool) -> bool:
+    """Whether `assess` / `report` re-render the PDF: --pdf / --no-pdf when given, else what the scan
+    in OUT chose (its report stage recorded the files it wrote in findings.json; a report.pdf left
+    in OUT says the same), else `default` (no report was written there yet)."""
+    if choice is not None:
+        return choice
+    if (out / "report.pdf").is_file():
+        return True
+    try:
+        import json
 
+        data = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+        files = ((data.get("tool") or {}).get("stages") or {}).get("report", {}).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if isinstance(files, list):
+        return "report.pdf" in files
+    return default
+
+
+OPT_PDF = typer.Option(None, "--pdf/--no-pdf", help="Render report.pdf (default: what the scan in OUT chose).")
+
+
+def _with_progress(job, stages: list[str] | None = None, quiet: bool = False, json_lines: bool = False):
+    """Run a pipeline job with a progress reporter (firmpass.progress): a Rich display per stage on a
+    terminal, JSON lines with --json-progress, nothing with --quiet or when stderr is not a terminal."""
     from firmpass.pipeline import STAGES
+    from firmpass.progress import reporter
 
-    stages = stages or STAGES
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-        task = bar.add_task(both(msg(f"stage.{stages[0]}")), total=len(stages))
-        seen: list[str] = []
-
-        def on_stage(name: str) -> None:
-            if seen:
-                bar.advance(task)
-            seen.append(name)
-            bar.update(task, description=both(msg(f"stage.{name}")))
-
-        result = job(on_stage)
-        bar.update(task, completed=len(stages))
-        return result
+    rep = reporter(err_console, stages or STAGES, quiet=quiet, json_lines=json_lines)
+    if rep is None:
+        return job(None)
+    with rep:
+        return job(rep)
 
 
 def _load_command_modules() -> None:

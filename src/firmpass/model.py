@@ -18,7 +18,8 @@ FRAMEWORKS = ("en303645", "cra", "en18031", "psti", "nistir8425", "mlps")
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: each model's validator is built on first use, not at import (start-up of `firmpass --help`)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 def name_bytes(name: str) -> bytes:

@@ -106,16 +106,19 @@ def stage_runner(name: str) -> Callable[[ScanContext], None] | None:
     return getattr(mod, "run", None)
 
 
-def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None) -> ScanContext:
+def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
+               progress=None) -> ScanContext:
+    """`progress` (a firmpass.progress reporter) is told when each stage starts and ends."""
     try:
-        return _run_stages(ctx, stages, on_stage)
+        return _run_stages(ctx, stages, on_stage, progress)
     finally:
         lock = ctx.scratch.pop("outlock", None)  # OUT is free again (see firmpass.outdir)
         if lock is not None:
             lock.release()
 
 
-def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None) -> ScanContext:
+def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
+                progress=None) -> ScanContext:
     for name in stages:
         runner = stage_runner(name)
         info = ctx.result.tool.stages.setdefault(name, {})
@@ -130,6 +133,8 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
             continue
         if on_stage:
             on_stage(name)
+        if progress is not None:
+            progress.start(name, ctx)
         t0 = time.perf_counter()
         try:
             runner(ctx)
@@ -152,13 +157,18 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
             ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=exc_detail(e)))
         info["seconds"] = round(time.perf_counter() - t0, 3)
         write_findings(ctx)
+        if progress is not None:
+            progress.done(name, ctx, info)
     ctx.result.tool.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_findings(ctx)
+    if progress is not None:
+        progress.finished(ctx)
     return ctx
 
 
 def scan(image: Path, out: Path, options: ScanOptions | None = None,
-         on_stage: Callable[[str], None] | None = None, stages: list[str] | None = None) -> ScanContext:
+         on_stage: Callable[[str], None] | None = None, stages: list[str] | None = None,
+         progress=None) -> ScanContext:
     """Library entry point (the CLI and a future web app call this)."""
     ctx = new_context(image, out, options)
-    return run_stages(ctx, stages or STAGES, on_stage)
+    return run_stages(ctx, stages or STAGES, on_stage, progress)

@@ -1,16 +1,14 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.clitool import cli as shared_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
 
 
 def cli(*args):
-    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env, timeout=600)
+    return shared_cli(*args, env={"PATH": "/usr/bin:/bin"})  # no HOME: no developer's store or font cache
 
 
 def test_assess_saved_scan_with_changed_profile(tmp_path, real_scans):
@@ -68,3 +66,19 @@ def test_assess_without_profile_reuses_the_scans_profile(tmp_path, real_scans):
     gone = json.loads((tmp_path / "assessment.json").read_text())
     assert r.returncode == 0 and "no longer there" in r.stderr and gone["profile"]["path"] is None
     assert gone["summary"]["eu"]["counts"]["needs_evidence"] > with_profile["summary"]["eu"]["counts"]["needs_evidence"]
+
+
+def test_assess_keeps_the_scans_pdf_choice(tmp_path, real_scans):
+    """A scan made with --no-pdf recorded report.html only: `assess` re-renders the HTML and no PDF
+    (it used to render a PDF every time); --pdf asks for one, --no-pdf removes it again."""
+    r = real_scans["firmware.bin"].result()
+    r.tool.stages = {"report": {"status": "ok", "files": ["report.html"]}}
+    (tmp_path / "findings.json").write_text(r.to_json())
+    prof = str(FIX / "profile-full.yaml")
+    assert cli("assess", str(tmp_path), "--profile", prof).returncode == 0
+    assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.pdf").exists()
+    res = cli("assess", str(tmp_path), "--profile", prof, "--pdf")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    assert cli("assess", str(tmp_path), "--profile", prof, "--no-pdf").returncode == 0
+    assert not (tmp_path / "report.pdf").exists() and (tmp_path / "report.html").is_file()

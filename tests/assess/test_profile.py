@@ -1,8 +1,8 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.clitool import cli as shared_cli
 import yaml
 
 from firmpass.errors import UnusableInput
@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args, input=None):
-    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env,
-                          input=input, timeout=60)
+    return shared_cli(*args, env={"PATH": "/usr/bin:/bin"}, input=input)
 
 
 def test_fixture_profiles_are_valid():

@@ -1,20 +1,18 @@
 """The CLI contract: version, one-line bilingual errors with exit 2, no tracebacks."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.clitool import cli as run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+    return run_cli(*args, cwd=cwd)
 
 
 def assert_one_line_error(r: subprocess.CompletedProcess) -> str:

@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,8 +36,27 @@ def _pending(done: dict[str, str]) -> list[Path]:
     return []
 
 
-def build(force: bool = False) -> Path:
-    """Build (or bring up to date) the corpus; returns the directory with the images and ground_truth.json."""
+def _say(verbose: bool, text: str) -> None:
+    if verbose:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _run_script(script: Path, env: dict, fh, verbose: bool) -> int:
+    """Run one build script with its output in the log; with verbose, each step it announces
+    (`== step` lines, build.sh's log()) is also said on stderr with the time so far."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(["bash", str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for raw in p.stdout:
+        fh.write(raw.decode("utf-8", "replace"))
+        line = raw.decode("utf-8", "replace").strip()
+        if line.startswith("== "):
+            _say(verbose, f"corpus: {script.name}: {line[3:][:100]}  ({time.monotonic() - t0:.0f} s)")
+    return p.wait()
+
+
+def build(force: bool = False, verbose: bool = False) -> Path:
+    """Build (or bring up to date) the corpus; returns the directory with the images and ground_truth.json.
+    verbose: say on stderr what is being built (the first build fetches Debian packages and takes minutes)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     stamps = CACHE / "stamps.json"
     with open(CACHE / ".lock", "w") as lock:
@@ -46,7 +67,10 @@ def build(force: bool = False) -> Path:
             done = {}
         todo = list(SCRIPTS) if force else _pending(done)
         if not todo:
+            _say(verbose, f"corpus: up to date in {OUT}")
             return OUT
+        _say(verbose, f"corpus: building {', '.join(s.name for s in todo)} from Debian packages into {OUT} "
+                      f"(the first build takes several minutes; full log in {CACHE / 'build.log'})")
         if todo[0] == SCRIPTS[0]:
             done = {}
         env = dict(os.environ, W=str(CACHE / "work"), OUT=str(OUT))
@@ -55,11 +79,14 @@ def build(force: bool = False) -> Path:
             for script in todo:
                 fh.write(f"\n==== {script.name}\n")
                 fh.flush()
-                r = subprocess.run(["bash", str(script)], env=env, stdout=fh, stderr=subprocess.STDOUT)
-                if r.returncode != 0:
+                t0 = time.monotonic()
+                _say(verbose, f"corpus: {script.name} ...")
+                rc = _run_script(script, env, fh, verbose)
+                if rc != 0:
                     raise RuntimeError(f"corpus build failed in {script.name}, see {log}")
                 done[script.name] = _digest(script)
                 stamps.write_text(json.dumps(done, indent=1))
+                _say(verbose, f"corpus: {script.name} done in {time.monotonic() - t0:.0f} s")
     return OUT
 
 

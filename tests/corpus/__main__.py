@@ -5,4 +5,4 @@ from tests.corpus import build
 
 if sys.argv[1:2] != ["build"]:
     sys.exit("usage: python -m tests.corpus build [--force]")
-print(build(force="--force" in sys.argv))
+print(build(force="--force" in sys.argv, verbose=True))

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.clitool import cli
 
 FX = Path(__file__).parent.parent / "fixtures" / "report"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, timeout=120)
+    return cli(*args)
 
 
 def test_report_command_rerenders_scan_dir(tmp_path):

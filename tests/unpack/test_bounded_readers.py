@@ -17,10 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+from tests.clitool import cli  # noqa: E402
 
 
 def test_limit_inside_a_gzip_stream_is_a_limit_not_an_internal_error(corpus, tmp_path):

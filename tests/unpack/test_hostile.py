@@ -6,8 +6,6 @@ import gzip
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -37,10 +35,7 @@ def _ti(name, typ=tarfile.REGTYPE, data=b"", link="", mode=0o644):
     return ti, (data if typ == tarfile.REGTYPE else None)
 
 
-def cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+from tests.clitool import cli  # noqa: E402
 
 
 def test_tar_traversal_and_links_stay_inside(tmp_path):

@@ -93,14 +93,14 @@ def test_postgres_store_matches_sqlite(pg_url, tmp_path):
 def test_scan_and_db_commands_take_a_database_url(pg_url, tmp_path, corpus):
     """`--db URL` and FIRMPASS_DB=URL reach the server store from the CLI: import, status, scan."""
     import json
-    import sys
 
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root / "src"))
 
+    from tests.clitool import cli as shared_cli
+
     def cli(*args, **kw):
-        return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True,
-                              env=kw.get("env", env), timeout=600)
+        return shared_cli(*args, env=kw.get("env", env))
 
     r = cli("db", "import", str(FIX), "--db", pg_url)
     assert r.returncode == 0 and "postgresql" in r.stdout, r.stderr

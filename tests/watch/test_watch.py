@@ -9,13 +9,13 @@ import datetime as dt
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from firmpass.vulns.vex import validate_csaf
+from tests.clitool import cli as shared_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
@@ -25,9 +25,7 @@ pytestmark = pytest.mark.corpus
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": "/nonexistent"}
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return shared_cli(*args, env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
 
 
 def _kev_with_new_entry(path: Path) -> Path:

@@ -10,12 +10,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-from firmpass.assess.engine import assess
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult
 from firmpass.profile import load_profile, profile_sha256
 
 __all__ = ["run", "assess", "assess_dir", "write_assessment"]
+
+
+def __getattr__(name: str):
+    """`assess` (the engine) loads on first use, not when `firmpass --help` imports the commands."""
+    if name == "assess":
+        from firmpass.assess.engine import assess
+
+        return assess
+    raise AttributeError(name)
 
 
 def write_assessment(out: Path, data: dict[str, Any]) -> Path:
@@ -33,6 +41,8 @@ def run(ctx: ScanContext) -> None:
         profile = load_profile(path)
         ctx.profile = profile
     sha = profile_sha256(path) if path is not None else None
+    from firmpass.assess.engine import assess
+
     ctx.assessment = assess(ctx.result, profile, ctx.options.markets, profile_path=path, profile_sha256=sha)
     write_assessment(ctx.out, ctx.assessment)
 
@@ -80,6 +90,8 @@ def assess_dir(out: Path, profile_path: Path | None, markets: list[str] | None,
         raise UnusableInput("err.bad_scan_dir", path=str(out)) from None
     if profile_path is None:
         profile_path = recorded_profile(out, notes)
+    from firmpass.assess.engine import assess
+
     profile = load_profile(profile_path) if profile_path else None
     data = assess(result, profile, markets, profile_path=profile_path,
                   profile_sha256=profile_sha256(profile_path) if profile_path else None,

@@ -16,7 +16,8 @@ from firmpass.model import Evidence, Text
 
 @lru_cache(maxsize=None)
 def table() -> dict:
-    return yaml.safe_load(resources.files("firmpass.checks").joinpath("data", "eol.yaml").read_text("utf-8"))
+    return yaml.load(resources.files("firmpass.checks").joinpath("data", "eol.yaml").read_text("utf-8"),  # noqa: S506
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml's safe loader
 
 
 def upstream_version(v: str) -> str:

@@ -60,8 +60,8 @@ def check(check_id: str):
 
 
 def _load_family(family: str) -> list[Check]:
-    raw = yaml.safe_load(resources.files("firmpass.checks").joinpath("catalogue", f"{family}.yaml")
-                         .read_text(encoding="utf-8"))
+    raw = yaml.load(resources.files("firmpass.checks").joinpath("catalogue", f"{family}.yaml")  # noqa: S506
+                    .read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~7x faster
     out = []
     for cid, e in raw.items():
         for k in ("title", "finding_title", "description", "remediation"):

@@ -133,8 +133,8 @@ def decompress(compr: int, data: bytes, dsize: int) -> bytes:
         from jefferson.compression import jffs2_lzma
         return jffs2_lzma.decompress(data, dsize)
     if compr == COMPR_LZO:
-        import lzo
-        return lzo.decompress(data, False, dsize)
+        from firmpass.formats.lzo import decompress as lzo_decompress
+        return lzo_decompress(data, dsize)
     raise Jffs2Error(f"unsupported JFFS2 compression {compr}")
 
 

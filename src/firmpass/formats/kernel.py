@@ -139,8 +139,8 @@ def _stream_lzo(data, off: int):
     """lzop file (what the kernel's 'lzop -9' writes for CONFIG_KERNEL_LZO): a header, then blocks of
     (u32 BE uncompressed size, u32 BE compressed size, optional checksums, LZO1X data); a block whose
     compressed size equals its size is stored.  Parsed here from the lzop layout because no Python
-    library reads lzop files; python-lzo (already a dependency, for JFFS2) decompresses each block."""
-    import lzo
+    library reads lzop files; each block is LZO1X through firmpass.formats.lzo (lzallright)."""
+    from firmpass.formats.lzo import decompress as lzo_decompress
 
     b = bytes(data[off: off + 512])
     if not b.startswith(LZOP_MAGIC):
@@ -173,7 +173,7 @@ def _stream_lzo(data, off: int):
         if pos + src > len(data):
             return
         block = bytes(data[pos: pos + src])
-        yield block if src == dst else lzo.decompress(block, False, dst)
+        yield block if src == dst else lzo_decompress(block, dst)
         pos += src
 
 

@@ -231,10 +231,10 @@ class Codec:
 
     def __call__(self, data: bytes, max_out: int, exact: int | None = None) -> bytes:
         if self.hint == 3:
-            import lzo
+            from firmpass.formats.lzo import decompress as lzo_decompress
 
             self.seen.add("lzo")
-            return lzo.decompress(bytes(data), False, max_out)
+            return lzo_decompress(data, max_out)
         if self.hint == 5:
             import lz4.block
 

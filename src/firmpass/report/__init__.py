@@ -13,8 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult, Text
 from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, entropy_chart, score_colour
@@ -25,7 +23,9 @@ from firmpass.report.view import SEVERITIES, VERDICTS, Caps, build_view
 LANGS = ("en", "zh", "both")
 
 
-def _env() -> Environment:
+def _env() -> "Environment":  # noqa: F821
+    from jinja2 import Environment, PackageLoader, StrictUndefined  # loaded when a report is rendered, not at start-up
+
     env = Environment(loader=PackageLoader("firmpass.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(t=t, tx=as_text)

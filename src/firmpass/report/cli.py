@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     def report(
         out: Path = typer.Argument(..., help="Scan output directory (holds findings.json)."),
         lang: str = typer.Option("both", "--lang", help="Report language: en, zh or both."),
-        no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
+        pdf: Optional[bool] = typer.Option(None, "--pdf/--no-pdf", help="Render report.pdf (default: what the scan in OUT chose; a PDF when OUT has no report yet)."),
         profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML); default: the one the scan used."),
     ) -> None:
         """Re-render the report and the evidence package from a saved scan directory."""
@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
         err = err_console
         if assessment is None:
             err.print("warning: " + both(msg("report.no_assessment", path=str(out / "assessment.json"))), markup=False, soft_wrap=True)
-        written = write_report(out, result, assessment, prof, lang, pdf=not no_pdf)
+        from firmpass.cli import pdf_wanted
+
+        written = write_report(out, result, assessment, prof, lang, pdf=pdf_wanted(out, pdf, default=True))
         summary = write_evidence(out, result, assessment, prof)
         for n in summary["notes"]:
             err.print(f"note: {n['en']} / {n['zh']}", markup=False, soft_wrap=True)

@@ -34,12 +34,17 @@ class Caps:
     warnings: int = 200
     findings_per_verdict: int = 100_000
     questions: int = 100_000
+    divergences: int = 100_000
     compact_verdicts: bool = False  # PDF: met / not applicable listed by id, details only for open ones
 
     @classmethod
     def for_pdf(cls) -> "Caps":
-        return cls(verdicts=40, findings=60, evidence_per_finding=4, components=120, vulns=120,
-                   containers=60, warnings=40, findings_per_verdict=8, questions=40, compact_verdicts=True)
+        # what a reader of the PDF needs: the decision and summary, the most pressing open verdicts, the
+        # findings, the top vulnerabilities; every long table is whole in report.html, findings.json,
+        # assessment.json and the evidence CSVs (the PDF's layout time grows with its pages: ~45 -> ~15)
+        return cls(verdicts=8, findings=12, evidence_per_finding=1, components=0, vulns=10,
+                   containers=12, warnings=10, findings_per_verdict=4, questions=8, divergences=4,
+                   compact_verdicts=True)
 
 
 def _cvss_best(v) -> tuple[float | None, str | None, str | None]:
@@ -186,11 +191,12 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         for q in qs[: caps.questions]:
             questions.append({"field": str(q.get("field", "")), "question": as_question(as_text(q.get("question"))),
                               "refs": [str(x) for x in q.get("refs") or []][:6]})
-        for d in _dicts(assessment.get("divergences")):
+        divergences_more = max(0, len(_dicts(assessment.get("divergences"))) - caps.divergences)
+        for d in _dicts(assessment.get("divergences"))[: caps.divergences]:
             divergences.append({"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
                                 "detail": as_text(d.get("detail"))})
     else:
-        provisions_more = 0
+        provisions_more = divergences_more = 0
 
     # ----------------------------------------------------------------- hardening, secure boot
     hard = extra.get("hardening") or {}
@@ -222,6 +228,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
         "closed": closed, "compact": caps.compact_verdicts,
         "verdict_counts": verdict_counts, "questions": questions, "questions_more": questions_more, "divergences": divergences,
+        "divergences_more": divergences_more,
         "hardening": hardening, "elf_count": elf_count,
         "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
         "warnings": [{"stage": w.stage, "code": w.code, "message": as_text(w.message), "part": w.part or ""}

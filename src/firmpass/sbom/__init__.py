@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from firmpass import __version__
+import firmpass  # firmpass.__version__ is looked up when an SBOM is written (start-up stays light)
 from firmpass.context import ScanContext
 from firmpass.model import Component, ScanResult
 
@@ -138,11 +138,11 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
     bom = Bom()
     bom.metadata.component = root
     bom.metadata.timestamp = datetime.now(timezone.utc).replace(microsecond=0)
-    tool = CxComponent(type=ComponentType.APPLICATION, name=TOOL, version=__version__, bom_ref="tool-firmpass",
+    tool = CxComponent(type=ComponentType.APPLICATION, name=TOOL, version=firmpass.__version__, bom_ref="tool-firmpass",
                        supplier=OrganizationalEntity(name="firmpass project", urls=[XsUri(TOOL_URL)]),
                        external_references=[ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(TOOL_URL))])
     bom.metadata.tools = ToolRepository(components=[tool])
-    bom.metadata.authors = [OrganizationalContact(name=f"{TOOL} {__version__} (automated)",
+    bom.metadata.authors = [OrganizationalContact(name=f"{TOOL} {firmpass.__version__} (automated)",
                                                   email=ri["supplier_email"] or None)]
     if ri["supplier"]:
         bom.metadata.manufacturer = OrganizationalEntity(name=ri["supplier"],
@@ -314,7 +314,7 @@ def build_spdx(result: ScanResult, profile: dict | None = None, out: Path | None
     now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
     ns = f"https://spdx.org/spdxdocs/firmpass/{ri['name']}-{result.image.sha256[:16]}-{uuid.uuid4()}"
     ns = re.sub(r"[^A-Za-z0-9:/._\-]", "-", ns)
-    creators = [Actor(ActorType.TOOL, f"{TOOL}-{__version__}")]
+    creators = [Actor(ActorType.TOOL, f"{TOOL}-{firmpass.__version__}")]
     if ri["supplier"]:
         creators.append(Actor(ActorType.ORGANIZATION, ri["supplier"], ri["supplier_email"]))
     ci = CreationInfo(spdx_version="SPDX-2.3", spdx_id="SPDXRef-DOCUMENT", name=f"SBOM of {ri['name']}",

@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmpass.context import ScanContext
 from firmpass.i18n import msg
 from firmpass.model import SEVERITY_ORDER, Component, CvssScore, Text, Vulnerability, VexStatement
 from firmpass.vulns.cvssutil import severity_from_score
-from firmpass.vulns.store import Store, db_errors, display_db, open_store, resolve_db_path
+
+if TYPE_CHECKING:
+    from firmpass.vulns.store import Store
+
+_STORE_NAMES = ("Store", "db_errors", "display_db", "open_store", "resolve_db_path")
+
+
+def __getattr__(name: str):
+    """The store's names, still importable from here; SQLAlchemy loads when a store is used, not
+    when `firmpass --help` imports the command modules."""
+    if name in _STORE_NAMES:
+        from firmpass.vulns import store
+
+        return getattr(store, name)
+    raise AttributeError(name)
 
 STAGE = "vulns"
 _VER_ORDER = {"4.0": 4, "3.1": 3, "3.0": 2, "2.0": 1}
 
 
 def db_summary(store: Store | None, path) -> dict[str, Any]:
+    from firmpass.vulns.store import display_db
+
     if store is None:
         return {"path": display_db(path), "sources": {}, "counts": {}, "empty": True}
     return {"path": display_db(path), "sources": {k: {"records": v["records"], "last_update": v["last_update"],
@@ -198,6 +214,7 @@ def _apply_triage(vul: Vulnerability, state: str, just: str | None, detail: str 
 
 
 def run(ctx: ScanContext) -> None:
+    from firmpass.vulns.store import db_errors, display_db, open_store, resolve_db_path
     from firmpass.vulns.vex import load_triage_files
 
     # triage first: a bad --vex fails the stage before anything is recorded as checked

@@ -21,7 +21,7 @@ SQ_COMP = {1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
 
 def _native_squashfs_codecs() -> None:
     """dissect.squashfs wants backports.zstd for zstd and falls back to pure-Python LZO/LZ4; point it at
-    the C bindings we depend on anyway (zstandard, lz4, python-lzo): same output, far faster."""
+    the C bindings we depend on anyway (zstandard, lz4, lzallright for LZO): same output, far faster."""
     from dissect.squashfs import compression as c
 
     class Zstd(c.Compression):
@@ -37,10 +37,10 @@ def _native_squashfs_codecs() -> None:
             return self._module.decompress(data, uncompressed_size=expected)
 
     class Lzo(c.Compression):
-        module = "lzo"
+        module = "firmpass.formats.lzo"
 
         def decompress(self, data, expected):
-            return self._module.decompress(data, False, expected)
+            return self._module.decompress(data, expected)
 
     c.NativeZSTD, c.AvailableLZ4, c.AvailableLZO = Zstd, Lz4, Lzo
 

@@ -267,8 +267,8 @@ class _Lzop:
     magic, version, library version, [version needed], method, [level], flags, [filter], mode,
     mtime, [mtime high], name, header checksum, [extra field]; then blocks of (uncompressed length,
     compressed length, checksums the flags ask for, data), a zero length ending the stream.  The
-    blocks are LZO1X, decompressed by python-lzo (liblzo2); python-lzo has no reader for the file
-    format itself, hence this one."""
+    blocks are LZO1X, decompressed by lzallright (firmpass.formats.lzo); neither it nor python-lzo
+    reads the file format itself, hence this one."""
 
     F_ADLER32_D, F_ADLER32_C, F_H_EXTRA_FIELD, F_CRC32_D, F_CRC32_C, F_H_FILTER = 0x1, 0x2, 0x40, 0x100, 0x200, 0x800
     MAX_BLOCK = 64 << 20  # lzop writes 256 KiB blocks; liblzo's own limit is far above any real one
@@ -301,7 +301,7 @@ class _Lzop:
         return pos + p
 
     def block(self, view, pos: int):
-        import lzo
+        from firmpass.formats.lzo import decompress as lzo_decompress
 
         dst = int.from_bytes(bytes(view[pos: pos + 4]), "big")
         if len(view) < pos + 4:
@@ -319,7 +319,9 @@ class _Lzop:
         data = bytes(view[p: p + src])
         if len(data) < src:
             raise ValueError("lzop block truncated")
-        out = data if src == dst else lzo.decompress(data, False, dst)
+        out = data if src == dst else lzo_decompress(data, dst)
+        if len(out) != dst:
+            raise ValueError(f"lzop block gives {len(out)} bytes, its header says {dst}")
         return out, p + src
 
 
