@@ -9,13 +9,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.report.conftest import needs_poppler, pdftotext
+from tests.clitool import cli as shared_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -23,8 +23,7 @@ SEVERITY_WORDS = ("critical", "high", "medium", "low", "info")
 
 
 def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "firmpass.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=900)
+    return shared_cli(*args, env=env, timeout=900)
 
 
 @pytest.fixture(scope="module")
