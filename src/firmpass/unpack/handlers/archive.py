@@ -215,12 +215,28 @@ class ZipHandler(Handler):
     kind = "archive"
     magics = [(b"PK\x03\x04", 0)]
 
+    MAX_EOCD_CANDIDATES = 4096
+
     def probe(self, buf, off, end):
-        eocd = buf.find(b"PK\x05\x06", off, end)
-        if eocd < 0 or eocd + 22 > end:
-            return None
-        clen = struct.unpack("<H", buf[eocd + 20: eocd + 22])[0]
-        return min(end, eocd + 22 + clen) - off
+        """The archive ends at its end-of-central-directory record.  The EOCD signature can also occur
+        by chance inside a member's compressed or encrypted bytes (4 bytes: once in ~4 GiB of random
+        data, so now and then in a real download): the record taken is the first whose central
+        directory ends where the record starts (offsets relative to this archive), or a ZIP64 one;
+        failing that, the first signature, as before (an archive with data prepended, such as a
+        self-extractor, records offsets from the file's start)."""
+        first, pos = None, off
+        for _ in range(self.MAX_EOCD_CANDIDATES):
+            eocd = buf.find(b"PK\x05\x06", pos, end)
+            if eocd < 0 or eocd + 22 > end:
+                break
+            cd_size, cd_off, clen = struct.unpack("<IIH", buf[eocd + 12: eocd + 22])
+            size = min(end, eocd + 22 + clen) - off
+            if first is None:
+                first = size
+            if cd_off + cd_size == eocd - off or 0xFFFFFFFF in (cd_off, cd_size):
+                return size
+            pos = eocd + 1
+        return first
 
     def unpack(self, u, node, src, depth):
         _archive(u, node, src, depth, "zip")
