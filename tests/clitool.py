@@ -34,3 +34,15 @@ def cli(*args: str, env: dict | None = None, env_extra: dict | None = None, inpu
         cwd: Path | str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "firmpass.cli", *map(str, args)], capture_output=True, text=True,
                           env=cli_env(env, env_extra), input=input, cwd=cwd, timeout=timeout)
+
+
+def fixture_store_env(tmp_path_factory) -> dict:
+    """An environment whose FIRMPASS_DB is a fresh store filled with the test fixtures' vulnerability
+    records (NVD, KEV, EPSS, curl, OpenSSL) and the Debian tracker's curl entries."""
+    fixtures = ROOT / "tests" / "fixtures"
+    db = tmp_path_factory.mktemp("db") / "vulns.db"
+    e = dict(os.environ, PYTHONPATH=str(ROOT / "src"), FIRMPASS_DB=str(db))
+    r = cli("db", "import", str(fixtures / "vulns"), str(fixtures / "e2e" / "debian_tracker_curl.json"), env=e,
+            timeout=900)
+    assert r.returncode == 0, r.stderr
+    return e

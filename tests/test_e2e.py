@@ -3,13 +3,13 @@ vulnerability store made from the test fixtures writes the whole public contract
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.clitool import cli as shared_cli
+from tests.clitool import fixture_store_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -22,11 +22,7 @@ def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    db = tmp_path_factory.mktemp("db") / "vulns.db"
-    e = dict(os.environ, PYTHONPATH=str(ROOT / "src"), FIRMPASS_DB=str(db))
-    r = cli("db", "import", str(FIXTURES / "vulns"), str(FIXTURES / "e2e" / "debian_tracker_curl.json"), env=e)
-    assert r.returncode == 0, r.stderr
-    return e
+    return fixture_store_env(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ root filesystem, whose Debian revisions the tracker data rules on)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import yaml
 
 from tests.report.conftest import needs_poppler, pdftotext
 from tests.clitool import cli as shared_cli
+from tests.clitool import fixture_store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -28,11 +28,7 @@ def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    db = tmp_path_factory.mktemp("db") / "vulns.db"
-    e = dict(os.environ, PYTHONPATH=str(ROOT / "src"), FIRMPASS_DB=str(db))
-    r = cli("db", "import", str(FIXTURES / "vulns"), str(FIXTURES / "e2e" / "debian_tracker_curl.json"), env=e)
-    assert r.returncode == 0, r.stderr
-    return e
+    return fixture_store_env(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
