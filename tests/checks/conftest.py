@@ -46,3 +46,28 @@ def triple_result(rootfs, tmp_path_factory):
     ctx = context_from_tree(rootfs, tmp_path_factory.mktemp("ck3"))
     ctx.result.files = [e for c in ("0.1", "0.2", "0.3") for e in entries_from_tree(rootfs, container=c)]
     return run_checks(ctx).result
+
+
+def checks_on_tree(tmp_path, files: dict, modes: dict | None = None, name: str = "root"):
+    """Write `files` ({image path: text or bytes}) under tmp_path/name, chmod the ones in `modes`, run
+    every check on it as a root filesystem and return the scan result."""
+    from tests.treectx import context_from_tree
+
+    root = tmp_path / name
+    for rel, content in files.items():
+        f = root / rel.lstrip("/")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(content if isinstance(content, bytes) else content.encode())
+        if modes and rel in modes:
+            f.chmod(modes[rel])
+    return run_checks(context_from_tree(root, tmp_path / ("out-" + name))).result
+
+
+def elf_files(root):
+    """(path, bytes) of every regular ELF file under root, in name order (symlinks skipped)."""
+    for f in sorted(root.rglob("*")):
+        if f.is_symlink() or not f.is_file():
+            continue
+        data = f.read_bytes()
+        if data[:4] == b"\x7fELF":
+            yield f, data

@@ -3,6 +3,7 @@ the corpus rootfs, and inventory reads each content once for identify and checks
 from __future__ import annotations
 
 from firmpass.formats import elf
+from tests.checks.conftest import elf_files
 from tests.treectx import context_from_tree, entries_from_tree
 
 
@@ -25,12 +26,7 @@ def _pyelftools_dynamic(data: bytes) -> tuple[str | None, list[str]]:
 
 def test_soname_and_needed_agree_with_pyelftools(rootfs):
     n = with_needed = 0
-    for p in sorted(rootfs.rglob("*")):
-        if p.is_symlink() or not p.is_file():
-            continue
-        data = p.read_bytes()
-        if data[:4] != b"\x7fELF":
-            continue
+    for p, data in elf_files(rootfs):
         f = elf.facts(data)
         assert f is not None and f.info is not None and f.info.machine == "x86-64", p
         assert (f.soname, f.needed) == _pyelftools_dynamic(data), p

@@ -10,19 +10,11 @@ from cryptography.x509.oid import NameOID
 from passlib.hash import des_crypt, sha512_crypt
 
 from firmpass.model import Component, ComponentEvidence, FileEntry
-from tests.checks.conftest import empty_ctx, file_entry, run_checks
-from tests.treectx import context_from_tree
+from tests.checks.conftest import checks_on_tree, elf_files, empty_ctx, file_entry, run_checks
 
 
 def tree(tmp_path: Path, files: dict[str, str | bytes], modes: dict[str, int] | None = None):
-    root = tmp_path / "root"
-    for rel, content in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else content.encode())
-        if modes and rel in modes:
-            p.chmod(modes[rel])
-    return run_checks(context_from_tree(root, tmp_path / "out")).result
+    return checks_on_tree(tmp_path, files, modes)
 
 
 def by_check(result, chk):
@@ -212,12 +204,7 @@ def test_fast_elf_reader_agrees_with_pyelftools(rootfs):
     from firmpass.formats.elf import hardening_struct as _fast
 
     n = 0
-    for p in sorted(rootfs.rglob("*")):
-        if p.is_symlink() or not p.is_file():
-            continue
-        data = p.read_bytes()
-        if data[:4] != b"\x7fELF":
-            continue
+    for p, data in elf_files(rootfs):
         assert _fast(data) == analyse_pyelftools(data), p
         n += 1
     assert n > 100

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.checks.conftest import run_checks
+from tests.checks.conftest import checks_on_tree, run_checks
 from tests.treectx import context_from_tree
 
 
 def vtree(tmp_path: Path, files: dict[str, str | bytes], modes: dict[str, int] | None = None, name="root"):
-    root = tmp_path / name
-    for rel, content in files.items():
-        p = root / rel.lstrip("/")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(content if isinstance(content, bytes) else content.encode())
-        if modes and rel in modes:
-            p.chmod(modes[rel])
-    return run_checks(context_from_tree(root, tmp_path / ("out-" + name))).result
+    return checks_on_tree(tmp_path, files, modes, name)
 
 
 def by_check(result, chk):
