@@ -44,6 +44,7 @@ COMMAND_MODULES = [
     "firmpass.assess.cli",
     "firmpass.report.cli",
     "firmpass.watch.cli",
+    "firmpass.server.cli",
 ]
 
 
