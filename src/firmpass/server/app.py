@@ -137,9 +137,17 @@ def _call(fn, sid: int, spec: dict, done) -> None:
 
 
 def create_app(cfg: Settings) -> FastAPI:
+    from contextlib import asynccontextmanager
+
     srv = Server(cfg)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        srv.close()
+
     app = FastAPI(title="firmpass team server", version="1", openapi_url="/api/v1/openapi.json", docs_url=None,
-                  redoc_url=None)
+                  redoc_url=None, lifespan=lifespan)
     app.state.srv = srv
     tpl = Jinja2Templates(directory=str(HERE / "templates"))
     tpl.env.globals.update(t=t, pick=pick, MARKETS=MARKETS, VEX_STATES=VEX_STATES,
@@ -159,10 +167,6 @@ def create_app(cfg: Settings) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
         return RedirectResponse("/login", status_code=303)
-
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        srv.close()
 
     # ------------------------------------------------------------------ helpers
     def db():
