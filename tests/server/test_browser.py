@@ -178,4 +178,10 @@ def test_team_walkthrough_in_chromium(live_server, corpus):
         page.goto(f"{base}/")
         assert page.locator("table.matrix td.cell-gaps, table.matrix td.cell-ok").count() == 3
         page.screenshot(path=str(SCREENS / "09-portfolio.png"), full_page=True)
+        # post-market: watch the shipped versions against the store; the dashboard shows each one's counts
+        page.goto(f"{base}/postmarket")
+        page.click("button[id^=watch-]")
+        page.wait_for_url(f"{base}/postmarket")
+        assert page.locator("text=checked").count() == 2  # versions 1.0 and 2.0
+        page.screenshot(path=str(SCREENS / "10-postmarket.png"), full_page=True)
         browser.close()

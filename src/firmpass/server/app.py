@@ -437,10 +437,13 @@ def create_app(cfg: Settings) -> FastAPI:
         return render(ctx, "scan.html", sc=sc, v=v, p=p)
 
     def progress_doc(sc: Scan, lang: str) -> dict[str, Any]:
-        stages = __import__("firmpass.server.runner", fromlist=["read_progress"]).read_progress(
-            srv.scan_dir(sc.id) / "progress.jsonl")
+        from firmpass.server.i18n import catalogue
+        from firmpass.server.runner import read_progress
+
+        stages = read_progress(srv.scan_dir(sc.id) / "progress.jsonl")
         for st in stages:
-            st["label"] = t(f"status.{st['status']}", lang) if f"status.{st['status']}" in _status_keys() else st["status"]
+            key = f"status.{st['status']}"
+            st["label"] = t(key, lang) if key in catalogue() else st["status"]
         return {"id": sc.id, "status": sc.status, "status_label": t(f"status.{sc.status}", lang), "stages": stages,
                 "error": sc.error, "summary": sc.summary, "version": sc.version_id}
 
@@ -472,12 +475,12 @@ def create_app(cfg: Settings) -> FastAPI:
         sc = latest_scan(s, v.id, done=True)
         last = latest_scan(s, v.id)
         f, a = load_out(sc)
-        comps = {c["bom_ref"]: c for c in f.get("components", [])}
         vulns = []
         latest_dec = triage.latest(s.scalars(select(VexDecision).where(VexDecision.product_id == p.id)).all())
         for vu in f.get("vulnerabilities", []):
-            c = comps.get(vu["component"], {})
-            key = c.get("purl") or vu["component_name"]
+            # decisions are keyed by component name: the same component keeps its decision in the next
+            # version even when it is identified another way there (package database vs binary)
+            key = vu["component_name"]
             vulns.append({"v": vu, "key": key, "decision": latest_dec.get((vu["id"], key))})
         fdec = {}
         for d in s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id).order_by(FindingDecision.id)):
@@ -758,12 +761,6 @@ def create_app(cfg: Settings) -> FastAPI:
 
     app.include_router(api)
     return app
-
-
-def _status_keys() -> set[str]:
-    from firmpass.server.i18n import catalogue
-
-    return set(catalogue())
 
 
 __all__ = ["Settings", "create_app", "ROLES"]

@@ -48,6 +48,15 @@ def _shown(kind: str, v: Any) -> str:
     return str(v)
 
 
+def _structured(kind: str, v: Any) -> bool:
+    """A value the one-line answer cannot hold (a list of mappings, a debug interface with more facts)."""
+    if not isinstance(v, list):
+        return False
+    if kind == "debug":
+        return any(not isinstance(d, dict) or set(d) - {"name", "state"} for d in v)
+    return any(isinstance(x, (dict, list)) for x in v)
+
+
 def sections(profile: dict | None, lang: str) -> list[dict[str, Any]]:
     """The form's sections and fields with labels, input kinds and current values."""
     from firmpass import frameworks
@@ -60,7 +69,11 @@ def sections(profile: dict | None, lang: str) -> list[dict[str, Any]]:
             kind, field = q["type"], q["field"]
             cur = _get(prof, field)
             f = {"name": "q." + field, "field": field, "kind": kind, "label": label(field, lang),
-                 "value": _shown(kind, cur)}
+                 "value": _shown(kind, cur), "structured": _structured(kind, cur)}
+            if f["structured"]:  # richer than the question's answer: shown, kept as it is, edited in YAML
+                import json
+
+                f["value"] = json.dumps(cur, ensure_ascii=False)
             if kind == "choice":
                 f["choices"] = [str(c) for c in q.get("choices") or []]
             elif kind == "cra_category":
@@ -74,7 +87,8 @@ def sections(profile: dict | None, lang: str) -> list[dict[str, Any]]:
 
 
 def parse(form: dict[str, Any], base: dict | None, lang: str) -> tuple[dict[str, Any], list[str]]:
-    """(profile, errors): the form's answers over `base`; an empty field removes the answer."""
+    """(profile, errors): the form's answers over `base`; an empty field removes the answer, a field the
+    form did not post (a structured value shown read-only) keeps what `base` has."""
     data = copy.deepcopy(base) if base else default_profile()
     errors: list[str] = []
     for sec in questions():
@@ -85,9 +99,12 @@ def parse(form: dict[str, Any], base: dict | None, lang: str) -> tuple[dict[str,
                 if vals:
                     _set(data, field, vals)
                 continue
+            if "q." + field not in form:
+                continue
             raw = str(form.get("q." + field) or "").strip()
             if not raw:
-                _unset(data, field)
+                if _get(data, field) != []:  # an empty list shows as an empty field: kept as declared
+                    _unset(data, field)
                 continue
             if kind == "cra_category":
                 _set(data, field, raw)
