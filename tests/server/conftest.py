@@ -34,9 +34,12 @@ def login(client: TestClient, email: str, pw: str = PW) -> str:
     return csrf_of(client.get("/").text)
 
 
-@pytest.fixture
-def server(tmp_path):
-    app = create_app(Settings(data=tmp_path / "data", secure_cookies=False))
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory):
+    """The migrated database with the users and products, made once (argon2 and Alembic take seconds);
+    each test gets its own copy."""
+    data = tmp_path_factory.mktemp("template") / "data"
+    app = create_app(Settings(data=data, secure_cookies=False))
     srv = app.state.srv
     ids = {}
     with srv.Session() as s:
@@ -53,8 +56,19 @@ def server(tmp_path):
             s.flush()
             ids[org] = {"org": o.id, "product": p.id, "version": v.id}
         s.commit()
-    yield app, ids
     srv.close()
+    return data, ids
+
+
+@pytest.fixture
+def server(_template, tmp_path):
+    import shutil
+
+    data, ids = _template
+    shutil.copytree(data, tmp_path / "data")
+    app = create_app(Settings(data=tmp_path / "data", secure_cookies=False))
+    yield app, ids
+    app.state.srv.close()
 
 
 @pytest.fixture
