@@ -760,6 +760,9 @@ def create_app(cfg: Settings) -> FastAPI:
         return diff
 
     app.include_router(api)
+    for route in app.routes:  # the OpenAPI document describes the REST API, not the pages
+        if hasattr(route, "include_in_schema") and not getattr(route, "path", "").startswith("/api/"):
+            route.include_in_schema = False
     return app
 
 
