@@ -343,7 +343,8 @@ def scan_task(image: str, out: str, options: ScanOptions | None, progress_path: 
 def dask_client(scheduler: str | None = None, workers: int | None = None, processes: bool = True
                 ) -> Iterator[tuple[Any, str]]:
     """A Client on an existing scheduler, or on a LocalCluster started (and closed) here: one
-    single-threaded worker per core by default, no dashboard, no memory limit (the scan bounds its
+    single-threaded worker per core by default, on 127.0.0.1 only (the scheduler's HTTP endpoint
+    on a free port), no memory limit (the scan bounds its
     own work; Dask's default would pause a worker at 80% of its share)."""
     import logging
 
@@ -363,9 +364,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, proces
     n = workers or os.cpu_count() or 1
     if n < 1:
         raise BatchError("batch.err.workers", n=n)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                          "distributed.worker.daemon": False}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None,
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0",
                                memory_limit=0, silence_logs=logging.ERROR, scheduler_port=0)
         try:
             client = Client(cluster)

@@ -78,11 +78,26 @@ def load_side(out: Path) -> dict[str, Any]:
             a = json.loads(ap.read_bytes())
         except ValueError:
             a = None
-    prod = ((a or {}).get("profile") or {}).get("product") or {} if isinstance(a, dict) else {}
+    prod = _product(out)
     return {"out": str(out), "findings": f, "assessment": a if isinstance(a, dict) else None,
             "label": {"image": f["image"].get("name"), "sha256": f["image"].get("sha256"),
                       "product": prod.get("name"), "version": prod.get("firmware_version"),
                       "scanned": (f.get("tool") or {}).get("finished")}}
+
+
+def _product(out: Path) -> dict[str, Any]:
+    """The product named by the profile the scan was assessed with (when it can still be read)."""
+    from firmpass.assess import recorded_profile
+
+    try:
+        pp = recorded_profile(out, [])
+        if pp is None:
+            return {}
+        from firmpass.profile import load_profile
+
+        return (load_profile(pp) or {}).get("product") or {}
+    except Exception:  # noqa: BLE001 - a profile gone or changed: the comparison goes on without names
+        return {}
 
 
 # ------------------------------------------------------------------------------------------ components
