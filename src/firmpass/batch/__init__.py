@@ -365,8 +365,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, proces
     if n < 1:
         raise BatchError("batch.err.workers", n=n)
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0",
+        # worker processes talk TCP on the loopback only; in-process workers use Dask's inproc transport
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
+                               **({"host": "127.0.0.1"} if processes else {}), dashboard_address="127.0.0.1:0",
                                memory_limit=0, silence_logs=logging.ERROR, scheduler_port=0)
         try:
             client = Client(cluster)
