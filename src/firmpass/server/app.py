@@ -529,7 +529,7 @@ def create_app(cfg: Settings) -> FastAPI:
         return RedirectResponse(f"/versions/{vid}?tab=findings", status_code=303)
 
     def compare_versions(s, roles, pid: int, a: int, b: int) -> tuple[Product, Version, Version, dict | None]:
-        from firmpass.server.compare import compare_dirs
+        from firmpass.compare import compare_dirs
 
         p = _product(s, roles, pid)
         va, pa = _version(s, roles, a)
@@ -548,35 +548,35 @@ def create_app(cfg: Settings) -> FastAPI:
 
     # ------------------------------------------------------------------ post-market
     def watch_product(s, p: Product) -> list[dict[str, Any]]:
-        """`firmpass watch` over the newest finished scan of every shipped version; a notification for
-        each newly exploited vulnerability."""
+        """`firmpass watch` over the newest finished scan of every shipped version; the notifications
+        `firmpass watch --notify` would send (firmpass.notify) for a newly exploited vulnerability."""
+        from firmpass.notify import exploited_alerts, send
         from firmpass.vulns.store import open_store, resolve_db_path
-        from firmpass.watch import watch_scans
+        from firmpass.watch import load_scan, watch_loaded
 
-        outs, vers = [], []
+        scans, vers = [], []
         for v in s.scalars(select(Version).where(Version.product_id == p.id, Version.shipped == 1)):
             sc = latest_scan(s, v.id, True)
             if sc is not None:
-                outs.append(srv.scan_dir(sc.id) / "out")
+                scans.append(load_scan(srv.scan_dir(sc.id) / "out"))
                 vers.append(v)
-        if not outs:
+        if not scans:
             return []
         store = open_store(resolve_db_path(cfg.vulns_db), existing=True)
         if store is None:
             return []
         try:
-            docs = watch_scans(outs, store)
+            docs = watch_loaded(scans, store)
         finally:
             store.close()
-        from firmpass.server import notify
-
         for v, doc in zip(vers, docs):
             s.add(Event(product_id=p.id, kind="watch", detail={"version": v.label, "counts": doc["counts"]}))
-            if doc["newly_exploited"]:
-                body = {"product": p.name, "version": v.label,
-                        "vulnerabilities": sorted({r["id"] for r in doc["newly_exploited"]})}
-                sent = notify.send(cfg.notify, t("pm.notify_subject", "en", product=p.name, version=v.label), body)
-                s.add(Event(product_id=p.id, kind="newly_exploited", detail={**body, "sent": sent}))
+        alerts = exploited_alerts(scans, docs)
+        if alerts:
+            sent = send(alerts, cfg.notify) if cfg.notify else []
+            s.add(Event(product_id=p.id, kind="newly_exploited",
+                        detail={"vulnerabilities": sorted({a["id"] for a in alerts}),
+                                "sent": [{k: r.get(k) for k in ("channel", "ok", "to", "detail")} for r in sent]}))
         s.commit()
         return docs
 

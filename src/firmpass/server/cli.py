@@ -22,20 +22,20 @@ def register(app: typer.Typer) -> None:
         max_upload_mb: int = typer.Option(1024, "--max-upload-mb", help="Largest accepted upload, MiB."),
         secure_cookies: Optional[bool] = typer.Option(None, "--secure-cookies/--no-secure-cookies",
                                                       help="Secure cookie flag; default on unless --host is loopback."),
-        webhook: Optional[str] = typer.Option(None, "--webhook", help="POST a JSON notice here on a newly exploited vulnerability."),
-        smtp: Optional[str] = typer.Option(None, "--smtp", help="SMTP server HOST[:PORT] for e-mail notices."),
-        mail_to: Optional[str] = typer.Option(None, "--mail-to", help="Recipient of e-mail notices."),
+        notify: Optional[Path] = typer.Option(None, "--notify", help="Notification settings (YAML, as `firmpass watch --notify`): "
+                                              "e-mail and/or webhook on a newly exploited vulnerability."),
     ) -> None:
         """Run the team server (pages and /api/v1). 运行团队服务器（网页与 /api/v1）。"""
         import uvicorn
 
+        from firmpass.notify import load_config
         from firmpass.server.app import Settings, create_app
 
         loop = host in ("127.0.0.1", "localhost", "::1")
         cfg = Settings(data=data, db=db, scheduler=scheduler, vulns_db=vulns, pdf=pdf,
                        max_upload=max_upload_mb << 20, workers=workers,
                        secure_cookies=(not loop) if secure_cookies is None else secure_cookies,
-                       notify={"webhook": webhook, "smtp": smtp, "mail_to": mail_to})
+                       notify=load_config(notify) if notify else {})
         application = create_app(cfg)
         n = application.state.srv.resume()
         typer.echo(f"firmpass server on http://{host}:{port}/ (data {data}; {n} unfinished scans queued again)"
