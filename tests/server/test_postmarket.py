@@ -59,7 +59,8 @@ def test_new_exploited_vulnerability_opens_a_clock_and_notifies(corpus, tmp_path
             store_learns_curl(tmp_path, db)
             page = c.post(f"/products/{pid}/watch", data={"csrf": csrf})
             assert page.status_code == 200
-            assert CVE in page.text and "early_warning_due" in page.text  # the Art. 14 clock on the dashboard
+            assert CVE in page.text and "early warning due (24 h)" in page.text  # the Art. 14 clock on the dashboard
+            assert "notified: webhook" in page.text
             assert len(got) == 1
             body = json.loads(got[0][1])
             assert CVE in json.dumps(body)
