@@ -83,7 +83,7 @@ def test_rule_on_real_debian_strings(rule):
     blob = b"\x7fELF\x00GLIBC_2.4\x00\x01" + b"\x00".join(x.encode() for x in s["strings"]) + b"\x00\xff"
     text = version_strings(blob)
     base = Path(s["file"]).name
-    ms = [m for m in match_file(base, text, dirname=str(Path(s["file"]).parent)) if m.version]
+    ms = [m for m in match_file(base, text, needed=s["needed"], dirname=str(Path(s["file"]).parent)) if m.version]
     assert [(m.rule.id, m.version) for m in ms] == [(rule.id, s["expect"])]
     assert not [m for m in match_file("unrelated-name", text) if m.rule.id == rule.id and m.version]
 
