@@ -149,3 +149,21 @@ def test_killed_worker_mid_scan_the_scan_finishes_on_the_other(tmp_path, corpus)
     assert f["tool"]["finished"] and len(f["components"]) == row["summary"]["components"] > 10
     with pytest.raises(ProcessLookupError):
         os.kill(killed["pid"], 0)
+
+
+def test_cli_batch_on_an_existing_scheduler(tmp_path, corpus):
+    """--scheduler: the command only connects; the cluster (one worker process here) belongs to the test."""
+    from distributed import LocalCluster
+
+    img = tmp_path / "in"
+    img.mkdir()
+    shutil.copy(corpus / "www.zip", img / "www.zip")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        r = cli("batch", str(img), "-o", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address,
+                "--no-pdf", "--db", str(tmp_path / "none.db"), timeout=300)
+        workers = set(cluster.scheduler_info["workers"])
+    assert r.returncode == 0, r.stderr
+    assert f"cluster: {cluster.scheduler_address}" in r.stderr
+    (row,) = json.loads((tmp_path / "out" / "index.json").read_text())["images"]
+    assert row["status"] == "done" and row["worker"] in workers
