@@ -99,7 +99,7 @@ class Server:
         scan.status, scan.attempts = "queued", scan.attempts + 1
         spec = {"image": str(self.image_path(v.sha256)), "out": str(d / "out"), "progress": str(d / "progress.jsonl"),
                 "profile": str(d / "profile.yaml"), "vex": [str(vex)] if vex else [], "vulns_db": self.cfg.vulns_db,
-                "pdf": self.cfg.pdf, "markets": p.profile.get("markets")}
+                "pdf": self.cfg.pdf, "markets": p.profile.get("markets"), "name": f"scan-{scan.id}"}
         s.commit()
         (runner or self.runner.submit)(scan.id, spec, self.scan_done)
 
@@ -114,9 +114,10 @@ class Server:
 
     def run_now(self, s, scan: Scan) -> None:
         """Run a scan in this process and wait for it (`firmpass server demo`): the same task, no cluster."""
-        from firmpass.server.runner import scan_task
+        from firmpass.server.runner import finish, scan_task
 
-        self.submit(s, scan, runner=lambda sid, spec, done: _call(scan_task, sid, spec, done))
+        self.submit(s, scan, runner=lambda sid, spec, done: _call(scan_task, sid, spec,
+                                                                  lambda i, m, e: done(i, None, e) if e else finish(i, m, done)))
 
     def resume(self) -> int:
         """Scans left queued or running by a server that stopped: run them again (the upload is kept)."""

@@ -1,50 +1,40 @@
-"""Scans as tasks on a Dask distributed cluster.
+"""Scans as tasks on a Dask distributed cluster: the same task `firmpass batch` runs
+(`firmpass.batch.scan_task`), on the same kind of cluster (`firmpass.batch.dask_client`): a
+LocalCluster in the server's process by default (threads; one scan at a time per process, the task
+serialises them), or an existing scheduler given by `--scheduler tcp://...`, whose workers need
+firmpass and the server's data directory at the same path.
 
-`scan_task` is a plain module-level function so any worker that has firmpass installed can run it
-(a LocalCluster in the server's process by default, or an existing scheduler given by
-`--scheduler tcp://...`).  It reads only the stored image and the inputs the server wrote beside the
-scan's directory, writes the scan into that directory and its stage-by-stage progress into
-OUT/../progress-<id>.jsonl (one JSON object per line, firmpass.progress.JsonProgress), which the
-page polls.  Dask retries a task once when its worker dies (`retries=1`); the server also re-queues
-scans left `queued`/`running` when it starts, so a killed server or worker loses no upload.
+The task writes the scan into DATA/scans/<id>/out and its stage-by-stage progress as JSON lines into
+DATA/scans/<id>/progress.jsonl (begin / start / done / end), which the scan page polls through
+`read_progress`.  Dask runs a task again when its worker dies (`retries=1`, allowed-failures 1); the
+server also submits scans left `queued`/`running` when it starts, so a killed server or worker loses
+no upload.
 """
 from __future__ import annotations
 
 import json
-import shutil
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
 
 def scan_task(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one scan; returns its counts.  Raises on unusable input (the server records the error)."""
+    """One scan of the server (run where the cluster puts it): batch's task with the server's inputs.
+    Returns batch's marker: {"status": done|unusable|failed, "summary": {...}, "error": Text|None, ...}."""
+    from firmpass.batch import scan_task as batch_scan_task
     from firmpass.context import ScanOptions
-    from firmpass.pipeline import scan
-    from firmpass.progress import JsonProgress
 
-    out = Path(spec["out"])
-    if out.exists():  # a retry starts from a clean directory (an earlier attempt may have died mid-stage)
-        shutil.rmtree(out)
-    progress_file = Path(spec["progress"])
     opts = ScanOptions(profile_path=Path(spec["profile"]) if spec.get("profile") else None,
                        db_path=spec.get("vulns_db"), pdf=bool(spec.get("pdf", False)), progress=False,
                        vex_files=[Path(p) for p in spec.get("vex", [])],
                        markets=spec.get("markets") or ["eu", "uk", "us", "cn"])
-    with open(progress_file, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"event": "attempt"}) + "\n")
-        fh.flush()
-        ctx = scan(Path(spec["image"]), out, opts, progress=JsonProgress(stream=fh))
-    r = ctx.result
-    return {"files": len(r.files), "components": len(r.components), "vulnerabilities": len(r.vulnerabilities),
-            "findings": len(r.findings), "exploited": sum(1 for v in r.vulnerabilities if v.is_exploited),
-            "warnings": len(r.warnings)}
+    return batch_scan_task(spec["image"], spec["out"], opts, spec["progress"], spec.get("name") or "scan")
 
 
 def read_progress(path: Path) -> list[dict[str, Any]]:
     """The stages of the newest attempt, in order: {stage, status ('running'|'ok'|...), seconds, counts}."""
     stages: dict[str, dict[str, Any]] = {}
-    finished = False
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -53,39 +43,28 @@ def read_progress(path: Path) -> list[dict[str, Any]]:
         try:
             ev = json.loads(line)
         except ValueError:
-            continue  # a line being written
-        kind = ev.get("event")
-        if kind == "attempt":
-            stages, finished = {}, False
+            continue  # a line cut by a crash
+        kind = ev.get("event") if isinstance(ev, dict) else None
+        if kind == "begin":  # a new attempt (Dask retried the task, or the server resubmitted it)
+            stages = {}
         elif kind == "start":
             stages[ev["stage"]] = {"stage": ev["stage"], "status": "running"}
         elif kind == "done":
             stages[ev["stage"]] = {"stage": ev["stage"], "status": ev.get("status") or "ok",
                                    "seconds": ev.get("seconds"), "counts": ev.get("counts") or {}}
-        elif kind == "finished":
-            finished = True
-    out = list(stages.values())
-    if finished and out and out[-1]["status"] == "running":
-        out[-1]["status"] = "ok"
-    return out
+    return list(stages.values())
 
 
 class Runner:
     """One Dask client for the server's lifetime."""
 
     def __init__(self, scheduler: str | None = None, workers: int = 1):
-        from distributed import Client, LocalCluster
+        from firmpass.batch import dask_client
 
         self._lock = threading.Lock()
         self._futures: dict[int, Any] = {}
-        if scheduler:
-            self.cluster = None
-            self.client = Client(scheduler, timeout="20s")
-        else:
-            # in the server's process: threads, no extra processes, no dashboard port
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                                        dashboard_address=None)
-            self.client = Client(self.cluster)
+        self._stack = ExitStack()
+        self.client, self.label = self._stack.enter_context(dask_client(scheduler, workers, processes=False))
 
     def submit(self, scan_id: int, spec: dict[str, Any], on_done: Callable[[int, dict | None, str | None], None]) -> None:
         import uuid
@@ -100,12 +79,12 @@ class Runner:
                 self._futures.pop(scan_id, None)
             try:
                 res = f.result()
-                on_done(scan_id, res, None)
             except BaseException as e:  # noqa: BLE001 - the scan's failure is recorded, never raised here
-                from firmpass.errors import FirmpassError
                 from firmpass.i18n import exc_detail
 
-                on_done(scan_id, None, e.text.en if isinstance(e, FirmpassError) else exc_detail(e))
+                on_done(scan_id, None, exc_detail(e))
+                return
+            finish(scan_id, res, on_done)
 
         fut.add_done_callback(done)
 
@@ -114,8 +93,13 @@ class Runner:
             return len(self._futures)
 
     def close(self) -> None:
-        try:
-            self.client.close()
-        finally:
-            if self.cluster is not None:
-                self.cluster.close()
+        self._stack.close()
+
+
+def finish(scan_id: int, marker: dict[str, Any], on_done: Callable[[int, dict | None, str | None], None]) -> None:
+    """batch's marker -> the server's (summary, error): unusable input or an internal error is a failed scan."""
+    if marker.get("status") == "done":
+        on_done(scan_id, marker.get("summary") or {}, None)
+    else:
+        err = marker.get("error") or {}
+        on_done(scan_id, None, err.get("en") if isinstance(err, dict) else str(err) or marker.get("status"))
