@@ -108,3 +108,29 @@ def test_floor_is_evidence_not_a_version(corpus, tmp_path):
     xcrypt = [c for c in comps if (c.properties.get("rule") == "libxcrypt" or c.name == "libcrypt")]
     assert xcrypt and all(c.version is None for c in xcrypt)
     assert any(c.properties.get("version_at_least") == "4.4" for c in xcrypt), [c.properties for c in xcrypt]
+
+
+def test_verdef_chain_hostile_is_bounded(corpus):
+    """A corrupted Elf_Verdef chain (next or aux past the end of the file) gives what it can and
+    never raises or loops (hostile input is normal input)."""
+    import struct
+
+    from firmpass.formats import elf as elfr
+
+    data = bytearray((Path(corpus) / "rootfs/lib/x86_64-linux-gnu/libcrypt.so.1.1.0").read_bytes())
+    lay = elfr._Layout.read(bytes(data))
+    loads, dyn = [], None
+    for p_type, _fl, p_off, p_vaddr, p_filesz in lay.segments(bytes(data), bounded=True):
+        if p_type == elfr.PT_LOAD:
+            loads.append((p_vaddr, p_off, p_filesz))
+        elif p_type == elfr.PT_DYNAMIC:
+            dyn = (p_off, p_filesz)
+    vd = next(v for t, v in lay.dynamic(bytes(data), *dyn) if t == elfr.DT_VERDEF)
+    off = elfr._file_offset(loads, vd)
+    struct.pack_into("<I", data, off + 16, 0)  # vd_next = 0 on the first entry: the chain ends at once
+    assert elfr.facts(bytes(data)).verdefs == []  # the first entry is the file's base name
+    struct.pack_into("<I", data, off + 16, 0xFFFFFF00)  # vd_next far past the end
+    assert elfr.facts(bytes(data)).verdefs == []
+    struct.pack_into("<I", data, off + 12, 0xFFFFFFF0)  # vd_aux past the end
+    struct.pack_into("<I", data, off + 16, 0)
+    assert elfr.facts(bytes(data)).verdefs == []
