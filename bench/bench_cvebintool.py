@@ -18,6 +18,7 @@ database ignored) and extra-rootfs (real Debian daemons and libraries, no packag
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,8 +41,14 @@ VENV = ROOT / "bench" / "out" / "cve-bin-tool-venv"
 _RUNNER = r'''
 import json, os, sys
 from cve_bin_tool.strings import parse_strings
-from cve_bin_tool.version_scanner import VersionScanner
-checkers = VersionScanner.load_checkers()
+from cve_bin_tool.checkers import BUILTIN_CHECKERS
+checkers, failed = {}, []
+for ep in BUILTIN_CHECKERS.values():  # one by one: a checker that fetches data at import (sqlite) fails offline
+    try:
+        checkers[ep.name] = ep.load()
+    except Exception:
+        failed.append(ep.name)
+print(json.dumps({"loaded": len(checkers), "failed": failed}), file=sys.stderr)
 out = []
 root = sys.argv[1]
 for d, _dirs, files in os.walk(root):
@@ -63,7 +70,8 @@ for d, _dirs, files in os.walk(root):
                 if "is_or_contains" in r and v and v != "UNKNOWN":
                     for vendor, product in cls.VENDOR_PRODUCT:
                         out.append([vendor, product, v, "/" + os.path.relpath(p, root)])
-json.dump(out, sys.stdout)
+with open(sys.argv[2], "w") as fh:
+    json.dump(out, fh)
 '''
 
 
@@ -84,10 +92,19 @@ def install() -> Path | None:
 
 def cvebintool(py: Path, tree: Path) -> tuple[list[tuple[str, str, str, str]], float]:
     t = time.perf_counter()
-    res = subprocess.run([str(py), "-c", _RUNNER, str(tree)], capture_output=True, text=True, timeout=3600)
+    # its checkers keep a cache database under ~/.cache/cve-bin-tool: a home of its own under bench/out
+    home = VENV.parent / "cve-bin-tool-home"
+    (home / ".cache" / "cve-bin-tool").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+    res_file = home / "results.json"
+    res = subprocess.run([str(py), "-c", _RUNNER, str(tree), str(res_file)], capture_output=True, text=True,
+                         timeout=3600, env=env)
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-2000:])
-    return [tuple(x) for x in json.loads(res.stdout)], time.perf_counter() - t
+    info = next((json.loads(x) for x in res.stderr.splitlines() if x.startswith('{"loaded"')), {})
+    if info:
+        print(f"cve-bin-tool: {info['loaded']} checkers loaded; not loadable offline: {', '.join(info['failed']) or '-'}")
+    return [tuple(x) for x in json.loads(res_file.read_text())], time.perf_counter() - t
 
 
 def _products(rule_id: str | None) -> set[str]:
