@@ -57,11 +57,17 @@ def test_components_fields(binary_only):
     assert c["krb5"].cpe.startswith("cpe:2.3:a:mit:kerberos_5:1.20.1:")
     assert c["zlib"].properties["cpe_aliases"] == ["cpe:2.3:a:gnu:zlib:1.2.13:*:*:*:*:*:*:*"]
     # weak signals kept, marked, with a low confidence
-    nettle = by_name(comps)["libnettle"]
-    assert nettle.version is None and nettle.confidence < 0.5 and nettle.properties["weak"]
-    # the product it probably is, without a CPE (a version-less CPE would match every CVE of nettle)
-    assert nettle.cpe is None and nettle.properties["product"] == "nettle"
-    assert nettle.properties["cpe_product"] == "nettle_project:nettle"
+    # (libxtables.so.12.7.0: iptables 1.8.9 and 1.8.11 both ship that name, so no version from it)
+    xt = by_name(comps)["libxtables"]
+    assert xt.version is None and xt.confidence < 0.5 and xt.properties["weak"]
+    # the product it probably is, without a CPE (a version-less CPE would match every CVE of iptables)
+    assert xt.cpe is None and xt.properties["product"] == "iptables"
+    assert xt.properties["cpe_product"] == "netfilter:iptables"
+    # a name exactly one release ships: nettle 3.8.1 from libnettle.so.8.6 through the release table
+    nettle = by_name(comps)["nettle"]
+    assert nettle.version == "3.8.1" and nettle.cpe == "cpe:2.3:a:nettle_project:nettle:3.8.1:*:*:*:*:*:*:*"
+    assert {e.path for e in nettle.evidence if e.method == "soname-release-table"} >= {
+        "/usr/lib/x86_64-linux-gnu/libnettle.so.8.6", "/usr/lib/x86_64-linux-gnu/libhogweed.so.6.6"}
     assert all(cc.evidence for cc in comps)
 
 
