@@ -107,11 +107,16 @@ def cvebintool(py: Path, tree: Path) -> tuple[list[tuple[str, str, str, str]], f
     return [tuple(x) for x in json.loads(res_file.read_text())], time.perf_counter() - t
 
 
+# cve-bin-tool product names for the same product under another name (its checkers list NVD's older pairs)
+_SYNONYMS = {"dbus": {"d-bus", "libdbus"}}
+
+
 def _products(rule_id: str | None) -> set[str]:
     r = rules_by_id().get(rule_id or "")
     if r is None:
         return set()
-    return {c.split(":")[1] for c in [r.cpe or "", *r.cpe_aliases] if ":" in c} | {r.id, r.name}
+    return ({c.split(":")[1] for c in [r.cpe or "", *r.cpe_aliases] if ":" in c} | {r.id, r.name}
+            | _SYNONYMS.get(r.id, set()))
 
 
 def score_pairs(found: set[tuple[str, str]], pkgs: list[dict]) -> dict:
