@@ -131,7 +131,10 @@ def test_killed_worker_mid_scan_the_scan_finishes_on_the_other(tmp_path, corpus)
         prog = out / "progress.jsonl"
         while time.monotonic() < deadline and not killed:
             for line in prog.read_text().splitlines() if prog.exists() else []:
-                e = json.loads(line)
+                try:
+                    e = json.loads(line)
+                except ValueError:  # a line being written at this very moment
+                    continue
                 if e.get("event") == "start" and e.get("stage") == "inventory":
                     pids = client.run(os.getpid, workers=[e["worker"]])
                     killed.update(worker=e["worker"], pid=pids[e["worker"]])
