@@ -87,7 +87,10 @@ def killed_worker(image_dir: Path, out: Path, opts: ScanOptions) -> dict:
         prog = out / "progress.jsonl"
         while th.is_alive() and not killed:
             for line in prog.read_text().splitlines() if prog.exists() else []:
-                e = json.loads(line)
+                try:
+                    e = json.loads(line)
+                except ValueError:  # a line being written at this very moment
+                    continue
                 if e.get("event") == "start" and e.get("stage") == "identify":
                     pid = client.run(os.getpid, workers=[e["worker"]])[e["worker"]]
                     os.kill(pid, signal.SIGKILL)
