@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover
 from firmpass.context import Limits, ScanOptions
 from firmpass.errors import FirmpassError, require_file
 from firmpass.i18n import both, exc_detail, msg
+from firmpass.frameworks.registry import market_ids
 from firmpass.model import Text
 
 app = typer.Typer(
@@ -35,7 +36,6 @@ app = typer.Typer(
 )
 from firmpass.console import err_console, out_console  # noqa: E402
 
-MARKETS = ("eu", "uk", "us", "cn")
 COMMAND_MODULES = [
     "firmpass.sbom.cli",
     "firmpass.vulns.cli",
@@ -99,11 +99,9 @@ def parse_size(text: str, option: str = "--max-size") -> int:
 
 
 def parse_markets(text: str) -> list[str]:
-    ms = [m.strip().lower() for m in text.split(",") if m.strip()]
-    bad = [m for m in ms if m not in MARKETS]
-    if bad or not ms:
-        raise FirmpassError("err.bad_choice", option="--market", value=repr(text), choices=",".join(MARKETS))
-    return ms
+    from firmpass.frameworks.registry import parse_markets as parse
+
+    return parse(text)
 
 
 # Options shared by unpack and scan
@@ -148,7 +146,7 @@ def scan(
     image: Path = typer.Argument(..., help="Firmware image to scan."),
     out: Path = typer.Option(..., "-o", "--out", help="Output directory (created)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML)."),
-    market: str = typer.Option("eu,uk,us,cn", "--market", help="Target markets: eu,uk,us,cn."),
+    market: str = typer.Option(",".join(market_ids()), "--market", help=f"Target markets: {','.join(market_ids())}."),
     lang: str = typer.Option("both", "--lang", help="Report language: en, zh or both."),
     no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
     db: Optional[str] = typer.Option(None, "--db", help="Vulnerability store: SQLite file or database URL."),
@@ -191,26 +189,6 @@ def scan(
     r = ctx.result
     out_console.print(both(msg("info.scan_done", files=len(r.files), components=len(r.components),
                                vulns=len(r.vulnerabilities), findings=len(r.findings), out=str(out))), markup=False)
-
-
-def pdf_wanted(out: Path, choice: Optional[bool], default: bool) -> bool:
-    """Whether `assess` / `report` re-render the PDF: --pdf / --no-pdf when given, else what the scan
-    in OUT chose (its report stage recorded the files it wrote in findings.json; a report.pdf left
-    in OUT says the same), else `default` (no report was written there yet)."""
-    if choice is not None:
-        return choice
-    if (out / "report.pdf").is_file():
-        return True
-    try:
-        import json
-
-        data = json.loads((out / "findings.json").read_text(encoding="utf-8"))
-        files = ((data.get("tool") or {}).get("stages") or {}).get("report", {}).get("files")
-    except (OSError, ValueError, AttributeError):
-        files = None
-    if isinstance(files, list):
-        return "report.pdf" in files
-    return default
 
 
 OPT_PDF = typer.Option(None, "--pdf/--no-pdf", help="Render report.pdf (default: what the scan in OUT chose).")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from firmpass.frameworks.registry import market_ids
 from firmpass.model import FileEntry, ScanResult, Text, Warning_
 
 
@@ -25,8 +26,10 @@ class Limits:
 
 @dataclass
 class ScanOptions:
-    markets: list[str] = field(default_factory=lambda: ["eu", "uk", "us", "cn"])
+    # None: the profile's markets, else every market (assess.engine)
+    markets: list[str] | None = field(default_factory=lambda: list(market_ids()))
     profile_path: Path | None = None
+    en303645_version: str | None = None  # None: the profile's, else the catalogue's default
     lang: str = "both"  # en | zh | both
     pdf: bool = True
     limits: Limits = field(default_factory=Limits)
