@@ -44,6 +44,8 @@ COMMAND_MODULES = [
     "firmpass.assess.cli",
     "firmpass.report.cli",
     "firmpass.watch.cli",
+    "firmpass.batch.cli",
+    "firmpass.compare.cli",
 ]
 
 
