@@ -8,7 +8,6 @@ never reaches the terminal.
 from __future__ import annotations
 
 import importlib
-import math
 import sys
 from pathlib import Path
 from typing import Optional
@@ -20,7 +19,7 @@ try:  # recent Typer vendors its own copy of Click
 except ImportError:  # pragma: no cover
     import click
 
-from firmpass.context import Limits, ScanOptions
+from firmpass.context import Limits, ScanOptions, limits_from, parse_size  # noqa: F401 - the CLI's option parsers
 from firmpass.errors import FirmpassError, require_file
 from firmpass.i18n import both, exc_detail, msg
 from firmpass.frameworks.registry import market_ids
@@ -62,42 +61,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """firmpass: firmware -> SBOM, vulnerabilities, findings, per-market verdicts, bilingual report."""
-
-
-def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: Optional[int],
-                max_files: Optional[int], timeout: Optional[float], max_file_size: Optional[str] = None) -> Limits:
-    """Limits from the command line; a limit of zero or less is a usage error, not 'no limit'."""
-    lim = Limits()
-
-    def positive(opt: str, value):
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise FirmpassError("err.bad_limit", option=opt, value=str(value))
-        return value
-
-    if max_size is not None:
-        lim.max_total_bytes = positive("--max-size", parse_size(max_size))
-    if max_file_size is not None:
-        lim.max_file_bytes = positive("--max-file-size", parse_size(max_file_size, "--max-file-size"))
-    if positive("--max-ratio", max_ratio) is not None:
-        lim.max_ratio = max_ratio
-    if positive("--max-depth", max_depth) is not None:
-        lim.max_depth = max_depth
-    if positive("--max-files", max_files) is not None:
-        lim.max_files = max_files
-    if positive("--timeout", timeout) is not None:
-        lim.max_seconds = timeout
-    return lim
-
-
-def parse_size(text: str, option: str = "--max-size") -> int:
-    t = text.strip().upper().removesuffix("B")
-    mult = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-    try:
-        if t and t[-1] in mult:
-            return int(float(t[:-1]) * mult[t[-1]])
-        return int(t)
-    except (ValueError, OverflowError):
-        raise FirmpassError("err.bad_size", option=option, value=repr(text)) from None
 
 
 def parse_markets(text: str) -> list[str]:
