@@ -104,6 +104,9 @@ def test_adding_a_framework_and_a_market_is_one_registry_entry(with_japan):
     # the report: the market's own label in both languages
     view = build_view(result, a, None, Caps())
     assert [(m["id"], m["label"].en, m["label"].zh) for m in view["markets"]] == [("jp", "Japan", "日本")]
+    from firmpass.present.i18n import t
+
+    assert t("market.jp").zh == "日本"  # the chrome catalogue (batch index, compare) has it too
 
 
 def test_the_package_registry_is_back_after_use_none(with_japan):
