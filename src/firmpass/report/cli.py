@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         """Re-render the report and the evidence package from a saved scan directory."""
 
         from firmpass.evidence import write_evidence
-        from firmpass.report import write_report
+        from firmpass.report import _join_quietly, start_report
+        from firmpass.report.pdfjob import PdfJobError
         from firmpass.present.load import load_assessment, load_profile_file, load_result
 
         if lang not in ("en", "zh", "both"):
@@ -50,8 +51,19 @@ def register(app: typer.Typer) -> None:
             err.print("warning: " + both(msg("report.no_assessment", path=str(out / "assessment.json"))), markup=False, soft_wrap=True)
         from firmpass.cli import pdf_wanted
 
-        written = write_report(out, result, assessment, prof, lang, pdf=pdf_wanted(out, pdf, default=True))
-        summary = write_evidence(out, result, assessment, prof)
+        written, job = start_report(out, result, assessment, prof, lang, pdf=pdf_wanted(out, pdf, default=True))
+        try:  # the PDF is laid out in a child process while the evidence package is written
+            summary = write_evidence(out, result, assessment, prof,
+                                     before_reports=(lambda: _join_quietly(job)) if job else None)
+        finally:
+            if job is not None:
+                job.kill()  # only if the evidence failed first
+        if job is not None:
+            try:
+                job.join()
+                written["pdf"] = job.target
+            except PdfJobError as e:
+                err.print("warning: " + both(msg("warn.pdf_failed", detail=e.detail)), markup=False, soft_wrap=True)
         for n in summary["notes"]:
             err.print(f"note: {n['en']} / {n['zh']}", markup=False, soft_wrap=True)
         files = [p.name for p in written.values()] + ["evidence/", "evidence.zip"]
