@@ -7,7 +7,6 @@ HTML shows everything.
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 from functools import lru_cache
@@ -17,6 +16,7 @@ from typing import Any
 
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult, Text
+from firmpass.report.pdfjob import _local_only, html_to_pdf  # noqa: F401 - the PDF child's own module
 from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, entropy_chart, score_colour
 from firmpass.present.i18n import as_text, catalogue, t
 from firmpass.present.load import inputs  # noqa: F401 - `firmpass.report.inputs` as before
@@ -67,27 +67,6 @@ def render_html(result: ScanResult, assessment: dict | None, profile: dict | Non
     tpl = _env().get_template("report.html.j2")
     return tpl.render(v=view, lang=lang, css=css, charts=_charts(view, lang), keys=set(catalogue()),
                       verdicts=VERDICTS)
-
-
-def html_to_pdf(html: str, target: Path) -> int:
-    """Write `target`; returns its page count."""
-    from weasyprint import HTML  # imported late: it is slow to import and --no-pdf needs none of it
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    # base_url=None and no url_fetcher for remote schemes: a hostile string can never make the
-    # renderer fetch anything (the report contains no references besides the local font).
-    doc = HTML(string=html, base_url=None, url_fetcher=_local_only).render()
-    doc.write_pdf(target)
-    return len(doc.pages)
-
-
-def _local_only(url: str, timeout: int = 10, ssl_context=None):
-    from weasyprint import default_url_fetcher
-
-    if not url.startswith("file:///usr/share/fonts/"):
-        raise ValueError(f"report: refusing to fetch {url[:80]}")
-    return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
 
 
 def _write(path: Path, text: str) -> None:

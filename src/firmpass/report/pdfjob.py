@@ -7,13 +7,16 @@ writes OUT/report.pdf.tmp, which `join` moves to OUT/report.pdf when the child s
 child that fails or runs out of time costs the PDF only (the caller records a warning); the HTML
 and every other result are already on disk.
 
-The child (`python -m firmpass.report.pdfjob SRC DST`) prints one JSON line: its wall and CPU
+The child runs this file as a script (`python -P .../pdfjob.py SRC DST`: -P keeps its own directory
+off sys.path), so it imports WeasyPrint and nothing of firmpass (importing the report package
+would load pydantic models and the message catalogue, ~0.4 s, for nothing).  It prints one JSON line: its wall and CPU
 seconds for the PDF alone (WeasyPrint's import included) and the page count, which the report
 stage keeps in findings.json (tool.stages.report.pdf_seconds / pdf_cpu / pdf_pages).
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,15 +45,11 @@ class PdfJob:
         self.info: dict[str, Any] | None = None
         self.error: PdfJobError | None = None
         self.src.write_text(html, encoding="utf-8")
-        env = dict(os.environ)
-        # the child imports this very firmpass, wherever it was imported from (a checkout's src/ in tests)
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.t0 = time.perf_counter()
         try:
             self.proc: subprocess.Popen | None = subprocess.Popen(
-                [sys.executable, "-m", "firmpass.report.pdfjob", str(self.src), str(self.tmp)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(self.out))
+                [sys.executable, "-P", str(Path(__file__).resolve()), str(self.src), str(self.tmp)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.out))
         except OSError as e:
             self.proc = None
             self.error = PdfJobError(f"cannot start the PDF renderer: {e}")
@@ -91,16 +90,33 @@ class PdfJob:
 
     def _cleanup(self) -> None:
         for p in (self.src, self.tmp):
-            try:
+            if p.is_file() or p.is_symlink():  # never a directory someone else made
                 p.unlink()
-            except FileNotFoundError:
-                pass
+
+
+def html_to_pdf(html: str, target: Path) -> int:
+    """Write `target` (A4, WeasyPrint); returns its page count."""
+    from weasyprint import HTML  # imported late: it is slow to import and --no-pdf needs none of it
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    # base_url=None and no url_fetcher for remote schemes: a hostile string can never make the
+    # renderer fetch anything (the report contains no references besides the local font).
+    doc = HTML(string=html, base_url=None, url_fetcher=_local_only).render()
+    doc.write_pdf(target)
+    return len(doc.pages)
+
+
+def _local_only(url: str, timeout: int = 10, ssl_context=None):
+    from weasyprint import default_url_fetcher
+
+    if not url.startswith("file:///usr/share/fonts/"):
+        raise ValueError(f"report: refusing to fetch {url[:80]}")
+    return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
 
 
 def _child(src: Path, dst: Path) -> None:
     t, c = time.perf_counter(), time.process_time()
-    from firmpass.report import html_to_pdf
-
     pages = html_to_pdf(src.read_text(encoding="utf-8"), dst)
     print(json.dumps({"seconds": round(time.perf_counter() - t, 3), "cpu": round(time.process_time() - c, 3),
                       "pages": pages}))
