@@ -105,45 +105,6 @@ def write_report(out: Path, result: ScanResult, assessment: dict | None, profile
     return written
 
 
-def rerender(out: Path, assessment: dict | None = None, lang: str = "both", pdf: bool = True) -> dict[str, Path]:
-    """Re-render report.html/report.pdf and the evidence package from a saved scan directory (the
-    assess CLI calls this after writing a new assessment.json).  The profile is the one the
-    assessment recorded, when that file is still there."""
-    from firmpass.evidence import write_evidence
-    from firmpass.present.load import load_assessment, load_profile_file, load_result
-
-    out = Path(out)
-    result = load_result(out)
-    if assessment is None:
-        assessment = load_assessment(out)
-    profile = None
-    rec = (assessment or {}).get("profile")
-    recorded = (rec.get("abs_path") or rec.get("path")) if isinstance(rec, dict) else None
-    if recorded and Path(recorded).is_file():
-        profile = load_profile_file(Path(recorded))
-    written, job = start_report(out, result, assessment, profile, lang, pdf)
-    if job is None:
-        write_evidence(out, result, assessment, profile)
-        return written
-    try:  # the PDF is laid out in a child process while the evidence package is written
-        write_evidence(out, result, assessment, profile, before_reports=lambda: _join_quietly(job))
-    finally:
-        job.kill()  # only if the evidence failed first: the PDF is not left half made
-    job.join()
-    written["pdf"] = job.target
-    return written
-
-
-def _join_quietly(job) -> None:
-    """Wait for the PDF; its failure is raised by the caller's own join after the evidence is written."""
-    from firmpass.report.pdfjob import PdfJobError
-
-    try:
-        job.join()
-    except PdfJobError:
-        pass
-
-
 def run(ctx: ScanContext) -> None:
     """report.html now; report.pdf in a child process that `finish_pdf` joins (the evidence stage
     does, before it hashes the reports, and the pipeline does at its end)."""
@@ -186,4 +147,4 @@ def finish_pdf(ctx: ScanContext, ok: bool = True) -> None:
     info["pdf_wait"] = round(time.perf_counter() - t0, 3)  # what the scan waited for it (the rest overlapped)
 
 
-__all__ = ["run", "finish_pdf", "rerender", "render_html", "start_report", "write_report", "html_to_pdf", "Text"]
+__all__ = ["run", "finish_pdf", "render_html", "start_report", "write_report", "html_to_pdf", "Text"]
