@@ -33,7 +33,7 @@ STAGES: dict[str, tuple[str, list[str], str, str]] = {
     "checks": ("firmpass/checks", ["findings", "extra"], "", ""),
     "assess": ("firmpass/assess", [], "assessment.json", "ctx.assessment, ctx.profile (dicts)"),
     "report": ("firmpass/report", [], "report.html, report.pdf (a child process: report/pdfjob.py)",
-               'ctx.scratch["pdf_job"], joined by evidence before it hashes the reports, or at the end of the scan '
+               'ctx.scratch["pdf_job"], joined by evidence (ctx.scratch["join_reports"]) before it hashes the reports, or at the end of the scan '
                '(ctx.scratch["at_end"])'),
     "evidence": ("firmpass/evidence", [], "evidence/, evidence.zip", ""),
 }

@@ -457,10 +457,9 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
 def run(ctx: ScanContext) -> None:
     from firmpass.present.load import inputs
 
-    from firmpass.report import finish_pdf
-
     assessment, profile = inputs(ctx)
-    summary = write_evidence(ctx.out, ctx.result, assessment, profile, before_reports=lambda: finish_pdf(ctx))
+    # the report stage's PDF child, when one runs: waited for before the reports are hashed
+    summary = write_evidence(ctx.out, ctx.result, assessment, profile, before_reports=ctx.scratch.get("join_reports"))
     info = ctx.result.tool.stages.setdefault("evidence", {})
     info["files"] = summary["files"]
     info["validation"] = {k: bool(v.get("valid", "error" not in v)) for k, v in summary["validation"].items()}

@@ -115,6 +115,7 @@ def run(ctx: ScanContext) -> None:
     ctx.result.tool.stages.setdefault("report", {})["files"] = sorted(p.name for p in written.values())
     if job is not None:
         ctx.scratch["pdf_job"] = job
+        ctx.scratch["join_reports"] = lambda: finish_pdf(ctx)  # the evidence stage calls it
         ctx.scratch.setdefault("at_end", []).append(finish_pdf)
 
 
@@ -126,6 +127,7 @@ def finish_pdf(ctx: ScanContext, ok: bool = True) -> None:
     from firmpass.report.pdfjob import PdfJobError
 
     job = ctx.scratch.pop("pdf_job", None)
+    ctx.scratch.pop("join_reports", None)
     if job is None:
         return
     info = ctx.result.tool.stages.setdefault("report", {})
