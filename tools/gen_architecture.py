@@ -32,7 +32,9 @@ STAGES: dict[str, tuple[str, list[str], str, str]] = {
     "sbom": ("firmpass/sbom", [], "sbom.cdx.json, sbom.spdx.json", ""),
     "checks": ("firmpass/checks", ["findings", "extra"], "", ""),
     "assess": ("firmpass/assess", [], "assessment.json", "ctx.assessment, ctx.profile (dicts)"),
-    "report": ("firmpass/report", [], "report.html, report.pdf", ""),
+    "report": ("firmpass/report", [], "report.html, report.pdf (a child process: report/pdfjob.py)",
+               'ctx.scratch["pdf_job"], joined by evidence (ctx.scratch["join_reports"]) before it hashes the reports, or at the end of the scan '
+               '(ctx.scratch["at_end"])'),
     "evidence": ("firmpass/evidence", [], "evidence/, evidence.zip", ""),
 }
 MODELS = ["ScanResult", "ToolInfo", "ImageInfo", "ContainerNode", "FileEntry", "ElfInfo", "Component",

@@ -162,6 +162,7 @@ def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], No
     try:
         return _run_stages(ctx, stages, on_stage, progress, FATAL | set(fatal))
     finally:
+        _at_end(ctx, ok=False)  # only what an interrupted run left (a PDF child): stopped
         lock = ctx.scratch.pop("outlock", None)  # OUT is free again (see firmpass.outdir)
         if lock is not None:
             lock.release()
@@ -212,11 +213,19 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
         write_findings(ctx)
         if progress is not None:
             progress.done(name, ctx, info)
+    _at_end(ctx, ok=True)
     ctx.result.tool.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_findings(ctx)
     if progress is not None:
         progress.finished(ctx)
     return ctx
+
+
+def _at_end(ctx: ScanContext, ok: bool) -> None:
+    """Work a stage left running in the background (the report stage's PDF child) is joined before
+    the scan ends, or stopped when the scan is abandoned: `ctx.scratch["at_end"]`, fn(ctx, ok)."""
+    for fn in ctx.scratch.pop("at_end", []):
+        fn(ctx, ok)
 
 
 def scan(image: Path, out: Path, options: ScanOptions | None = None,

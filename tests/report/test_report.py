@@ -116,6 +116,45 @@ def test_no_pdf_option_skips_pdf_only(tmp_path, result, assessment, profile):
     assert ctx.result.tool.stages["report"]["files"] == ["report.html"]
 
 
+def test_pdf_made_beside_the_evidence_and_hashed_after(tmp_path, result, assessment, profile):
+    """The report stage starts report.pdf in a child process; the evidence stage waits for it before
+    it hashes the reports, so the Annex VII draft names the PDF that is on disk."""
+    import hashlib
+
+    from firmpass.context import ScanContext
+    from firmpass.pipeline import run_stages
+
+    ctx = ScanContext(image=Path("/nonexistent"), out=tmp_path, result=result, options=ScanOptions(lang="both"))
+    ctx.assessment, ctx.profile = assessment, profile
+    run_stages(ctx, ["report", "evidence"])
+    info = ctx.result.tool.stages["report"]
+    assert info["status"] == "ok" and info["files"] == ["report.html", "report.pdf"], info
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and info["pdf_pages"] >= 2 and info["pdf_cpu"] > 0 and info["pdf_seconds"] > 0
+    digest = hashlib.sha256(pdf).hexdigest()
+    assert digest in (tmp_path / "evidence" / "cra-annex-vii-technical-documentation.md").read_text(encoding="utf-8")
+    assert not list(tmp_path.glob("*.tmp")), "the child's input and output were left in OUT"
+
+
+def test_failed_pdf_is_a_warning_and_keeps_everything_else(tmp_path, result, assessment, profile):
+    """A PDF that cannot be written (here its temporary file's name is taken by a directory) costs the
+    PDF only: one bilingual warning, the stage still ok, report.html and the evidence package written."""
+    from firmpass.context import ScanContext
+    from firmpass.pipeline import run_stages
+
+    (tmp_path / "report.pdf.tmp").mkdir()
+    ctx = ScanContext(image=Path("/nonexistent"), out=tmp_path, result=result, options=ScanOptions(lang="both"))
+    ctx.assessment, ctx.profile = assessment, profile
+    run_stages(ctx, ["report", "evidence"])
+    info = ctx.result.tool.stages["report"]
+    assert info["status"] == "ok" and info["files"] == ["report.html"] and info["pdf_error"], info
+    warn = [w for w in ctx.result.warnings if w.code == "pdf_failed"]
+    assert len(warn) == 1 and "report.pdf" in warn[0].message.en and "report.pdf" in warn[0].message.zh
+    assert not (tmp_path / "report.pdf").exists()
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "evidence.zip").is_file()
+    assert ctx.result.tool.stages["evidence"]["status"] == "ok"
+
+
 @pytest.mark.corpus
 @needs_poppler
 def test_corpus_tree_long_real_paths_wrap(corpus, tmp_path):

@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
                               markup=False, soft_wrap=True)
         run_stages(ctx, ["report", "evidence"], fatal={"report", "evidence"})
         for w in ctx.result.warnings:
+            if w.stage == "report":  # the PDF child failed: report.html and the evidence are written
+                err_console.print(f"warning: {both(w.message)}", markup=False, soft_wrap=True)
             if w.stage == "evidence":
                 err_console.print(f"note: {w.message.en} / {w.message.zh}", markup=False, soft_wrap=True)
         files = ctx.result.tool.stages["report"].get("files", []) + ["evidence/", "evidence.zip"]
