@@ -100,6 +100,7 @@ def render() -> str:
     out += ["", "Known sections of `extra` (published names; each validated through its model on load, "
             "typed view: `ScanResult.section(name)`):", ""]
     out += [f"- `extra.{k}`: `{v.__name__ if isinstance(v, type) else _type(v)}`" for k, v in model.EXTRA_SECTIONS.items()]
+    out += _registry()
     out += ["", "### The models (src/firmpass/model.py)", "",
             "Types and defaults read from the pydantic models; the notes are the comments beside each field.", ""]
     for cname in MODELS:
@@ -112,6 +113,22 @@ def render() -> str:
             out.append(f"| `{f.alias or fname}` | `{_type(f.annotation)}` | {_default(f)} | {note} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _registry() -> list[str]:
+    from firmpass.frameworks import registry
+
+    reg = registry.current()
+    out = ["", "### Markets and frameworks (src/firmpass/frameworks/registry.yaml)", "",
+           "The one registry: `--market`, the profile schema's `markets` and `declarations`, the engine's",
+           "frameworks per market (in this order) and applicability hooks, and the report's labels derive from it.", "",
+           "| framework | order | markets | applicability hook | label |", "|---|---|---|---|---|"]
+    for f in sorted(reg.frameworks, key=lambda f: f.order):
+        out.append(f"| `{f.id}` | {f.order} | {', '.join(reg.markets_of(f.id))} | {f.applicability or '-'} | "
+                   f"{f.label.en} / {f.label.zh} |")
+    out += ["", "| market | frameworks (shown in this order) | label |", "|---|---|---|"]
+    out += [f"| `{m.id}` | {', '.join(m.frameworks)} | {m.label.en} / {m.label.zh} |" for m in reg.markets]
+    return out
 
 
 def updated(text: str) -> str:

@@ -169,21 +169,24 @@ def test_malformed_assessment_does_not_crash(result, profile):
 
 
 def test_rerender_from_saved_scan(tmp_path, profile):
-    """firmpass.report.rerender(out, assessment): what `firmpass assess OUT` calls after a new assessment."""
+    """pipeline.load_context(OUT) + run_stages(ctx, ["report", "evidence"]): what `firmpass assess OUT`
+    runs after a new assessment (the profile is the one the assessment recorded)."""
     import json
     import shutil
 
     import yaml
 
-    from firmpass.report import rerender
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import load_context, run_stages
     from tests.report.conftest import FX
 
     shutil.copy(FX / "findings.json", tmp_path)
     a = json.loads((FX / "assessment.json").read_text(encoding="utf-8"))
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(profile), encoding="utf-8")
     a["profile"]["path"] = str(tmp_path / "p.yaml")
-    written = rerender(tmp_path, a, pdf=False)
-    assert set(written) == {"html"}
+    (tmp_path / "assessment.json").write_text(json.dumps(a), encoding="utf-8")
+    ctx = run_stages(load_context(tmp_path, ScanOptions(pdf=False)), ["report", "evidence"])
+    assert ctx.result.tool.stages["report"]["files"] == ["report.html"]
     assert "ACME Home Router" in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "ACME Networks" in (tmp_path / "evidence" / "eu-declaration-of-conformity.md").read_text(encoding="utf-8")
     assert len((tmp_path / "evidence" / "remediation-plan.csv").read_text(encoding="utf-8-sig").splitlines()) == 10
@@ -194,11 +197,13 @@ def test_with_the_real_assessment_engine(tmp_path):
     details only the most pressing open verdicts while listing every other one by id."""
     import shutil
 
-    assess = pytest.importorskip("firmpass.assess")
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import load_context, run_stages
     from tests.report.conftest import FX
 
     shutil.copy(FX / "findings.json", tmp_path)
-    data = assess.assess_dir(tmp_path, FX / "profile.yaml", None)
+    ctx = load_context(tmp_path, ScanOptions(markets=None, profile_path=FX / "profile.yaml"))
+    data = run_stages(ctx, ["assess"], fatal={"assess"}).assessment
     assert len(data["verdicts"]) > 100
     from firmpass.model import ScanResult
     from firmpass.report.view import build_view

@@ -107,27 +107,6 @@ def write_report(out: Path, result: ScanResult, assessment: dict | None, profile
     return written
 
 
-def rerender(out: Path, assessment: dict | None = None, lang: str = "both", pdf: bool = True) -> dict[str, Path]:
-    """Re-render report.html/report.pdf and the evidence package from a saved scan directory (the
-    assess CLI calls this after writing a new assessment.json).  The profile is the one the
-    assessment recorded, when that file is still there."""
-    from firmpass.evidence import write_evidence
-    from firmpass.present.load import load_assessment, load_profile_file, load_result
-
-    out = Path(out)
-    result = load_result(out)
-    if assessment is None:
-        assessment = load_assessment(out)
-    profile = None
-    rec = (assessment or {}).get("profile")
-    recorded = (rec.get("abs_path") or rec.get("path")) if isinstance(rec, dict) else None
-    if recorded and Path(recorded).is_file():
-        profile = load_profile_file(Path(recorded))
-    written = write_report(out, result, assessment, profile, lang, pdf)
-    write_evidence(out, result, assessment, profile)
-    return written
-
-
 def run(ctx: ScanContext) -> None:
     lang = getattr(ctx.options, "lang", "both") or "both"
     pdf = bool(getattr(ctx.options, "pdf", True))
@@ -136,4 +115,4 @@ def run(ctx: ScanContext) -> None:
     ctx.result.tool.stages.setdefault("report", {})["files"] = sorted(p.name for p in written.values())
 
 
-__all__ = ["run", "rerender", "render_html", "write_report", "html_to_pdf", "Text"]
+__all__ = ["run", "render_html", "write_report", "html_to_pdf", "Text"]
