@@ -63,6 +63,7 @@ def test_components_fields(binary_only):
     # the product it probably is, without a CPE (a version-less CPE would match every CVE of iptables)
     assert xt.cpe is None and xt.properties["product"] == "iptables"
     assert xt.properties["cpe_product"] == "netfilter:iptables"
+    assert xt.properties["candidate_versions"] == "1.8.9, 1.8.11"  # the releases that ship the name, on record
     # a name exactly one release ships: nettle 3.8.1 from libnettle.so.8.6 through the release table
     nettle = by_name(comps)["nettle"]
     assert nettle.version == "3.8.1" and nettle.cpe == "cpe:2.3:a:nettle_project:nettle:3.8.1:*:*:*:*:*:*:*"

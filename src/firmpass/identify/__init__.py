@@ -671,6 +671,10 @@ class _Identifier:
                 if wr.cpe:
                     b.properties["cpe_product"] = wr.cpe
                 b.supplier = b.supplier or wr.supplier
+                rel = releases.release_for(wr.id, posixpath.basename(path))
+                if rel is not None and rel.version is None:
+                    # the releases known to ship this file name: which one it is stays open (not guessed)
+                    b.properties["candidate_versions"] = ", ".join(rel.releases)
             b.add(ComponentEvidence(path=path, method="soname", match=dyn.soname, container=cont), 0.3, f, rank=1)
             self.file_comp[(cont, path)] = b.key
 
