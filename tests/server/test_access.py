@@ -152,3 +152,23 @@ def test_upload_limit_and_cookie_flags(server, tmp_path):
         assert list((data / "images").iterdir()) == [] and list((data / "tmp").iterdir()) == []
     finally:
         small.state.srv.close()
+
+
+def test_only_an_admin_manages_members(server, client):
+    app, ids = server
+    oa, ob = ids["Org A"]["org"], ids["Org B"]["org"]
+    new = {"email": "new@a.example", "role": "viewer", "password": "a long enough password"}
+    csrf = login(client, "analyst@a.example")
+    assert client.get(f"/orgs/{oa}/members").status_code == 403
+    assert client.post(f"/orgs/{oa}/members", data={**new, "csrf": csrf}).status_code == 403
+    client.cookies.clear()
+    csrf = login(client, "admin@a.example")
+    assert client.get(f"/orgs/{ob}/members").status_code == 404  # not its organisation
+    assert client.post(f"/orgs/{oa}/members", data={**new, "password": "short", "csrf": csrf}).status_code == 422
+    r = client.post(f"/orgs/{oa}/members", data={**new, "csrf": csrf})
+    assert r.status_code == 200 and "new@a.example" in r.text
+    # the new viewer signs in, sees org A's product and cannot triage it
+    fresh = TestClient(client.app)
+    csrf2 = login(fresh, "new@a.example", "a long enough password")
+    assert "Camera of Org A" in fresh.get("/").text
+    assert fresh.post(f"/versions/{ids['Org A']['version']}/vex", data={**VEX, "csrf": csrf2}).status_code == 403
