@@ -43,6 +43,7 @@ def _template(tmp_path_factory):
     srv = app.state.srv
     ids = {}
     with srv.Session() as s:
+        add_user(s, "admin@a.example", PW, "Org A", "admin")
         add_user(s, "analyst@a.example", PW, "Org A", "analyst")
         add_user(s, "viewer@a.example", PW, "Org A", "viewer")
         add_user(s, "analyst@b.example", PW, "Org B", "analyst")

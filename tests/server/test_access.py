@@ -125,3 +125,50 @@ def test_pages_send_a_strict_csp_and_escape_image_text(server, client):
     r = client.get("/")
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+
+
+def test_upload_limit_and_cookie_flags(server, tmp_path):
+    """An upload over --max-upload-mb is refused while streaming (413) and nothing is kept; the
+    session cookie is HttpOnly and SameSite, and Secure when the server says so."""
+    from firmpass.server.app import Settings, create_app
+
+    app, ids = server
+    data = app.state.srv.cfg.data
+    app.state.srv.close()
+    small = create_app(Settings(data=data, secure_cookies=True, max_upload=1024))
+    try:
+        c = TestClient(small, base_url="https://testserver")
+        r = c.get("/login")
+        from .conftest import csrf_of
+
+        r = c.post("/login", data={"email": "analyst@a.example", "password": PW, "csrf": csrf_of(r.text)},
+                   follow_redirects=False)
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
+        csrf = csrf_of(c.get("/").text)
+        r = c.post(f"/products/{ids['Org A']['product']}/versions", data={"csrf": csrf, "label": "big"},
+                   files={"file": ("big.bin", b"\x7fELF" + b"\0" * 4096)})
+        assert r.status_code == 413
+        assert list((data / "images").iterdir()) == [] and list((data / "tmp").iterdir()) == []
+    finally:
+        small.state.srv.close()
+
+
+def test_only_an_admin_manages_members(server, client):
+    app, ids = server
+    oa, ob = ids["Org A"]["org"], ids["Org B"]["org"]
+    new = {"email": "new@a.example", "role": "viewer", "password": "a long enough password"}
+    csrf = login(client, "analyst@a.example")
+    assert client.get(f"/orgs/{oa}/members").status_code == 403
+    assert client.post(f"/orgs/{oa}/members", data={**new, "csrf": csrf}).status_code == 403
+    client.cookies.clear()
+    csrf = login(client, "admin@a.example")
+    assert client.get(f"/orgs/{ob}/members").status_code == 404  # not its organisation
+    assert client.post(f"/orgs/{oa}/members", data={**new, "password": "short", "csrf": csrf}).status_code == 422
+    r = client.post(f"/orgs/{oa}/members", data={**new, "csrf": csrf})
+    assert r.status_code == 200 and "new@a.example" in r.text
+    # the new viewer signs in, sees org A's product and cannot triage it
+    fresh = TestClient(client.app)
+    csrf2 = login(fresh, "new@a.example", "a long enough password")
+    assert "Camera of Org A" in fresh.get("/").text
+    assert fresh.post(f"/versions/{ids['Org A']['version']}/vex", data={**VEX, "csrf": csrf2}).status_code == 403

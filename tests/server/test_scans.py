@@ -61,6 +61,11 @@ def test_upload_through_api_runs_on_dask(corpus, tmp_path):
         assert res["image"] == digest and res["summary"]
         assert api.get(f"/api/v1/scans/{sid}/download/evidence", headers=h).content[:2] == b"PK"
         assert srv.runner.client.scheduler_info()["workers"]  # it ran on the Dask cluster
+        # not firmware at all: the scan fails with firmpass's bilingual reason, the upload is kept
+        r = api.post(f"/api/v1/products/{pid}/versions", files={"file": ("notes.txt", b"release notes\n" * 100)},
+                     headers=h)
+        doc = _wait(lambda: api.get(f"/api/v1/scans/{r.json()['scan']}", headers=h).json())
+        assert doc["status"] == "failed" and "text" in doc["error"] and " / " in doc["error"], doc
     finally:
         srv.close()
 

@@ -151,7 +151,7 @@ def create_app(cfg: Settings) -> FastAPI:
                   redoc_url=None, lifespan=lifespan)
     app.state.srv = srv
     tpl = Jinja2Templates(directory=str(HERE / "templates"))
-    tpl.env.globals.update(t=t, pick=pick, MARKETS=MARKETS, VEX_STATES=VEX_STATES,
+    tpl.env.globals.update(t=t, pick=pick, MARKETS=MARKETS, ROLES=ROLES, VEX_STATES=VEX_STATES,
                            VEX_JUSTIFICATIONS=VEX_JUSTIFICATIONS, FINDING_DECISIONS=FINDING_DECISIONS,
                            DOWNLOADS=DOWNLOADS)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -619,6 +619,46 @@ def create_app(cfg: Settings) -> FastAPI:
         if not (target.is_relative_to(base / "art14") or target.is_relative_to(base / "advisories")) or not target.is_file():
             raise HTTPException(404)
         return FileResponse(target, filename=target.name, content_disposition_type="attachment")
+
+    # ------------------------------------------------------------------ organisation members (admin)
+    def _org_admin(ctx, oid: int) -> Org:
+        if oid not in ctx["roles"]:
+            raise HTTPException(404)
+        if ctx["roles"][oid] != "admin":
+            raise HTTPException(403, t("err.forbidden", ctx["lang"]))
+        return ctx["s"].get(Org, oid)
+
+    def members_page(ctx, org: Org, error: str | None = None, status: int = 200):
+        rows = ctx["s"].execute(select(User, Member).join(Member, Member.user_id == User.id)
+                                .where(Member.org_id == org.id).order_by(User.email)).all()
+        return render(ctx, "members.html", status, org=org, members=rows, error=error)
+
+    @app.get("/orgs/{oid}/members", response_class=HTMLResponse)
+    def members(oid: int, ctx=Depends(page_ctx)):
+        return members_page(ctx, _org_admin(ctx, oid))
+
+    @app.post("/orgs/{oid}/members", response_class=HTMLResponse)
+    async def add_member(oid: int, ctx=Depends(page_ctx)):
+        form = await form_checked(ctx)
+        org = _org_admin(ctx, oid)
+        s = ctx["s"]
+        email, role, pw = str(form.get("email") or "").strip().lower(), str(form.get("role") or ""), str(form.get("password") or "")
+        if role not in ROLES or "@" not in email:
+            raise HTTPException(422, t("err.bad_value", ctx["lang"], field="email/role", detail=role))
+        u = s.scalars(select(User).where(User.email == email)).first()
+        if u is None:
+            if len(pw) < 12:
+                return members_page(ctx, org, t("err.password_short", ctx["lang"]), 422)
+            u = User(email=email, name=email, pw_hash=auth.hash_password(pw))
+            s.add(u)
+            s.flush()
+        m = s.get(Member, (u.id, org.id))
+        if m is None:
+            s.add(Member(user_id=u.id, org_id=org.id, role=role))
+        else:
+            m.role = role
+        s.commit()
+        return RedirectResponse(f"/orgs/{oid}/members", status_code=303)
 
     # ------------------------------------------------------------------ account
     @app.get("/account", response_class=HTMLResponse)

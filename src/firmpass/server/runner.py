@@ -102,4 +102,5 @@ def finish(scan_id: int, marker: dict[str, Any], on_done: Callable[[int, dict | 
         on_done(scan_id, marker.get("summary") or {}, None)
     else:
         err = marker.get("error") or {}
-        on_done(scan_id, None, err.get("en") if isinstance(err, dict) else str(err) or marker.get("status"))
+        text = f"{err.get('en')} / {err.get('zh')}" if isinstance(err, dict) and err.get("en") else str(err or "")
+        on_done(scan_id, None, text or str(marker.get("status")))
