@@ -214,3 +214,37 @@ def test_sample_arcadyan_deobfuscated_lzma(tmp_path):
     assert lz[:5] == bytes.fromhex("5d00008000") and int.from_bytes(lz[5:13], "little") == 0x2AED44
     assert (tmp_path / chain[2].blob).stat().st_size == 0x2AED44
     assert not ctx.result.warnings
+
+
+# ------------------------------------------------------------------ every sample in ../shared opens
+# What each sample is (../shared/data/formats/README.md) and the parts firmpass must find in it.  A
+# sample added to the directory without a line here fails the test below, so none is left unchecked.
+SAMPLE_FORMATS = {
+    "7z.bin": ["7z"],
+    "arcadyan.bin": ["arcadyan", "lzma"],
+    "cramfs.bin": ["cramfs"],
+    "matter_ota.bin": ["matter-ota"],
+    "romfs.bin": ["romfs"],
+    "squashfs_v2.bin": ["squashfs-legacy"],
+    "yaffs2.bin": ["yaffs2"],
+}
+
+
+def _all_samples() -> list[str]:
+    return sorted(p.name for p in SHARED.glob("*.bin")) if SHARED.is_dir() else ["(../shared absent)"]
+
+
+@pytest.mark.parametrize("name", _all_samples())
+def test_every_shared_sample_opens(name, tmp_path):
+    """Every image in ../shared/data/formats opens: its format is recognised at offset 0, every part
+    is read without a warning, and the filesystems and archives give files."""
+    p = sample(name)
+    assert name in SAMPLE_FORMATS, f"{name} is a new sample: say in SAMPLE_FORMATS what it must open as"
+    ctx = unpack(p, tmp_path)
+    chain = ctx.result.image.container_chain
+    want = SAMPLE_FORMATS[name]
+    assert [n.format for n in chain[:len(want)]] == want and chain[0].offset == 0
+    assert all(n.status == "ok" for n in chain), [(n.format, n.status) for n in chain]
+    assert not ctx.result.warnings
+    if want[0] not in ("arcadyan", "matter-ota"):  # those two hold a kernel stream / a payload, not files
+        assert ctx.result.files and all(f.container == chain[0].id for f in ctx.result.files)

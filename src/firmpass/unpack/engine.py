@@ -427,11 +427,14 @@ class _MagicHits:
 
 
 # ---------------------------------------------------------------------------------- engine
+_PAD = re.compile(rb"\x00+|\xff+")  # one-or-more: a starred first branch would match empty before 0xFF
+
+
 def _pad_len(buf, start: int, end: int) -> int:
-    """Length of the 0x00/0xFF padding run at [start, end)."""
+    """Length of the 0x00 or 0xFF padding run at [start, end) (erased flash reads 0xFF)."""
     if start >= end:
         return 0
-    m = re.compile(rb"[\x00]*|[\xff]*").match(buf, start, end)
+    m = _PAD.match(buf, start, end)
     return m.end() - start if m else 0
 
 
