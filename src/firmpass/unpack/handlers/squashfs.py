@@ -12,7 +12,6 @@ from firmpass.unpack.handlers.common import (
     FsReader,
     Item,
     linux_dev,
-    stream_of,
     walk_fs,
 )
 
@@ -77,7 +76,32 @@ class _SquashfsReader(FsReader):
 
         if not hasattr(self.local, "fs"):
             self.local.fs = SquashFS(self.src.window())
-        return stream_of(self.local.fs.inode(*item.key).open())
+        return _blocks(self.local.fs, self.local.fs.inode(*item.key))
+
+
+def _blocks(fs, inode):
+    """A regular file's content, one data block (or the tail fragment) at a time, from dissect's block
+    list and block reader.  Not through dissect's FileStream: its _read does not step past a fragment
+    run, so a read rounded up to the block size appends the same fragment again until the length is
+    used up (dissect.squashfs 1.x: 81,000 fragment copies for the corpus image's 199 files, half of
+    the unpack time); the surplus was cut off, so only speed suffered."""
+    bsize = fs.block_size
+    left = inode.size
+    block = inode.header.start_block
+    for run, count in inode.block_list:
+        if left <= 0:
+            break
+        if run is None:  # the tail in a fragment block: `count` bytes
+            data = fs._read_fragment(inode.header.fragment, inode.header.offset, count)
+        elif run == 0:  # a sparse block
+            data = bytes(min(bsize, left))
+        else:
+            block, data = fs._read_block(block, run)
+            data = data[:min(bsize, left)]
+        if not data:
+            break
+        left -= len(data)
+        yield data
 
 
 class SquashfsHandler(Handler):
