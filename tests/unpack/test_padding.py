@@ -58,3 +58,4 @@ def test_filesystem_then_padding_then_data_is_carved(small_sqfs, tmp_path):
     ctx = unpack(img, tmp_path / "out")
     parts = [(n.format, n.offset) for n in ctx.result.image.container_chain if n.format == "squashfs"]
     assert parts == [("squashfs", 0), ("squashfs", len(small_sqfs) + 4096)]
+
