@@ -20,7 +20,8 @@ SQ_COMP = {1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
 
 def _native_squashfs_codecs() -> None:
     """dissect.squashfs wants backports.zstd for zstd and falls back to pure-Python LZO/LZ4; point it at
-    the C bindings we depend on anyway (zstandard, lz4, lzallright for LZO): same output, far faster."""
+    the C bindings we depend on anyway (zstandard, lz4, lzallright for LZO, ISA-L for zlib): same output,
+    far faster."""
     from dissect.squashfs import compression as c
 
     class Zstd(c.Compression):
@@ -41,7 +42,15 @@ def _native_squashfs_codecs() -> None:
         def decompress(self, data, expected):
             return self._module.decompress(data, expected)
 
-    c.NativeZSTD, c.AvailableLZ4, c.AvailableLZO = Zstd, Lz4, Lzo
+    class Zlib(c.Compression):
+        # ISA-L's inflate (python-isal): the same bytes as zlib at about twice the speed, and it releases the
+        # GIL; bounded by the block size, which dissect's own zlib.decompress(data) is not
+        module = "firmpass.formats.inflate"
+
+        def decompress(self, data, expected):
+            return self._module.inflate(data, max(expected, 1))
+
+    c.NativeZSTD, c.AvailableLZ4, c.AvailableLZO, c.NativeZlib = Zstd, Lz4, Lzo, Zlib
 
 
 _native_squashfs_codecs()
