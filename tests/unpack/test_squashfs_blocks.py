@@ -2,6 +2,7 @@
 the bytes of files around the block size, with fragments, sparse blocks and none, equal unsquashfs's."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -34,3 +35,32 @@ def test_squashfs_block_reader_matches_unsquashfs(opts, tmp_path):
     ctx = unpack(img, tmp_path / "out")
     got = {f.path.lstrip("/"): (tmp_path / "out" / f.disk_path).read_bytes() for f in ctx.result.files if f.type == "file"}
     assert got == {k: (tmp_path / "ref" / k).read_bytes() for k in files} == files
+
+
+@pytest.mark.parametrize("comp", ["gzip", "zstd"])
+def test_hostile_copies_of_squashfs4(comp, corpus, tmp_path):
+    """Truncated, bit-flipped and size-lying copies of a real squashfs 4.0 (the block-by-block reader, ISA-L
+    inflate for gzip, content on several threads): partial results or exit 2, never a traceback."""
+    from tests.unpack.test_hostile_formats import _check
+
+    if MKSQUASHFS is None:
+        pytest.skip("mksquashfs (squashfs-tools) is not installed")
+    img = tmp_path / "etc.sqfs"
+    subprocess.run([MKSQUASHFS, str(corpus / "rootfs" / "etc"), str(img), "-noappend", "-comp", comp, "-b", "4096",
+                    "-quiet", "-no-progress"], check=True, capture_output=True)
+    # bytes_used (40) and the inode/directory/fragment table starts (64, 72, 80)
+    assert _check(tmp_path, comp, img.read_bytes(), [(40, "<Q"), (64, "<Q"), (72, "<Q"), (80, "<Q")]) > 0
+
+
+def test_hostile_copies_of_ext2(corpus, tmp_path):
+    """The same for ext2 read on several threads, one reader per thread."""
+    from tests.unpack.test_hostile_formats import _check
+
+    mke2fs = shutil.which("mke2fs") or "/usr/sbin/mke2fs"
+    if not os.path.exists(mke2fs):
+        pytest.skip("mke2fs (e2fsprogs) is not installed")
+    img = tmp_path / "etc.ext2"
+    subprocess.run([mke2fs, "-q", "-t", "ext2", "-b", "1024", "-d", str(corpus / "rootfs" / "etc"), str(img), "4M"],
+                   check=True, capture_output=True)
+    # s_inodes_count, s_blocks_count, s_log_block_size, s_inodes_per_group
+    assert _check(tmp_path, "ext2", img.read_bytes(), [(1024, "<I"), (1028, "<I"), (1048, "<I"), (1064, "<I")]) > 0
