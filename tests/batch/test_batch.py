@@ -131,7 +131,10 @@ def test_killed_worker_mid_scan_the_scan_finishes_on_the_other(tmp_path, corpus)
         prog = out / "progress.jsonl"
         while time.monotonic() < deadline and not killed:
             for line in prog.read_text().splitlines() if prog.exists() else []:
-                e = json.loads(line)
+                try:
+                    e = json.loads(line)
+                except ValueError:  # a line being written at this very moment
+                    continue
                 if e.get("event") == "start" and e.get("stage") == "inventory":
                     pids = client.run(os.getpid, workers=[e["worker"]])
                     killed.update(worker=e["worker"], pid=pids[e["worker"]])
@@ -149,3 +152,35 @@ def test_killed_worker_mid_scan_the_scan_finishes_on_the_other(tmp_path, corpus)
     assert f["tool"]["finished"] and len(f["components"]) == row["summary"]["components"] > 10
     with pytest.raises(ProcessLookupError):
         os.kill(killed["pid"], 0)
+
+
+def test_cli_batch_on_an_existing_scheduler(tmp_path, corpus):
+    """--scheduler: the command only connects; the cluster (one worker process here) belongs to the test."""
+    from distributed import LocalCluster
+
+    img = tmp_path / "in"
+    img.mkdir()
+    shutil.copy(corpus / "www.zip", img / "www.zip")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        r = cli("batch", str(img), "-o", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address,
+                "--no-pdf", "--db", str(tmp_path / "none.db"), timeout=300)
+        workers = set(cluster.scheduler_info["workers"])
+    assert r.returncode == 0, r.stderr
+    assert f"cluster: {cluster.scheduler_address}" in r.stderr
+    (row,) = json.loads((tmp_path / "out" / "index.json").read_text())["images"]
+    assert row["status"] == "done" and row["worker"] in workers
+
+
+def test_index_while_a_batch_runs_marks_the_rest_pending(images, tmp_path):
+    """The index a long batch rewrites as it goes: finished images with their results, the others pending."""
+    from firmpass.batch import build_index, find_images, plan, write_index
+
+    out = tmp_path / "out"
+    run_batch(images, out, _opts(tmp_path), workers=1, processes=False)
+    jobs = plan(find_images(images, out), out)
+    idx = build_index(out, jobs, {}, set(), 1.0, pending={"x_b_y.zip"})
+    write_index(out, idx)
+    st = {r["name"]: r["status"] for r in idx["images"]}
+    assert st == {"router__etc.tar.gz": "done", "x_b_y.zip": "pending", "notes.txt": "unusable"}
+    assert idx["totals"]["pending"] == 1 and "排队中或扫描中" in (out / "index.html").read_text()

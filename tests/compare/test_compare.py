@@ -21,7 +21,7 @@ def scans(tmp_path_factory, corpus):
     etc = scan(corpus / "etc.tar.gz", w / "etc", db)
     store_learns_curl(w, db)
     b = scan(corpus / "rootfs-gzip.sqfs", w / "b", db, "--profile", str(FIX / "profile-full.yaml"))
-    return {"a": a, "b": b, "etc": etc}
+    return {"a": a, "b": b, "etc": etc, "db": db}
 
 
 def test_vulnerabilities_introduced_and_fixed(scans):
@@ -83,3 +83,24 @@ def test_cli_bilingual_text_and_json(scans, tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout) == json.loads(j.read_text())
     r = cli("compare", str(scans["a"]), str(tmp_path))
     assert r.returncode == 2 and "not the output directory of a scan" in r.stderr and "不是扫描输出目录" in r.stderr
+
+
+def test_a_vex_statement_shows_as_fixed_with_its_reason(scans, tmp_path, corpus):
+    """The product team rules the exploited CVE out for this firmware (OpenVEX on the components' own
+    PURLs from the SBOM); the rescan compared with the one before lists it fixed, saying why."""
+    fb = json.loads((scans["b"] / "findings.json").read_text())
+    purls = sorted({c["purl"] for c in fb["components"] if c["name"] in ("curl", "libcurl") and c.get("purl")})
+    assert purls
+    vex = tmp_path / "triage.openvex.json"
+    vex.write_text(json.dumps({
+        "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://acme.test/vex/1", "author": "ACME PSIRT",
+        "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+        "statements": [{"vulnerability": {"name": CVE}, "products": [{"@id": p} for p in purls],
+                        "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}))
+    c = scan(corpus / "rootfs-gzip.sqfs", tmp_path / "c", scans["db"], "--vex", str(vex),
+             "--profile", str(FIX / "profile-full.yaml"))
+    d = compare_dirs(scans["b"], c)
+    fixed = [v for v in d["vulnerabilities"]["fixed"] if v["id"] == CVE]
+    assert {v["component"] for v in fixed} == {"curl", "libcurl"}
+    assert all(v["why"] == {"en": "ruled out by VEX (not_affected)", "zh": "已被 VEX 排除（not_affected）"} for v in fixed)
+    assert not [v for v in d["vulnerabilities"]["introduced"] if v["id"] == CVE]

@@ -18,7 +18,7 @@
 - progress: every task appends JSON lines to OUT/progress.jsonl as each stage starts and ends
   (`{"event": "start"|"done", "image", "stage", "worker", ...}`), the batch adds `queued`, `skipped`,
   `end` and `failed` lines; `read_progress()` folds the file into the state of each image;
-- at the end OUT/index.json and OUT/index.html (English and Chinese side by side): per image its
+- at the end (and every minute while a long batch runs) OUT/index.json and OUT/index.html (English and Chinese side by side): per image its
   status, counts, exploited vulnerabilities and readiness per market, with a link to its report.
 
 The workers read the images and write the outputs by path: a cluster on several machines needs the
@@ -53,6 +53,7 @@ MARKER = ".firmpass-batch.json"
 PROGRESS = "progress.jsonl"
 INDEX_JSON, INDEX_HTML = "index.json", "index.html"
 MAX_IMAGES = 100_000
+INDEX_EVERY = 60.0  # seconds between rewrites of the index while a batch runs
 MAX_LIST_BYTES = 4 * 1024 * 1024
 SKIP_DIRS = {".git", "__pycache__"}
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -409,6 +410,7 @@ def run_batch(source: Path | list[tuple[Path, str]], out: Path, options: ScanOpt
             f = c.submit(scan_task, str(j.image), str(j.out(out)), options, str(progress), j.name,
                          key=f"firmpass-scan-{j.name}-{uuid.uuid4().hex[:8]}", pure=False, retries=1)
             futs[f] = j
+        last = time.monotonic()
         for f in as_completed(list(futs)):
             j = futs[f]
             try:
@@ -422,6 +424,11 @@ def run_batch(source: Path | list[tuple[Path, str]], out: Path, options: ScanOpt
                 append_line(progress, {"t": now_iso(), "image": j.name, "event": "failed", "status": "failed",
                                        "detail": res["error"]["en"]})
             results[j.name] = res
+            if time.monotonic() - last > INDEX_EVERY:  # a long batch keeps an index of what is done so far
+                write_index(out, build_index(out, jobs, results, {x.name for x in skipped},
+                                             round(time.perf_counter() - t0, 3),
+                                             pending={x.name for x in todo} - set(results)))
+                last = time.monotonic()
             if on_event:
                 on_event("result", {"n": len(results), "total": len(todo), **res})
 
@@ -440,10 +447,14 @@ def run_batch(source: Path | list[tuple[Path, str]], out: Path, options: ScanOpt
 
 # ------------------------------------------------------------------------------------------ the index
 def build_index(out: Path, jobs: list[Job], results: dict[str, dict[str, Any]], skipped: set[str],
-                seconds: float) -> dict[str, Any]:
+                seconds: float, pending: set[str] | None = None) -> dict[str, Any]:
+    """`pending`: images still queued or running (an index written while the batch runs)."""
     rows = []
     for j in jobs:
-        m = results.get(j.name) or read_marker(j.out(out)) or {"status": "failed", "summary": {}}
+        if pending and j.name in pending:
+            m = {"status": "pending", "summary": {}}
+        else:
+            m = results.get(j.name) or read_marker(j.out(out)) or {"status": "failed", "summary": {}}
         status = "skipped" if j.name in skipped else m.get("status", "failed")
         d = j.out(out)
         rows.append({"name": j.name, "image": str(j.image), "dir": j.name, "status": status,
@@ -453,6 +464,7 @@ def build_index(out: Path, jobs: list[Job], results: dict[str, dict[str, Any]], 
     tot = {"images": len(rows), "done": sum(r["status"] == "done" for r in rows),
            "skipped": sum(r["status"] == "skipped" for r in rows),
            "failed": sum(r["status"] in ("failed", "unusable") for r in rows),
+           "pending": sum(r["status"] == "pending" for r in rows),
            "vulnerabilities": sum(r["summary"].get("vulnerabilities", 0) for r in rows),
            "exploited": sum(r["summary"].get("exploited", 0) for r in rows)}
     markets = sorted({m for r in rows for m in r["summary"].get("markets", {})},

@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Scan many images on a Dask cluster (resumable); exit 1 when a scan failed."""
         from firmpass.batch import BatchError, run_batch, text
-        from firmpass.cli import limits_from, parse_markets
+        from firmpass.context import limits_from
+        from firmpass.frameworks.registry import parse_markets
         from firmpass.console import err_console, out_console
         from firmpass.context import ScanOptions
         from firmpass.errors import require_file

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from firmpass.identify.releases import release_for
+
 # strings that can carry a version: "x.y", or an integer version after the word "version" (kmod 30)
 _HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^less \d|^[6-9][a-z]? +\d\d?-[A-Z][a-z]{2}-\d{4}$).*$")
 # zlib's version string is compiled into every caller of deflateInit_/inflateInit_: in a file that links
@@ -352,6 +354,13 @@ def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: b
         if len(cands) == 1:
             v, s = next(iter(cands.items()))
             return Match(r, v, s, "signature-bare", 0.7, True)
+    # the file name through the table of library file names and the releases that ship them (releases.py):
+    # one release => its version; several => none (libxtables.so.12.7.0 is iptables 1.8.9 and 1.8.11)
+    rel = release_for(r.id, basename)
+    if rel is not None:
+        if rel.version is not None:
+            return Match(r, rel.version, basename, f"soname-release-{rel.how}", 0.6, True)
+        return Match(r, None, f"{basename} (shipped by {', '.join(rel.releases)})", "file-name", 0.3, True)
     if r.fname is not None:
         m = r.fname.search(basename)
         if m:

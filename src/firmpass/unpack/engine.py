@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from firmpass.outdir import UNPACKED_MARKER as MARKER  # OUT/unpacked/ belongs to the output directory
+from firmpass.outdir import firmpass_findings as _firmpass_findings
+from firmpass.outdir import remove_tree
 from firmpass.errors import LimitExceeded
 from firmpass.i18n import msg
 from firmpass.model import ContainerNode, FileEntry, Text
@@ -44,19 +47,6 @@ class StreamLimit(Exception):
 
 
 # ---------------------------------------------------------------------------------- byte sources
-MARKER = ".firmpass-unpacked"  # in OUT/unpacked: the tree is firmpass's own and may be rebuilt
-
-
-def _firmpass_findings(path: Path) -> bool:
-    """OUT/findings.json written by firmpass (an output directory from before the marker existed)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return False
-    return b'"tool"' in head and b'"firmpass"' in head
-
-
 @contextlib.contextmanager
 def _mapped(fh):
     """A read-only mmap of `fh`, closed on the way out.  When a limit or an error propagates while
@@ -543,7 +533,6 @@ class Unpacker:
                 ours = (top / MARKER).is_file() or _firmpass_findings(self.out / "findings.json")
                 if not ours and any(os.scandir(top)):  # never delete a directory firmpass did not make
                     raise UnusableInput("err.out_not_ours", path=str(top))
-                from firmpass.outdir import remove_tree
 
                 remove_tree(top)  # never follows links, no recursion (a tree thousands deep)
             elif st is not None:
