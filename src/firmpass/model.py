@@ -136,6 +136,8 @@ class EvidenceMethod(str, Enum):
     ELF_PACKAGE_NOTE = "elf-package-note"
     SONAME = "soname"
     SONAME_PACKAGE_NAME = "soname+package-name"
+    SONAME_RELEASE_TABLE = "soname-release-table"  # the SONAME's version by the library's release table
+    SYMBOL_VERSION = "symbol-version"  # a lower bound from the versioned symbols it defines
     KERNEL_BANNER = "kernel-banner"
     BZIMAGE_HEADER = "bzimage-header"
     VERMAGIC = "vermagic"
