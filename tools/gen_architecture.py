@@ -39,7 +39,8 @@ STAGES: dict[str, tuple[str, list[str], str, str]] = {
 }
 MODELS = ["ScanResult", "ToolInfo", "ImageInfo", "ContainerNode", "FileEntry", "ElfInfo", "Component",
           "ComponentEvidence", "Vulnerability", "CvssScore", "VexStatement", "Finding", "Evidence", "Text", "Warning_",
-          "InventorySummary", "KernelFacts", "BusyboxFacts", "VulnDbSummary", "HardeningSummary", "SecureBootSummary"]
+          "InventorySummary", "KernelFacts", "BusyboxFacts", "VulnDbSummary", "HardeningSummary", "SecureBootSummary",
+          "PackageOrigin", "KevEntry", "ExploitEvidence", "EpssScore", "MatchInfo", "Assessment", "Verdict", "MarketSummary"]
 
 
 def _comments(path: Path) -> dict[tuple[str, str], str]:
@@ -103,6 +104,10 @@ def render() -> str:
             "typed view: `ScanResult.section(name)`):", ""]
     out += [f"- `extra.{k}`: `{v.__name__ if isinstance(v, type) else _type(v)}`" for k, v in model.EXTRA_SECTIONS.items()]
     out += _registry()
+    out += ["", "`ComponentEvidence.method` is an `EvidenceMethod` (maybe with a `+qualifier` or a `-variant`): "
+            + ", ".join(f"`{m.value}`" for m in model.EvidenceMethod) + ".",
+            "", "The profile: `firmpass.profile.model.profile_model()` is generated from `src/firmpass/profile/schema.json` "
+            "(top-level fields: " + ", ".join(f"`{k}`" for k in _profile_fields()) + ")."]
     out += ["", "### The models (src/firmpass/model.py)", "",
             "Types and defaults read from the pydantic models; the notes are the comments beside each field.", ""]
     for cname in MODELS:
@@ -115,6 +120,12 @@ def render() -> str:
             out.append(f"| `{f.alias or fname}` | `{_type(f.annotation)}` | {_default(f)} | {note} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _profile_fields() -> list[str]:
+    from firmpass.profile.model import profile_model
+
+    return list(profile_model().model_fields)
 
 
 def _registry() -> list[str]:

@@ -8,6 +8,7 @@ another stage's data.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -115,9 +116,61 @@ class FileEntry(_M):
         return format(self.mode, "04o")
 
 
+class EvidenceMethod(str, Enum):
+    """How a component was recognised (ComponentEvidence.method), with the CycloneDX analysis
+    technique it stands for.  A method may carry a qualifier after "+" ("file-name+sibling": the
+    version came from a sibling file) or a variant after its last "-" ("kernel-banner-gzip": the
+    banner of a gzip-compressed kernel); EvidenceMethod.of() reads the base."""
+
+    DPKG_STATUS = "dpkg-status"
+    OPKG_STATUS = "opkg-status"
+    APK_DB = "apk-db"
+    RPM_DB = "rpm-db"
+    BUILDROOT_DB = "buildroot-db"
+    YOCTO_DB = "yocto-db"
+    DPKG_FILE_LIST = "dpkg-file-list"
+    OPKG_FILE_LIST = "opkg-file-list"
+    SIGNATURE_BANNER = "signature-banner"
+    SIGNATURE_OWNED = "signature-owned"
+    SIGNATURE_BARE = "signature-bare"
+    ELF_PACKAGE_NOTE = "elf-package-note"
+    SONAME = "soname"
+    SONAME_PACKAGE_NAME = "soname+package-name"
+    KERNEL_BANNER = "kernel-banner"
+    BZIMAGE_HEADER = "bzimage-header"
+    VERMAGIC = "vermagic"
+    KERNEL_VERSION = "kernel_version"
+    RTOS_STRING = "rtos-string"
+    UIMAGE_NAME = "uimage-name"
+    MODULES_DIR = "modules-dir"
+    FILE_NAME = "file-name"
+    FILE_NAME_VERSION = "file-name-version"
+    DIRECTORY = "directory"
+
+    @classmethod
+    def of(cls, text: str) -> "EvidenceMethod | None":
+        """The method a ComponentEvidence.method names (its qualifier dropped), or None if unknown."""
+        for candidate in (text, text.split("+", 1)[0], text.rsplit("-", 1)[0]):
+            try:
+                return cls(candidate)
+            except ValueError:
+                continue
+        return None
+
+    @property
+    def technique(self) -> str:
+        """CycloneDX evidence.identity.methods technique."""
+        if self.name.endswith(("_STATUS", "_DB", "_FILE_LIST")):
+            return "manifest-analysis"
+        if self in (EvidenceMethod.UIMAGE_NAME, EvidenceMethod.MODULES_DIR, EvidenceMethod.FILE_NAME,
+                    EvidenceMethod.FILE_NAME_VERSION, EvidenceMethod.DIRECTORY):
+            return "filename"
+        return "binary-analysis"
+
+
 class ComponentEvidence(_M):
     path: str | None = None
-    method: str  # "dpkg-status", "opkg-status", "binary-signature", "soname", "kernel-banner", ...
+    method: str  # an EvidenceMethod value, maybe with a "+qualifier" ("file-name+sibling")
     match: str | None = None  # the matched text
     rule: str | None = None  # rule id for signature matches
     container: str | None = None
@@ -137,7 +190,35 @@ class Component(_M):
     files: list[str] = Field(default_factory=list)
     hashes: dict[str, str] = Field(default_factory=dict)  # sha256 / sha512 of the main file
     dependencies: list[str] = Field(default_factory=list)  # bom_refs
-    properties: dict[str, Any] = Field(default_factory=dict)  # e.g. busybox applets, distro revision
+    properties: dict[str, Any] = Field(default_factory=dict)  # e.g. busybox applets, distro revision; see PackageOrigin
+
+    def origin(self) -> "PackageOrigin":
+        """The package-database facts identify recorded in `properties` (the identify -> vulns hand-over),
+        typed; a key that is absent or in another shape is None."""
+        known = {k: v for k, v in (self.properties or {}).items() if k in PackageOrigin.model_fields}
+        try:
+            return PackageOrigin.model_validate(known)
+        except ValueError:
+            return PackageOrigin.model_validate(
+                {k: v for k, v in known.items() if isinstance(v, str)})
+
+
+class PackageOrigin(_M):
+    """Where a component's version comes from when a package database lists it (Component.properties,
+    published names): what the vulnerability matcher, the distro rule-out and VEX keys read."""
+
+    package_db: str | None = None  # dpkg, opkg, apk, rpm, buildroot, yocto
+    distro: str | None = None  # e.g. debian, openwrt
+    distro_codename: str | None = None  # e.g. bookworm (os-release)
+    distro_release: str | None = None  # e.g. 12
+    distro_version: str | None = None  # the package's full version as the distro writes it
+    package_version: str | None = None  # the version the vulns stage matches
+    source_package: str | None = None
+    source_version: str | None = None
+    arch: str | None = None
+    homepage: str | None = None
+    cpe_product: str | None = None  # the signature rule's CPE product, when a rule named it
+    product: str | None = None  # the rule's product name
 
 
 class CvssScore(_M):
@@ -153,6 +234,62 @@ class VexStatement(_M):
     justification: str | None = None  # CycloneDX / CSAF justification code
     detail: Text | None = None
     source: str = "firmpass"  # "firmpass" (automatic) or the imported triage file
+
+
+class KevEntry(_M):
+    """A CISA KEV catalogue entry (Vulnerability.kev)."""
+
+    date_added: str | None = None
+    due_date: str | None = None
+    ransomware: str | None = None  # "Known" / "Unknown"
+    name: str | None = None
+    required_action: str | None = None
+
+
+class ExploitEvidence(_M):
+    """One source saying the vulnerability is exploited in the wild (Vulnerability.exploited)."""
+
+    source: str  # "cisa-kev", "euvd"
+    since: str | None = None
+    ref: str | None = None  # the source's own id, e.g. EUVD-2025-1234
+
+
+class EpssScore(_M):
+    """FIRST EPSS (Vulnerability.epss)."""
+
+    score: float
+    percentile: float | None = None
+    date: str | None = None
+
+
+class MatchInfo(_M):
+    """Why a vulnerability was matched to a component (Vulnerability.match)."""
+
+    source: str | None = None  # the store source of the applicability row (nvd, osv, vendor:curl ...)
+    criteria: str | None = None  # CPE criteria or package name
+    range: str | None = None  # the affected range as written
+    version: str | None = None  # the component version compared
+    matched_by: str | None = None  # cpe / purl / name
+    authority: bool | None = None  # the row comes from the product's own CNA
+    version_scheme: str | None = None
+    configuration: list[str] | str | None = None
+    note: str | None = None
+    also_matched: list[str] = Field(default_factory=list)
+    vendor_ranges: list[str] = Field(default_factory=list)
+
+
+def _as_typed(kind: Any, value: Any) -> Any:
+    """`value` validated through its model and kept as the same plain data (only the keys it had);
+    a value in an older or foreign shape is kept as written (never the reason a result fails to load)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        typed = TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return value
+    if isinstance(typed, list):
+        return [t.model_dump(exclude_unset=True) if isinstance(t, BaseModel) else t for t in typed]
+    return typed.model_dump(exclude_unset=True) if isinstance(typed, BaseModel) else typed
 
 
 class Vulnerability(_M):
@@ -177,6 +314,25 @@ class Vulnerability(_M):
     vex: VexStatement = Field(default_factory=VexStatement)
     references: list[str] = Field(default_factory=list)
 
+    @field_validator("kev", "exploited", "epss", "match", mode="before")
+    @classmethod
+    def _typed_facts(cls, v: Any, info) -> Any:
+        """kev / exploited / epss / match keep their published shape (plain data) and are validated
+        through KevEntry / ExploitEvidence / EpssScore / MatchInfo; typed view: Vulnerability.typed()."""
+        return v if v is None else _as_typed(VULN_FACTS[info.field_name], v)
+
+    def typed(self, name: str) -> Any:
+        """kev, exploited, epss or match as its model (None when absent or in a foreign shape)."""
+        from pydantic import TypeAdapter, ValidationError
+
+        value = getattr(self, name)
+        if value is None:
+            return None
+        try:
+            return TypeAdapter(VULN_FACTS[name]).validate_python(value)
+        except ValidationError:
+            return None
+
     def exploitation(self) -> list[dict[str, Any]]:
         """Every piece of evidence that the vulnerability is exploited in the wild: CISA KEV and ENISA
         EUVD (both "actively exploited" for EU CRA Art. 14).  A result written before `exploited`
@@ -195,6 +351,8 @@ class Vulnerability(_M):
         dated = sorted((str(e["since"])[:10], str(e["since"]), e["source"]) for e in self.exploitation() if e.get("since"))
         return (dated[0][1], dated[0][2]) if dated else (None, None)
 
+
+VULN_FACTS: dict[str, Any] = {"kev": KevEntry, "exploited": list[ExploitEvidence], "epss": EpssScore, "match": MatchInfo}
 
 EXPLOIT_SOURCE_NAMES = {"cisa-kev": "CISA KEV", "euvd": "ENISA EUVD"}
 
@@ -366,3 +524,83 @@ class ScanResult(_M):
             import json
 
             return json.dumps(_valid_text(self.model_dump(mode="json")), indent=2, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------ assessment.json (stage assess)
+ASSESSMENT_SCHEMA_VERSION = 2  # 1: assessment.json written before schema_version existed (same keys, some absent)
+VerdictName = Literal["met", "not_met", "partly_met", "needs_evidence", "not_applicable"]
+
+
+class Verdict(_M):
+    """One provision's verdict (assessment.json `verdicts`; the rules: assess/engine.py)."""
+
+    ref: str  # "framework:id"
+    framework: str
+    id: str
+    title: Text
+    group: Text | None = None
+    status: str | None = None  # mandatory / recommended / conditional / informational
+    status_detail: Any = None  # EN 303 645: the status as Table B.1 writes it
+    verdict: VerdictName
+    reason: Text | None = None
+    findings: list[str] = Field(default_factory=list)  # Finding ids
+    profile_answers: list[dict[str, Any]] = Field(default_factory=list)
+    next_step: Text | None = None
+    uncertain: bool = False  # the catalogue's own uncertainty mark, kept visible
+    uncertainty: Text | None = None
+    markets: list[str] = Field(default_factory=list)
+    crosswalk: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)  # profile fields that would settle it
+    binding: Literal["mandatory", "recommended", "informational"] | None = None
+    basis: str | None = None  # firmware / declared / mixed / none
+    declared: bool = False  # met on the maker's declarations only
+    qualifier: Text | None = None
+    applicability: dict[str, Any] | None = None  # {applies, kind, reason}
+    derived_from: list[str] = Field(default_factory=list)  # children a parent's verdict was derived from
+
+
+class MarketSummary(_M):
+    """Readiness of one market (assessment.json `summary[market]`)."""
+
+    score: float | None = None  # (met + 0.5 partly_met) / applicable; None: nothing applicable
+    counts: dict[str, int] = Field(default_factory=dict)  # verdict -> number
+    frameworks: list[str] = Field(default_factory=list)
+    label: Text | None = None
+    mandatory_not_met: list[str] = Field(default_factory=list)
+    recommended_not_met: list[str] = Field(default_factory=list)
+    declared_only: int = 0
+    readiness_items: list[str] = Field(default_factory=list)
+
+
+class Assessment(_M):
+    """assessment.json: per-market readiness from the scan result and the profile."""
+
+    schema_version: int = 1  # see ASSESSMENT_SCHEMA_VERSION
+    tool: dict[str, Any] = Field(default_factory=dict)
+    generated: str | None = None
+    image: dict[str, Any] = Field(default_factory=dict)  # name, sha256 of the scanned image
+    profile: dict[str, Any] | None = None  # path, abs_path, sha256 of the profile used
+    markets: list[str] = Field(default_factory=list)
+    frameworks: list[dict[str, Any]] = Field(default_factory=list)  # id, version, title, markets, provisions
+    classification: dict[str, Any] | None = None  # CRA class declared / derived
+    verdicts: list[Verdict] = Field(default_factory=list)
+    summary: dict[str, MarketSummary] = Field(default_factory=dict)
+    questions: list[dict[str, Any]] = Field(default_factory=list)
+    divergences: list[dict[str, Any]] = Field(default_factory=list)
+    post_market: dict[str, Any] | None = None
+    method: dict[str, Any] | None = None
+    scan_understood: dict[str, Any] | None = None
+    citations: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> "Assessment | None":
+        """The typed view of an assessment dict (ctx.assessment, a loaded file); None for none or for
+        a file in a shape this version cannot read (the report then shows what it can)."""
+        from pydantic import ValidationError
+
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            return None

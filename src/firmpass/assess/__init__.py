@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from firmpass.context import ScanContext
+from firmpass.model import Assessment
 from firmpass.present.load import recorded_profile  # noqa: F401 - firmpass.assess.recorded_profile as before
 from firmpass.profile import load_profile, profile_sha256
 
@@ -27,6 +28,9 @@ def __getattr__(name: str):
 
 
 def write_assessment(out: Path, data: dict[str, Any]) -> Path:
+    """OUT/assessment.json; the data is checked against the Assessment model first (model.py): what
+    this stage hands to report, evidence and later runs has the shape it says."""
+    Assessment.model_validate(data)
     p = Path(out) / "assessment.json"
     tmp = p.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

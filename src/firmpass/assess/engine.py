@@ -64,7 +64,7 @@ from firmpass.assess import postmarket
 from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect
 from firmpass.i18n import msg
 from firmpass.i18n import terms
-from firmpass.model import Finding, ScanResult, Text
+from firmpass.model import ASSESSMENT_SCHEMA_VERSION, Finding, ScanResult, Text
 from firmpass.profile import get, has
 
 # which frameworks each market needs and in which order: frameworks/registry.yaml (registry.*)
@@ -654,6 +654,7 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
             entry["refs"].append(v["ref"])
 
     return {
+        "schema_version": ASSESSMENT_SCHEMA_VERSION,
         "tool": {"name": "firmpass", "version": __version__},
         "generated": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
         "image": {"name": result.image.name, "sha256": result.image.sha256},

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from firmpass.profile import get as profile_get
+
 
 def human_size(n: int | None) -> str:
     if not n:
@@ -16,13 +18,8 @@ def human_size(n: int | None) -> str:
 
 
 def get(d: Any, path: str, default: Any = None) -> Any:
-    """Profile field by dotted path, defensively (the profile may be partial or None)."""
-    cur = d
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return default
-        cur = cur[part]
-    return default if cur is None else cur
+    """Profile field by dotted path, defensively (the profile may be partial or None; null is absent)."""
+    return profile_get(d, path, default, none_is_absent=True)
 
 
 def _dicts(x: Any) -> list[dict]:

@@ -155,6 +155,17 @@ def parse_profile(text: str, path: str = "<profile>") -> dict[str, Any]:
         n = len(errs) - 1
         more = Text(en=f" (and {n} more)", zh=f"（另有 {n} 处）") if n else Text(en="", zh="")
         raise UnusableInput("err.bad_profile", path=path, detail=Text(en=errs[0].en + more.en, zh=errs[0].zh + more.zh))
+    from pydantic import ValidationError
+
+    from firmpass.profile.model import profile_model
+
+    try:
+        profile_model().of(data)  # the typed model generated from the same schema (profile/model.py)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(top level)"
+        raise UnusableInput("err.bad_profile", path=path,
+                            detail=Text(en=f"{where}: {first['msg']}", zh=f"{where}：不符合档案结构（{first['msg']}）")) from None
     return data
 
 
@@ -178,14 +189,16 @@ def profile_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def get(profile: dict[str, Any] | None, field: str, default: Any = None) -> Any:
-    """A dotted field of the profile (`support.end_date`), or `default` when absent."""
+def get(profile: dict[str, Any] | None, field: str, default: Any = None, none_is_absent: bool = False) -> Any:
+    """A dotted field of the profile (`support.end_date`), or `default` when absent (and, with
+    `none_is_absent`, when it is null).  The one reader of profile fields: the report and the
+    evidence package read partial or hand-edited profiles through it too (present.format.get)."""
     cur: Any = profile
     for part in field.split("."):
         if not isinstance(cur, dict) or part not in cur:
             return default
         cur = cur[part]
-    return cur
+    return default if none_is_absent and cur is None else cur
 
 
 def has(profile: dict[str, Any] | None, field: str) -> bool:

@@ -26,20 +26,11 @@ from typing import Any
 
 import firmpass  # firmpass.__version__ is looked up when an SBOM is written (start-up stays light)
 from firmpass.context import ScanContext
-from firmpass.model import Component, ScanResult
+from firmpass.model import Component, EvidenceMethod, ScanResult
 
 NOASSERTION = "NOASSERTION"
 TOOL = "firmpass"
 TOOL_URL = "https://github.com/firmpass/firmpass"
-METHOD_TECHNIQUE = {
-    "dpkg-status": "manifest-analysis", "opkg-status": "manifest-analysis", "apk-db": "manifest-analysis",
-    "rpm-db": "manifest-analysis", "buildroot-db": "manifest-analysis", "yocto-db": "manifest-analysis",
-    "signature-banner": "binary-analysis", "signature-owned": "binary-analysis", "signature-bare": "binary-analysis",
-    "elf-package-note": "binary-analysis", "bzimage-header": "binary-analysis", "vermagic": "binary-analysis", "kernel_version": "binary-analysis", "rtos-string": "binary-analysis",
-    "soname": "binary-analysis", "soname+package-name": "binary-analysis", "uimage-name": "filename",
-    "file-name": "filename", "file-name-version": "filename", "modules-dir": "filename", "file-name+sibling": "filename", "directory": "filename", "directory+sibling": "filename",
-    "dpkg-file-list": "manifest-analysis", "opkg-file-list": "manifest-analysis",
-}
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -179,8 +170,9 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
             if e.method in seen_m:
                 continue
             seen_m.add(e.method)
-            tech = AnalysisTechnique(METHOD_TECHNIQUE.get(
-                e.method, "binary-analysis" if e.method.startswith(("kernel-", "signature-")) else "other"))
+            kind = EvidenceMethod.of(e.method)
+            tech = AnalysisTechnique(kind.technique if kind else
+                                     "binary-analysis" if e.method.startswith(("kernel-", "signature-")) else "other")
             methods.append(Method(technique=tech, confidence=Decimal(str(c.confidence)),
                                   value=f"{e.method}{': ' + e.rule if e.rule else ''}{' = ' + e.match if e.match else ''}"[:500]))
         occ = [Occurrence(location=e.path, additional_context=f"container {e.container}; {e.method}")

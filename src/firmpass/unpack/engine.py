@@ -417,11 +417,14 @@ class _MagicHits:
 
 
 # ---------------------------------------------------------------------------------- engine
+_PAD = re.compile(rb"\x00+|\xff+")  # one-or-more: a starred first branch would match empty before 0xFF
+
+
 def _pad_len(buf, start: int, end: int) -> int:
-    """Length of the 0x00/0xFF padding run at [start, end)."""
+    """Length of the 0x00 or 0xFF padding run at [start, end) (erased flash reads 0xFF)."""
     if start >= end:
         return 0
-    m = re.compile(rb"[\x00]*|[\xff]*").match(buf, start, end)
+    m = _PAD.match(buf, start, end)
     return m.end() - start if m else 0
 
 
@@ -647,29 +650,45 @@ class Unpacker:
         buf, end = src.buf, src.end
         pos, found = start, 0
         hits = _MagicHits(buf, end, {g: m for g, m in _sig_magics["carve"].items()}, self.check_time)
+        # handlers whose magic is too common to scan for name their own candidate offsets (YAFFS2 in a
+        # NAND dump: erase-block boundaries); probed in offset order together with the signature hits
+        extra = sorted((o, i, h) for i, h in enumerate(REGISTRY) if hasattr(h, "carve_offsets")
+                       for o in h.carve_offsets(buf, src.off, start, end))
         probes = 0
         while pos < end:
             m = hits.next(pos)
-            if m is None:
-                break
+            while extra and extra[0][0] < pos:
+                extra.pop(0)
             probes += 1
             if probes % 4096 == 0:
                 self.check_time()  # a blob full of magics: the deadline holds between probes too
             hit = None
-            for h, moff in candidates(groups, buf, m[0]):
-                off = m[0] - moff
-                if off < pos:
-                    continue
+            if extra and (m is None or extra[0][0] <= m[0]):
+                off, _, h = extra.pop(0)
                 try:
                     size = h.probe(buf, off, end)
                 except Exception:  # noqa: BLE001
                     size = None
-                if size is not None:
-                    hit = (h, off, size)
-                    break
-            if hit is None:
-                pos = m[0] + 1
-                continue
+                if size is None:
+                    continue
+                hit = (h, off, size)
+            elif m is None:
+                break
+            else:
+                for h, moff in candidates(groups, buf, m[0]):
+                    off = m[0] - moff
+                    if off < pos:
+                        continue
+                    try:
+                        size = h.probe(buf, off, end)
+                    except Exception:  # noqa: BLE001
+                        size = None
+                    if size is not None:
+                        hit = (h, off, size)
+                        break
+                if hit is None:
+                    pos = m[0] + 1
+                    continue
             h, off, size = hit
             stop = end if size < 0 else min(end, off + size)
             child = self.new_node(parent, h.name, offset=off, size=(stop - off) if size >= 0 else 0)

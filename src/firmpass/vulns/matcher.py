@@ -48,8 +48,8 @@ class Hit:
 
 
 def component_key(c: Component) -> CompKey:
-    props = c.properties or {}
-    distro = bool(props.get("distro") or props.get("package_version"))
+    origin = c.origin()
+    distro = bool(origin.distro or origin.package_version)
     version = c.version
     cpe = parse_cpe(c.cpe)
     pairs: list[tuple[str, str]] = []
@@ -70,12 +70,12 @@ def component_key(c: Component) -> CompKey:
         try:
             pu = PackageURL.from_string(c.purl)
             eco = _PURL_ECO.get(pu.type, pu.type)
-            name = props.get("source_package") if pu.type == "deb" and props.get("source_package") else pu.name
+            name = origin.source_package if pu.type == "deb" and origin.source_package else pu.name
             if pu.namespace and pu.type in ("maven",):
                 name = f"{pu.namespace}:{pu.name}"
             elif pu.namespace and pu.type in ("npm", "golang", "composer"):
                 name = f"{pu.namespace}/{pu.name}"
-            pv = props.get("package_version") or pu.version
+            pv = origin.package_version or pu.version
             if pv:
                 pkg = (eco, name, pv)
         except ValueError:

@@ -13,20 +13,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from firmpass.model import Component, Text
+from firmpass.model import Component, PackageOrigin, Text
 from firmpass.vulns.versions import compare
 
 DEBIAN_CODENAMES = {"13": "trixie", "12": "bookworm", "11": "bullseye", "10": "buster", "9": "stretch"}
 
 
-def debian_release(props: dict[str, Any]) -> str | None:
-    for k in ("distro_codename", "distro_release"):
-        if props.get(k):
-            v = str(props[k]).lower()
+def debian_release(origin: PackageOrigin) -> str | None:
+    for v in (origin.distro_codename, origin.distro_release):
+        if v:
+            v = v.lower()
             return DEBIAN_CODENAMES.get(v.split(".")[0], v)
-    pv = str(props.get("package_version") or props.get("distro_version") or "")
+    pv = origin.package_version or origin.distro_version or ""
     m = re.search(r"deb(\d+)u\d+", pv)
     if m:
         return DEBIAN_CODENAMES.get(m.group(1))
@@ -35,11 +34,11 @@ def debian_release(props: dict[str, Any]) -> str | None:
 
 def distro_fixed(comp: Component, fixes: dict[str, list]) -> dict | None:
     """-> {"fixed_version", "release", "installed"} when the installed revision has the fix."""
-    props = comp.properties or {}
-    installed = props.get("package_version") or props.get("distro_version")
+    origin = comp.origin()
+    installed = origin.package_version or origin.distro_version
     if not installed:
         return None
-    rel = debian_release(props)
+    rel = debian_release(origin)
     cands = [f for f in fixes if f.status == "resolved" and f.fixed_version]
     if rel and any(f.release == rel for f in fixes):
         cands = [f for f in cands if f.release == rel]  # the release's own verdict only (open = not fixed)
