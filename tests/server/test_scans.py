@@ -14,7 +14,7 @@ from firmpass.server.app import Settings, create_app
 from firmpass.server.auth import add_user, new_api_token
 from firmpass.server.db import Org, Product, Scan, Version
 
-from .conftest import PROFILE
+from .conftest import PROFILE, login
 
 STAGES = ["unpack", "inventory", "identify", "vulns", "sbom", "checks", "assess", "report", "evidence"]
 
@@ -58,9 +58,30 @@ def test_upload_through_api_runs_on_dask(corpus, tmp_path):
         kept = tmp_path / "data" / "images" / digest
         assert kept.read_bytes() == image.read_bytes() and oct(kept.stat().st_mode & 0o777) == "0o440"
         res = api.get(f"/api/v1/scans/{sid}/results", headers=h).json()
+        import json as _json
+
+        res_started = _json.loads((srv.scan_dir(sid) / "out" / "findings.json").read_text())["tool"]["started"]
         assert res["image"] == digest and res["summary"]
         assert api.get(f"/api/v1/scans/{sid}/download/evidence", headers=h).content[:2] == b"PK"
         assert srv.runner.client.scheduler_info()["workers"]  # it ran on the Dask cluster
+        # the profile changes (China only): re-assessed from the saved scan, no rescan
+        import json
+
+        out = srv.scan_dir(sid) / "out"
+        before = json.loads((out / "assessment.json").read_text())
+        assert set(before["summary"]) == {"eu", "cn"}
+        with srv.Session() as s:
+            pr = s.get(Product, pid)
+            pr.profile = {**pr.profile, "markets": ["cn"]}
+            s.commit()
+        c = TestClient(app)  # not as a context manager: its exit would shut the server (and its cluster) down
+        csrf = login(c, "a@a.example", "pw-long-enough")
+        vid = r.json()["version"]
+        assert c.post(f"/versions/{vid}/reassess", data={"csrf": csrf}).status_code == 200
+        after = json.loads((out / "assessment.json").read_text())
+        assert set(after["summary"]) == {"cn"}
+        assert json.loads((out / "findings.json").read_text())["tool"]["started"] == \
+            res_started  # the scan itself was not run again
         # not firmware at all: the scan fails with firmpass's bilingual reason, the upload is kept
         r = api.post(f"/api/v1/products/{pid}/versions", files={"file": ("notes.txt", b"release notes\n" * 100)},
                      headers=h)

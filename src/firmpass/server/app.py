@@ -432,6 +432,36 @@ def create_app(cfg: Settings) -> FastAPI:
         srv.submit(s, sc)
         return RedirectResponse(f"/scans/{sc.id}", status_code=303)
 
+    def reassess(s, v: Version, p: Product, sc: Scan, who: str) -> None:
+        """The saved scan's verdicts, report and evidence again with the product's current profile,
+        through the pipeline's one resume path (load_context + run_stages); nothing is rescanned."""
+        from firmpass.batch import _IN_PROCESS  # one pipeline at a time per process (the task's own lock)
+        from firmpass.context import ScanOptions
+        from firmpass.pipeline import load_context, run_stages
+
+        d = srv.scan_dir(sc.id)
+        (d / "profile.yaml").write_text(yaml.safe_dump(p.profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        opts = ScanOptions(profile_path=d / "profile.yaml", markets=p.profile.get("markets") or list(MARKETS),
+                           pdf=cfg.pdf, progress=False, db_path=cfg.vulns_db)
+        with _IN_PROCESS:
+            run_stages(load_context(d / "out", opts), ["assess", "report", "evidence"])
+        s.add(Event(product_id=p.id, kind="reassessed", detail={"version": v.label, "scan": sc.id, "by": who}))
+        s.commit()
+
+    @app.post("/versions/{vid}/reassess")
+    async def reassess_post(vid: int, ctx=Depends(page_ctx)):
+        from starlette.concurrency import run_in_threadpool
+
+        s = ctx["s"]
+        v, p = _version(s, ctx["roles"], vid)
+        await form_checked(ctx)
+        need_write(ctx, p.org_id, ctx["lang"])
+        sc = latest_scan(s, v.id, True)
+        if sc is None:
+            raise HTTPException(409, t("compare.need_scans", ctx["lang"]))
+        await run_in_threadpool(reassess, s, v, p, sc, ctx["user"].email)
+        return RedirectResponse(f"/versions/{vid}", status_code=303)
+
     @app.get("/scans/{sid}", response_class=HTMLResponse)
     def scan_page(sid: int, ctx=Depends(page_ctx)):
         sc, v, p = _scan(ctx["s"], ctx["roles"], sid)
