@@ -54,60 +54,9 @@ def _cvss_best(v) -> tuple[float | None, str | None, str | None]:
     return best.base_score, best.version, best.vector
 
 
-def build_view(result: ScanResult, assessment: dict | None, profile: dict | None, caps: Caps) -> dict[str, Any]:
-    r = result
-    extra = r.extra or {}
-
-    # ----------------------------------------------------------------- identity and data dates
-    chain = [{"id": c.id, "parent": c.parent or "", "format": c.format, "offset": c.offset, "size": human_size(c.size),
-              "status": c.status, "source_path": c.source_path or ""} for c in r.image.container_chain]
-    vdb = extra.get("vuln_db") or {}
-    sources = []
-    for name, info in sorted((vdb.get("sources") or {}).items()):
-        info = info if isinstance(info, dict) else {}
-        sources.append({"name": str(name), "records": info.get("records"), "last_update": str(info.get("last_update") or "")})
-    file_types: dict[str, int] = {}
-    for f in r.files:
-        file_types[f.type] = file_types.get(f.type, 0) + 1
-    identity = {
-        "name": r.image.name, "sha256": r.image.sha256, "size": human_size(r.image.size), "size_bytes": r.image.size,
-        "chain": chain[: caps.containers], "chain_more": max(0, len(chain) - caps.containers),
-        "files": len(r.files), "file_types": sorted(file_types.items()),
-        "version": r.tool.version, "started": r.tool.started, "finished": r.tool.finished or "",
-        "vuln_db_sources": sources, "vuln_db_empty": bool(vdb.get("empty")) if vdb else None,
-        "vuln_db_present": bool(vdb),
-        "assessment_generated": (assessment or {}).get("generated", ""),
-        "unopened": _unopened(r),
-    }
-
-    # ----------------------------------------------------------------- findings
-    findings = sorted(r.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.id))
-    sev_counts = {s: 0 for s in SEVERITIES}
-    for f in r.findings:
-        sev_counts[f.severity] = sev_counts.get(f.severity, 0) + 1
-    fview = []
-    cited = ((assessment or {}).get("citations") or {}).get("findings") or {}
-    if not isinstance(cited, dict):
-        cited = {}
-    for f in findings[: caps.findings]:
-        ev = [{"path": e.path, "container": e.container or "", "line": e.line, "excerpt": e.excerpt or "",
-               "sha256": e.sha256 or "",
-               "detail": as_text(e.detail) if e.detail and (e.detail.en or e.detail.zh) else None}
-              for e in f.evidence[: caps.evidence_per_finding]]
-        fview.append({"id": f.id, "check": f.check, "severity": f.severity, "title": as_text(f.title),
-                      "description": as_text(f.description), "remediation": as_text(f.remediation),
-                      "evidence": ev, "evidence_more": max(0, len(f.evidence) - caps.evidence_per_finding),
-                      # as the assessment cites them for the chosen EN 303 645 version (5.6-4 <-> 5.6-4A)
-                      "provisions": list(cited.get(f.id, f.provisions))})
-    finding_titles = {f.id: as_text(f.title) for f in r.findings}
-
-    # ----------------------------------------------------------------- components
-    comps = sorted(r.components, key=lambda c: (c.name.lower(), c.version or ""))
-    cview = [{"name": c.name, "version": c.version or "", "type": c.type, "purl": c.purl or "", "cpe": c.cpe or "",
-              "supplier": c.supplier or "", "confidence": c.confidence, "weak": c.confidence < 0.5,
-              "methods": sorted({e.method for e in c.evidence})} for c in comps[: caps.components]]
-
-    # ----------------------------------------------------------------- vulnerabilities: exploited first
+def _vulnerabilities(r: ScanResult, caps: Caps) -> tuple[list[dict[str, Any]], int, dict[str, int], int]:
+    """The vulnerability table (exploited first, then by severity), its total, the VEX state counts
+    and how many are exploited."""
     def vkey(v):  # exploited (CISA KEV or ENISA EUVD), then severity (CVSS, else the vendor's rating)
         score, _, _ = _cvss_best(v)
         epss = (v.epss or {}).get("score") or 0.0
@@ -133,8 +82,13 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                                     for e in v.exploitation()],
                       "vex": v.vex.state, "justification": v.vex.justification or "",
                       "vex_detail": as_text(v.vex.detail) if v.vex.detail else None})
+    return vview, len(vulns), vex_counts, kev_count
 
-    # ----------------------------------------------------------------- assessment
+
+def _assessment_view(assessment: dict | None, caps: Caps) -> dict[str, Any]:
+    """The assessment part of the view: markets (registry order), frameworks, provisions (capped, or in
+    compact form the most pressing open ones with the rest listed by id), questions and divergences.
+    assessment.json read back from disk may be anything: every value is read defensively."""
     markets, frameworks, provisions, questions, divergences = [], [], [], [], []
     closed: dict[str, dict[str, list[str]]] = {}
     questions_more = 0
@@ -198,6 +152,69 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                                 "detail": as_text(d.get("detail"))})
     else:
         provisions_more = divergences_more = 0
+    return {"markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
+            "closed": closed, "verdict_counts": verdict_counts, "questions": questions, "questions_more": questions_more,
+            "divergences": divergences, "divergences_more": divergences_more}
+
+
+def build_view(result: ScanResult, assessment: dict | None, profile: dict | None, caps: Caps) -> dict[str, Any]:
+    r = result
+    extra = r.extra or {}
+
+    # ----------------------------------------------------------------- identity and data dates
+    chain = [{"id": c.id, "parent": c.parent or "", "format": c.format, "offset": c.offset, "size": human_size(c.size),
+              "status": c.status, "source_path": c.source_path or ""} for c in r.image.container_chain]
+    vdb = extra.get("vuln_db") or {}
+    sources = []
+    for name, info in sorted((vdb.get("sources") or {}).items()):
+        info = info if isinstance(info, dict) else {}
+        sources.append({"name": str(name), "records": info.get("records"), "last_update": str(info.get("last_update") or "")})
+    file_types: dict[str, int] = {}
+    for f in r.files:
+        file_types[f.type] = file_types.get(f.type, 0) + 1
+    identity = {
+        "name": r.image.name, "sha256": r.image.sha256, "size": human_size(r.image.size), "size_bytes": r.image.size,
+        "chain": chain[: caps.containers], "chain_more": max(0, len(chain) - caps.containers),
+        "files": len(r.files), "file_types": sorted(file_types.items()),
+        "version": r.tool.version, "started": r.tool.started, "finished": r.tool.finished or "",
+        "vuln_db_sources": sources, "vuln_db_empty": bool(vdb.get("empty")) if vdb else None,
+        "vuln_db_present": bool(vdb),
+        "assessment_generated": (assessment or {}).get("generated", ""),
+        "unopened": _unopened(r),
+    }
+
+    # ----------------------------------------------------------------- findings
+    findings = sorted(r.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.id))
+    sev_counts = {s: 0 for s in SEVERITIES}
+    for f in r.findings:
+        sev_counts[f.severity] = sev_counts.get(f.severity, 0) + 1
+    fview = []
+    cited = ((assessment or {}).get("citations") or {}).get("findings") or {}
+    if not isinstance(cited, dict):
+        cited = {}
+    for f in findings[: caps.findings]:
+        ev = [{"path": e.path, "container": e.container or "", "line": e.line, "excerpt": e.excerpt or "",
+               "sha256": e.sha256 or "",
+               "detail": as_text(e.detail) if e.detail and (e.detail.en or e.detail.zh) else None}
+              for e in f.evidence[: caps.evidence_per_finding]]
+        fview.append({"id": f.id, "check": f.check, "severity": f.severity, "title": as_text(f.title),
+                      "description": as_text(f.description), "remediation": as_text(f.remediation),
+                      "evidence": ev, "evidence_more": max(0, len(f.evidence) - caps.evidence_per_finding),
+                      # as the assessment cites them for the chosen EN 303 645 version (5.6-4 <-> 5.6-4A)
+                      "provisions": list(cited.get(f.id, f.provisions))})
+    finding_titles = {f.id: as_text(f.title) for f in r.findings}
+
+    # ----------------------------------------------------------------- components
+    comps = sorted(r.components, key=lambda c: (c.name.lower(), c.version or ""))
+    cview = [{"name": c.name, "version": c.version or "", "type": c.type, "purl": c.purl or "", "cpe": c.cpe or "",
+              "supplier": c.supplier or "", "confidence": c.confidence, "weak": c.confidence < 0.5,
+              "methods": sorted({e.method for e in c.evidence})} for c in comps[: caps.components]]
+
+    # ----------------------------------------------------------------- vulnerabilities: exploited first
+    vview, vulns_total, vex_counts, kev_count = _vulnerabilities(r, caps)
+
+    # ----------------------------------------------------------------- assessment
+    assessment_view = _assessment_view(assessment, caps)
 
     # ----------------------------------------------------------------- hardening, secure boot
     hard = extra.get("hardening") or {}
@@ -223,13 +240,9 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "findings": fview, "findings_total": len(r.findings), "findings_more": max(0, len(findings) - caps.findings),
         "severity_counts": sev_counts, "finding_titles": finding_titles,
         "components": cview, "components_total": len(comps), "components_more": max(0, len(comps) - caps.components),
-        "vulns": vview, "vulns_total": len(vulns), "vulns_more": max(0, len(vulns) - caps.vulns),
+        "vulns": vview, "vulns_total": vulns_total, "vulns_more": max(0, vulns_total - caps.vulns),
         "vex_counts": vex_counts, "kev_count": kev_count,
-        "assessment": assessment is not None,
-        "markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
-        "closed": closed, "compact": caps.compact_verdicts,
-        "verdict_counts": verdict_counts, "questions": questions, "questions_more": questions_more, "divergences": divergences,
-        "divergences_more": divergences_more,
+        "assessment": assessment is not None, **assessment_view, "compact": caps.compact_verdicts,
         "hardening": hardening, "elf_count": elf_count,
         "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
         "warnings": [{"stage": w.stage, "code": w.code, "message": as_text(w.message), "part": w.part or ""}
