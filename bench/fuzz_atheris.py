@@ -73,13 +73,26 @@ def main(argv: list[str]) -> int:
     run = fuzz.harness(name)
     # Instrument firmpass and the Python parsers it drives (dissect, PySquashfsImage, jefferson...)
     # for coverage feedback: import everything the harness reaches first, then instrument it all.
-    import firmpass.identify.pkgdb  # noqa: F401
-    import firmpass.unpack.handlers  # noqa: F401
+    import firmpass.identify.pkgdb
+    import firmpass.unpack.handlers
     import firmpass.vulns.vex  # noqa: F401
     atheris.instrument_all()
     work_root = Path(tempfile.mkdtemp(prefix=f"firmpass-atheris-{name}-"))
+    # executions counted here and written every 2 s (libFuzzer ends the process with exit(), so Python
+    # exit handlers never run; its own final stats are lost when the campaign has to kill a run)
+    stats_file = Path(os.environ.get("FIRMPASS_FUZZ_STATS") or ROOT / "bench" / "out" / f"fuzz-stats-{name}.json")
+    stats = {"harness": name, "execs": 0, "first": None, "last": None}
+    import json
+    import time
 
     def one_input(data: bytes) -> None:
+        now = time.time()
+        stats["execs"] += 1
+        if stats["first"] is None:
+            stats["first"] = now
+        if now - (stats["last"] or 0) >= 2:
+            stats["last"] = now
+            stats_file.write_text(json.dumps(stats))
         run(data, work_root)
 
     atheris.Setup([sys.argv[0], *opts, str(corpus)], one_input)
