@@ -10,9 +10,9 @@ APT_PACKAGES := squashfs-tools mtd-utils u-boot-tools device-tree-compiler cpio 
 	libarchive-tools libarchive13 fonts-wqy-microhei libharfbuzz-subset0 poppler-utils libmagic1 xz-utils lzop lz4 zstd \
 	android-sdk-libsparse-utils openssh-client file libpango-1.0-0 libpangoft2-1.0-0 \
 	binutils python3-venv python3-dev gcc zip postgresql \
-	util-linux genromfs 7zip mkbootimg
+	util-linux genromfs 7zip mkbootimg chromium
 
-.PHONY: deps venv demo test bench clean
+.PHONY: deps venv demo serve-demo test bench clean
 
 .stamp-apt:
 	$(SUDO) apt-get update -qq
@@ -36,6 +36,14 @@ demo: $(BIN)/firmpass
 	$(BIN)/firmpass scan tests/corpus/.cache/out/firmware.bin -o demo-out --profile tests/fixtures/profile-full.yaml --db demo-out/vulns.db
 	@echo "results: demo-out/ (report.html, report.pdf, findings.json, assessment.json, sbom.*.json, evidence/)"
 
+# the team server with the demo product already scanned: http://127.0.0.1:8000/ (demo@example.com / firmpass-demo)
+serve-demo: $(BIN)/firmpass
+	$(BIN)/python -m tests.corpus build
+	rm -rf serve-demo && mkdir -p serve-demo
+	$(BIN)/firmpass db import $$( [ -d ../shared/data/vuln ] && echo ../shared/data/vuln || echo tests/fixtures/vulns ) --db serve-demo/vulns.db
+	$(BIN)/firmpass server demo tests/corpus/.cache/out/firmware.bin --profile tests/fixtures/profile-full.yaml --data serve-demo --vulns serve-demo/vulns.db
+	$(BIN)/firmpass serve --data serve-demo --vulns serve-demo/vulns.db --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+
 test: $(BIN)/firmpass
 	$(BIN)/python -m pytest -n 2 -q
 
@@ -43,4 +51,4 @@ bench: $(BIN)/firmpass
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .stamp-apt demo-out bench/out
+	rm -rf $(VENV) .stamp-apt demo-out serve-demo bench/out

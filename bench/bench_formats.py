@@ -207,7 +207,8 @@ def measure(row: Row, corpus: Path, repeat: int) -> dict | None:
         nat = best(lambda: native_run(row.ref, img), repeat)[0]
         res["ref_MBps"] = res["MB"] / nat
         res["ratio"] = fp / nat
-        res["ref"] = re.split(r"[ /]", row.ref.split(" ", 1)[0])[-1] if not row.ref.startswith("cd") else "cpio"
+        cmd = row.ref.split("&&")[-1].strip() if row.ref.startswith("mkdir") else row.ref  # the tool, not its mkdir
+        res["ref"] = re.split(r"[ /]", cmd.split(" ", 1)[0])[-1] if not cmd.startswith("cd") else "cpio"
     return res
 
 

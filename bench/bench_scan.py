@@ -48,20 +48,7 @@ img, out, stages, pdf, prof, db = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv
 stages = STAGES if stages == "all" else stages.split(",")
 opts = ScanOptions(pdf=pdf, db_path=db or None)
 ctx = new_context(img, out, opts)
-profiles, pdf_time, pdf_cpu = {}, [], []
-try:  # the PDF's own time: WeasyPrint's rendering and writing, wherever the report calls it
-    import weasyprint
-    _write_pdf = weasyprint.HTML.write_pdf
-    def _timed(self, *a, **k):
-        t, c = time.perf_counter(), time.process_time()
-        try:
-            return _write_pdf(self, *a, **k)
-        finally:
-            pdf_time.append(time.perf_counter() - t)
-            pdf_cpu.append(time.process_time() - c)
-    weasyprint.HTML.write_pdf = _timed
-except ImportError:
-    pass
+profiles = {}
 if prof:
     real = pl.stage_runner
     def wrapped(name):
@@ -84,10 +71,14 @@ t = time.perf_counter()
 pl.run_stages(ctx, stages)
 dt = time.perf_counter() - t
 r = ctx.result
+rep = r.tool.stages.get("report") or {}
 print(json.dumps({"seconds": dt, "import": t_import, "files": len(r.files), "components": len(r.components),
                   "vulns": len(r.vulnerabilities), "findings": len(r.findings),
                   "stages": {k: v.get("seconds") for k, v in r.tool.stages.items()},
-                  "pdf_seconds": sum(pdf_time) if pdf_time else None, "pdf_cpu": sum(pdf_cpu) if pdf_cpu else None,
+                  # the PDF is made in a child process beside the evidence stage: its own time is what the
+                  # report stage recorded (the child's wall and CPU seconds), and what the scan waited for it
+                  "pdf_seconds": rep.get("pdf_seconds"), "pdf_cpu": rep.get("pdf_cpu"), "pdf_pages": rep.get("pdf_pages"),
+                  "pdf_wait": rep.get("pdf_wait"),
                   "cpu": time.process_time(),
                   "profiles": profiles}))
 """
@@ -187,9 +178,16 @@ def main(argv: list[str]) -> int:
         r = firmpass_run(big, "all", pdf=True, db=db)
         st = " ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if v is not None)
         pdf = r["pdf_seconds"]
+        ev = r["stages"].get("evidence")
+        own = None if ev is None else ev - (r.get("pdf_wait") or 0)
         print(f"\nfull scan with PDF, {big.name}: {r['seconds']:.2f} s (+ {r['import']:.2f} s imports; "
-              f"{r['cpu']:.2f} CPU-s in the main process)  goal: <= 8 s\n"
-              f"  stages: {st}\n  PDF alone: {pdf if pdf is None else round(pdf, 2)} s ({r['pdf_cpu'] or 0:.2f} CPU-s)  goal: <= 2 s\n"
+              f"{r['cpu']:.2f} CPU-s in the main process, {r['child_cpu']:.2f} CPU-s in all)  goal: <= 8 s\n"
+              f"  stages: {st}\n"
+              f"  PDF alone (its child process, beside the evidence stage): "
+              f"{pdf if pdf is None else round(pdf, 2)} s, {r['pdf_cpu'] or 0:.2f} CPU-s, {r.get('pdf_pages')} pages  "
+              f"goal: <= 2 s\n"
+              f"  the scan waited {r.get('pdf_wait') or 0:.2f} s for it (inside the evidence stage's "
+              f"{ev if ev is None else round(ev, 2)} s: the evidence's own {own if own is None else round(own, 2)} s)\n"
               f"  {r['files']} files, {r['components']} components, {r['vulns']} vulnerabilities, {r['findings']} findings")
         if profile:  # a second run under cProfile (its overhead would distort the timed one)
             r = firmpass_run(big, "all", pdf=True, profile=True, db=db)

@@ -32,7 +32,9 @@ STAGES: dict[str, tuple[str, list[str], str, str]] = {
     "sbom": ("firmpass/sbom", [], "sbom.cdx.json, sbom.spdx.json", ""),
     "checks": ("firmpass/checks", ["findings", "extra"], "", ""),
     "assess": ("firmpass/assess", [], "assessment.json", "ctx.assessment, ctx.profile (dicts)"),
-    "report": ("firmpass/report", [], "report.html, report.pdf", ""),
+    "report": ("firmpass/report", [], "report.html, report.pdf (a child process: report/pdfjob.py)",
+               'ctx.scratch["pdf_job"], joined by evidence (ctx.scratch["join_reports"]) before it hashes the reports, or at the end of the scan '
+               '(ctx.scratch["at_end"])'),
     "evidence": ("firmpass/evidence", [], "evidence/, evidence.zip", ""),
 }
 MODELS = ["ScanResult", "ToolInfo", "ImageInfo", "ContainerNode", "FileEntry", "ElfInfo", "Component",
@@ -100,6 +102,7 @@ def render() -> str:
     out += ["", "Known sections of `extra` (published names; each validated through its model on load, "
             "typed view: `ScanResult.section(name)`):", ""]
     out += [f"- `extra.{k}`: `{v.__name__ if isinstance(v, type) else _type(v)}`" for k, v in model.EXTRA_SECTIONS.items()]
+    out += _registry()
     out += ["", "### The models (src/firmpass/model.py)", "",
             "Types and defaults read from the pydantic models; the notes are the comments beside each field.", ""]
     for cname in MODELS:
@@ -112,6 +115,22 @@ def render() -> str:
             out.append(f"| `{f.alias or fname}` | `{_type(f.annotation)}` | {_default(f)} | {note} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _registry() -> list[str]:
+    from firmpass.frameworks import registry
+
+    reg = registry.current()
+    out = ["", "### Markets and frameworks (src/firmpass/frameworks/registry.yaml)", "",
+           "The one registry: `--market`, the profile schema's `markets` and `declarations`, the engine's",
+           "frameworks per market (in this order) and applicability hooks, and the report's labels derive from it.", "",
+           "| framework | order | markets | applicability hook | label |", "|---|---|---|---|---|"]
+    for f in sorted(reg.frameworks, key=lambda f: f.order):
+        out.append(f"| `{f.id}` | {f.order} | {', '.join(reg.markets_of(f.id))} | {f.applicability or '-'} | "
+                   f"{f.label.en} / {f.label.zh} |")
+    out += ["", "| market | frameworks (shown in this order) | label |", "|---|---|---|"]
+    out += [f"| `{m.id}` | {', '.join(m.frameworks)} | {m.label.en} / {m.label.zh} |" for m in reg.markets]
+    return out
 
 
 def updated(text: str) -> str:

@@ -8,7 +8,6 @@ never reaches the terminal.
 from __future__ import annotations
 
 import importlib
-import math
 import sys
 from pathlib import Path
 from typing import Optional
@@ -20,9 +19,10 @@ try:  # recent Typer vendors its own copy of Click
 except ImportError:  # pragma: no cover
     import click
 
-from firmpass.context import Limits, ScanOptions
+from firmpass.context import Limits, ScanOptions, limits_from, parse_size  # noqa: F401 - the CLI's option parsers
 from firmpass.errors import FirmpassError, require_file
 from firmpass.i18n import both, exc_detail, msg
+from firmpass.frameworks.registry import market_ids
 from firmpass.model import Text
 
 app = typer.Typer(
@@ -35,7 +35,6 @@ app = typer.Typer(
 )
 from firmpass.console import err_console, out_console  # noqa: E402
 
-MARKETS = ("eu", "uk", "us", "cn")
 COMMAND_MODULES = [
     "firmpass.sbom.cli",
     "firmpass.vulns.cli",
@@ -44,6 +43,9 @@ COMMAND_MODULES = [
     "firmpass.assess.cli",
     "firmpass.report.cli",
     "firmpass.watch.cli",
+    "firmpass.batch.cli",
+    "firmpass.compare.cli",
+    "firmpass.server.cli",
 ]
 
 
@@ -62,48 +64,10 @@ def _root(
     """firmpass: firmware -> SBOM, vulnerabilities, findings, per-market verdicts, bilingual report."""
 
 
-def limits_from(max_size: Optional[str], max_ratio: Optional[float], max_depth: Optional[int],
-                max_files: Optional[int], timeout: Optional[float], max_file_size: Optional[str] = None) -> Limits:
-    """Limits from the command line; a limit of zero or less is a usage error, not 'no limit'."""
-    lim = Limits()
-
-    def positive(opt: str, value):
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise FirmpassError("err.bad_limit", option=opt, value=str(value))
-        return value
-
-    if max_size is not None:
-        lim.max_total_bytes = positive("--max-size", parse_size(max_size))
-    if max_file_size is not None:
-        lim.max_file_bytes = positive("--max-file-size", parse_size(max_file_size, "--max-file-size"))
-    if positive("--max-ratio", max_ratio) is not None:
-        lim.max_ratio = max_ratio
-    if positive("--max-depth", max_depth) is not None:
-        lim.max_depth = max_depth
-    if positive("--max-files", max_files) is not None:
-        lim.max_files = max_files
-    if positive("--timeout", timeout) is not None:
-        lim.max_seconds = timeout
-    return lim
-
-
-def parse_size(text: str, option: str = "--max-size") -> int:
-    t = text.strip().upper().removesuffix("B")
-    mult = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-    try:
-        if t and t[-1] in mult:
-            return int(float(t[:-1]) * mult[t[-1]])
-        return int(t)
-    except (ValueError, OverflowError):
-        raise FirmpassError("err.bad_size", option=option, value=repr(text)) from None
-
-
 def parse_markets(text: str) -> list[str]:
-    ms = [m.strip().lower() for m in text.split(",") if m.strip()]
-    bad = [m for m in ms if m not in MARKETS]
-    if bad or not ms:
-        raise FirmpassError("err.bad_choice", option="--market", value=repr(text), choices=",".join(MARKETS))
-    return ms
+    from firmpass.frameworks.registry import parse_markets as parse
+
+    return parse(text)
 
 
 # Options shared by unpack and scan
@@ -148,7 +112,7 @@ def scan(
     image: Path = typer.Argument(..., help="Firmware image to scan."),
     out: Path = typer.Option(..., "-o", "--out", help="Output directory (created)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML)."),
-    market: str = typer.Option("eu,uk,us,cn", "--market", help="Target markets: eu,uk,us,cn."),
+    market: str = typer.Option(",".join(market_ids()), "--market", help=f"Target markets: {','.join(market_ids())}."),
     lang: str = typer.Option("both", "--lang", help="Report language: en, zh or both."),
     no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
     db: Optional[str] = typer.Option(None, "--db", help="Vulnerability store: SQLite file or database URL."),
@@ -191,26 +155,6 @@ def scan(
     r = ctx.result
     out_console.print(both(msg("info.scan_done", files=len(r.files), components=len(r.components),
                                vulns=len(r.vulnerabilities), findings=len(r.findings), out=str(out))), markup=False)
-
-
-def pdf_wanted(out: Path, choice: Optional[bool], default: bool) -> bool:
-    """Whether `assess` / `report` re-render the PDF: --pdf / --no-pdf when given, else what the scan
-    in OUT chose (its report stage recorded the files it wrote in findings.json; a report.pdf left
-    in OUT says the same), else `default` (no report was written there yet)."""
-    if choice is not None:
-        return choice
-    if (out / "report.pdf").is_file():
-        return True
-    try:
-        import json
-
-        data = json.loads((out / "findings.json").read_text(encoding="utf-8"))
-        files = ((data.get("tool") or {}).get("stages") or {}).get("report", {}).get("files")
-    except (OSError, ValueError, AttributeError):
-        files = None
-    if isinstance(files, list):
-        return "report.pdf" in files
-    return default
 
 
 OPT_PDF = typer.Option(None, "--pdf/--no-pdf", help="Render report.pdf (default: what the scan in OUT chose).")

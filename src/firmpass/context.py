@@ -1,6 +1,7 @@
 """What a pipeline stage receives: the image, the output dir, the options and the result so far."""
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 import time
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from firmpass.errors import FirmpassError
+from firmpass.frameworks.registry import market_ids
 from firmpass.model import FileEntry, ScanResult, Text, Warning_
 
 
@@ -23,10 +26,48 @@ class Limits:
     max_seconds: float = 900.0  # wall time for unpacking
 
 
+def limits_from(max_size: str | None, max_ratio: float | None, max_depth: int | None,
+                max_files: int | None, timeout: float | None, max_file_size: str | None = None) -> Limits:
+    """Limits from the command line; a limit of zero or less is a usage error, not 'no limit'."""
+    lim = Limits()
+
+    def positive(opt: str, value):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise FirmpassError("err.bad_limit", option=opt, value=str(value))
+        return value
+
+    if max_size is not None:
+        lim.max_total_bytes = positive("--max-size", parse_size(max_size))
+    if max_file_size is not None:
+        lim.max_file_bytes = positive("--max-file-size", parse_size(max_file_size, "--max-file-size"))
+    if positive("--max-ratio", max_ratio) is not None:
+        lim.max_ratio = max_ratio
+    if positive("--max-depth", max_depth) is not None:
+        lim.max_depth = max_depth
+    if positive("--max-files", max_files) is not None:
+        lim.max_files = max_files
+    if positive("--timeout", timeout) is not None:
+        lim.max_seconds = timeout
+    return lim
+
+
+def parse_size(text: str, option: str = "--max-size") -> int:
+    t = text.strip().upper().removesuffix("B")
+    mult = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    try:
+        if t and t[-1] in mult:
+            return int(float(t[:-1]) * mult[t[-1]])
+        return int(t)
+    except (ValueError, OverflowError):
+        raise FirmpassError("err.bad_size", option=option, value=repr(text)) from None
+
+
 @dataclass
 class ScanOptions:
-    markets: list[str] = field(default_factory=lambda: ["eu", "uk", "us", "cn"])
+    # None: the profile's markets, else every market (assess.engine)
+    markets: list[str] | None = field(default_factory=lambda: list(market_ids()))
     profile_path: Path | None = None
+    en303645_version: str | None = None  # None: the profile's, else the catalogue's default
     lang: str = "both"  # en | zh | both
     pdf: bool = True
     limits: Limits = field(default_factory=Limits)

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-FRAMEWORKS = ("en303645", "cra", "en18031", "psti", "nistir8425", "mlps")
 
 
 class _M(BaseModel):

@@ -25,8 +25,19 @@ from firmpass.errors import UnusableInput
 LOCK = ".firmpass.lock"
 TMP = ".tmp"
 EVIDENCE_MARKER = ".firmpass-evidence"
+UNPACKED_MARKER = ".firmpass-unpacked"  # in OUT/unpacked: the tree is firmpass's own and may be rebuilt
 OUTPUTS = ("findings.json", "sbom.cdx.json", "sbom.spdx.json", "assessment.json", "report.html", "report.pdf",
            "evidence.zip")
+
+
+def firmpass_findings(path: Path) -> bool:
+    """OUT/findings.json written by firmpass (an output directory from before the marker existed)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"tool"' in head and b'"firmpass"' in head
 
 
 def _is_dir(p: Path) -> bool:
@@ -70,12 +81,10 @@ def _remove(p: Path) -> None:
 def evidence_is_ours(out: Path) -> bool:
     """OUT/evidence may be replaced: absent, empty, marked by firmpass, or from a firmpass run before
     the marker existed (a firmpass findings.json beside it)."""
-    from firmpass.unpack.engine import _firmpass_findings
-
     ev = out / "evidence"
     if not _is_dir(ev):
         return True
-    return (ev / EVIDENCE_MARKER).is_file() or not any(os.scandir(ev)) or _firmpass_findings(out / "findings.json")
+    return (ev / EVIDENCE_MARKER).is_file() or not any(os.scandir(ev)) or firmpass_findings(out / "findings.json")
 
 
 class OutLock:
@@ -89,8 +98,6 @@ class OutLock:
         self._old_env = os.environ.get("TMPDIR")
 
     def acquire(self) -> "OutLock":
-        from firmpass.unpack.engine import MARKER, _firmpass_findings
-
         lock = self.out / LOCK
         for _ in range(5):
             try:
@@ -122,8 +129,8 @@ class OutLock:
             # unpacked/ from before its marker is recognised by the firmpass findings.json beside it;
             # that file is about to go, so the tree is marked as ours first
             up = self.out / "unpacked"
-            if _is_dir(up) and not (up / MARKER).exists() and _firmpass_findings(self.out / "findings.json"):
-                (up / MARKER).write_text("made by firmpass: removed and rebuilt on every run into this directory\n")
+            if _is_dir(up) and not (up / UNPACKED_MARKER).exists() and firmpass_findings(self.out / "findings.json"):
+                (up / UNPACKED_MARKER).write_text("made by firmpass: removed and rebuilt on every run into this directory\n")
             stale = [self.out / n for n in OUTPUTS] + list(self.out.glob("*.tmp")) + [self.out / "evidence",
                                                                                       self.out / TMP]
             for p in stale:

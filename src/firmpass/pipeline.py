@@ -106,22 +106,76 @@ def stage_runner(name: str) -> Callable[[ScanContext], None] | None:
     return getattr(mod, "run", None)
 
 
-def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
-               progress=None) -> ScanContext:
-    """`progress` (a firmpass.progress reporter) is told when each stage starts and ends."""
+def pdf_wanted(out: Path, choice: bool | None, default: bool) -> bool:
+    """Whether `assess` / `report` re-render the PDF: --pdf / --no-pdf when given, else what the scan
+    in OUT chose (its report stage recorded the files it wrote in findings.json; a report.pdf left
+    in OUT says the same), else `default` (no report was written there yet)."""
+    if choice is not None:
+        return choice
+    if (out / "report.pdf").is_file():
+        return True
     try:
-        return _run_stages(ctx, stages, on_stage, progress)
+        import json
+
+        data = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+        files = ((data.get("tool") or {}).get("stages") or {}).get("report", {}).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if isinstance(files, list):
+        return "report.pdf" in files
+    return default
+
+
+def load_context(out: Path, options: ScanOptions | None = None, notes: list | None = None) -> ScanContext:
+    """A saved scan directory as a context to run stages on: the one way to resume a scan (`firmpass
+    assess`, `firmpass report`, a web app), e.g. `run_stages(load_context(OUT), ["assess", "report"])`.
+
+    findings.json in any schema_version (present.load.load_result), assessment.json when present
+    (ctx.assessment), and the profile: `options.profile_path`, else the one the saved assessment
+    recorded (present.load.recorded_profile; `notes` collects what to tell the user about it).  OUT is not
+    locked and nothing in it is removed: the stages that run rewrite only their own outputs."""
+    from firmpass.present.load import load_assessment, load_profile_file, load_result, recorded_profile
+
+    out = Path(out)
+    if not out.is_dir():
+        raise UnusableInput("err.bad_scan_dir", path=str(out))
+    result = load_result(out)
+    opts = options or ScanOptions()
+    assessment = load_assessment(out)
+    if opts.profile_path is None and assessment is not None:
+        opts.profile_path = recorded_profile(out, notes)
+    ctx = ScanContext(image=Path(result.image.path), out=out.resolve(), result=result, options=opts)
+    ctx.assessment = assessment
+    if opts.profile_path is not None:
+        require_file(Path(opts.profile_path))
+        ctx.profile = load_profile_file(Path(opts.profile_path))
+    return ctx
+
+
+def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
+               progress=None, fatal: set[str] | frozenset[str] = frozenset()) -> ScanContext:
+    """Run `stages` in order on `ctx` (a new scan: new_context; a saved one: load_context).
+
+    `progress` (a firmpass.progress reporter) is told when each stage starts and ends.  A stage in
+    FATAL or in `fatal` that fails raises; any other failure is a warning and the next stage runs.
+    A stage run again on a loaded scan replaces its earlier warnings."""
+    try:
+        return _run_stages(ctx, stages, on_stage, progress, FATAL | set(fatal))
     finally:
+        _at_end(ctx, ok=False)  # only what an interrupted run left (a PDF child): stopped
         lock = ctx.scratch.pop("outlock", None)  # OUT is free again (see firmpass.outdir)
         if lock is not None:
             lock.release()
 
 
-def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None = None,
-                progress=None) -> ScanContext:
+def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None,
+                progress, fatal: set[str]) -> ScanContext:
     for name in stages:
         runner = stage_runner(name)
         info = ctx.result.tool.stages.setdefault(name, {})
+        if "status" in info:  # run before (a loaded scan): this run's record replaces that one
+            info.clear()
+        ctx.result.warnings = [w for w in ctx.result.warnings if w.stage != name]
         if runner is None:
             info["status"] = "absent"
             continue
@@ -149,7 +203,7 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
                                            seconds=f"{ctx.options.limits.max_seconds:g}"))
         except FirmpassError as e:
             info["status"] = "failed"
-            if name in FATAL:
+            if name in fatal:
                 info["seconds"] = round(time.perf_counter() - t0, 3)
                 write_findings(ctx)
                 raise
@@ -158,7 +212,7 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
         except Exception as e:  # noqa: BLE001 - one stage's bug must not lose the others' results
             info["status"] = "failed"
             info["error"] = exc_detail(e)
-            if name in FATAL:
+            if name in fatal:
                 info["seconds"] = round(time.perf_counter() - t0, 3)
                 write_findings(ctx)  # what was read before the failure stays on disk
                 raise InternalError(name, e, ctx.out) from e
@@ -169,11 +223,19 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
         write_findings(ctx)
         if progress is not None:
             progress.done(name, ctx, info)
+    _at_end(ctx, ok=True)
     ctx.result.tool.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_findings(ctx)
     if progress is not None:
         progress.finished(ctx)
     return ctx
+
+
+def _at_end(ctx: ScanContext, ok: bool) -> None:
+    """Work a stage left running in the background (the report stage's PDF child) is joined before
+    the scan ends, or stopped when the scan is abandoned: `ctx.scratch["at_end"]`, fn(ctx, ok)."""
+    for fn in ctx.scratch.pop("at_end", []):
+        fn(ctx, ok)
 
 
 def scan(image: Path, out: Path, options: ScanOptions | None = None,

@@ -60,8 +60,9 @@ def test_older_findings_json_loads_and_odd_sections_are_kept(tmp_path):
 
 def test_report_rerenders_an_older_findings_json(tmp_path):
     """A findings.json written before schema_version (the report fixture) re-renders as before."""
-    from firmpass.report import rerender
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import load_context, run_stages
 
     shutil.copy(FX, tmp_path / "findings.json")
-    written = rerender(tmp_path, None, pdf=False)
-    assert (tmp_path / "report.html").is_file() and set(written) == {"html"}
+    ctx = run_stages(load_context(tmp_path, ScanOptions(pdf=False)), ["report", "evidence"])
+    assert (tmp_path / "report.html").is_file() and ctx.result.tool.stages["report"]["files"] == ["report.html"]

@@ -14,7 +14,9 @@ PKGS=(socat wget inetutils-telnetd inetutils-ftpd
       vsftpd proftpd-core openvpn strongswan-charon libstrongswan xl2tpd ppp pppoe wireguard-tools mosquitto
       libmosquitto1 lldpd snmpd libsnmp40 avahi-daemon libavahi-core7 libavahi-common3 tinyproxy-bin mini-httpd
       libmbedcrypto7 libwolfssl35 libupnp13 libjson-c5 libexpat1 libxml2 libpcap0.8 sqlite3 libsqlite3-0 lua5.4
-      liblua5.4-0)
+      liblua5.4-0
+      # libraries whose only version evidence is their file name (identify/rules/soname-releases.yaml)
+      libbsd0 libmd0 libwrap0 libseccomp2)
 rm -rf "$OUT/extra-rootfs"; mkdir -p "$OUT/extra-rootfs"
 : > "$OUT/extra-rootfs.txt"
 for p in "${PKGS[@]}"; do

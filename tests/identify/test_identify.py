@@ -24,10 +24,13 @@ def test_recall_and_precision_binary_only(binary_only, truth):
     assert s["precision"] >= 0.98, s["wrong"]
     # issue 12's measures: every package that installs an executable at its exact upstream version
     assert s["exe"] >= 9 and s["exe_recall"] >= 0.95, s["all_missed"]
-    # every package: the rest carry no version in any of their files (libnettle.so.8.6, libffi.so.8.1.2 ...);
-    # they count as missed rather than guessed from a SONAME.  Floor at the measured value (the issue
-    # asks 90%: see bench/bench_identify.py, which lists them)
-    assert s["all_recall"] >= 0.66, s["all_missed"]
+    # every package: those whose files carry no version are found through the table of library file names
+    # and the releases that ship them (identify/rules/soname-releases.yaml: libnettle.so.8.6 is nettle 3.8.1,
+    # librtmp.so.1 is 2.4); the rest ship a file name several releases share (libxtables.so.12.7.0 is
+    # iptables 1.8.9 and 1.8.11, libnl-3.so.200.26.0 is 3.4.0 and 3.7.0) and count as missed rather than
+    # guessed.  Floor at the measured 47/63 (the issue asks 90%: see bench/bench_identify.py, which lists them)
+    assert s["all_recall"] >= 0.74, s["all_missed"]
+    assert {"libnettle8 3.8.1", "libhogweed6 3.8.1", "librtmp1 2.4", "libunistring2 1.0"}.isdisjoint(s["all_missed"])
 
 
 def test_no_product_from_text_quoted_in_another_binary(binary_only):
@@ -54,11 +57,18 @@ def test_components_fields(binary_only):
     assert c["krb5"].cpe.startswith("cpe:2.3:a:mit:kerberos_5:1.20.1:")
     assert c["zlib"].properties["cpe_aliases"] == ["cpe:2.3:a:gnu:zlib:1.2.13:*:*:*:*:*:*:*"]
     # weak signals kept, marked, with a low confidence
-    nettle = by_name(comps)["libnettle"]
-    assert nettle.version is None and nettle.confidence < 0.5 and nettle.properties["weak"]
-    # the product it probably is, without a CPE (a version-less CPE would match every CVE of nettle)
-    assert nettle.cpe is None and nettle.properties["product"] == "nettle"
-    assert nettle.properties["cpe_product"] == "nettle_project:nettle"
+    # (libxtables.so.12.7.0: iptables 1.8.9 and 1.8.11 both ship that name, so no version from it)
+    xt = by_name(comps)["libxtables"]
+    assert xt.version is None and xt.confidence < 0.5 and xt.properties["weak"]
+    # the product it probably is, without a CPE (a version-less CPE would match every CVE of iptables)
+    assert xt.cpe is None and xt.properties["product"] == "iptables"
+    assert xt.properties["cpe_product"] == "netfilter:iptables"
+    assert xt.properties["candidate_versions"] == "1.8.9, 1.8.11"  # the releases that ship the name, on record
+    # a name exactly one release ships: nettle 3.8.1 from libnettle.so.8.6 through the release table
+    nettle = by_name(comps)["nettle"]
+    assert nettle.version == "3.8.1" and nettle.cpe == "cpe:2.3:a:nettle_project:nettle:3.8.1:*:*:*:*:*:*:*"
+    assert {e.path for e in nettle.evidence if e.method == "soname-release-table"} >= {
+        "/usr/lib/x86_64-linux-gnu/libnettle.so.8.6", "/usr/lib/x86_64-linux-gnu/libhogweed.so.6.6"}
     assert all(cc.evidence for cc in comps)
 
 

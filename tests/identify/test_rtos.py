@@ -4,7 +4,11 @@ Real blobs from Debian's non-free-firmware packages (tests/corpus/build-rtos.sh)
 Wi-Fi firmware on FreeRTOS, Broadcom and Marvell Wi-Fi firmware on ThreadX; vendor-rtos.bin puts two of
 them, gzip- and xz-compressed, behind a vendor header (the streams are carved, and their decompressed
 parts are what the strings come from).  Zephyr, VxWorks, eCos, Nucleus and µC/OS have no blob in
-Debian: their rules are checked against the crafted string samples in rules/rtos.yaml (marked crafted).
+Debian: their rules are checked against the crafted string samples in rules/rtos.yaml (marked crafted)
+and, for every rule, against the literals each RTOS's own public source puts into an image
+(tests/fixtures/identify/rtos_source_strings.json names the file of each): ThreadX's _tx_version_id of
+the Express Logic, Microsoft and Eclipse eras, Nucleus's RLD_Release_String, the µC/OS idle task names,
+Zephyr's 2.x and 3.x banners, VxWorks's vxWorksVersion, RedBoot's banners.
 """
 from __future__ import annotations
 
@@ -64,3 +68,26 @@ def test_no_rtos_in_linux_binaries(corpus):
     for p in [corpus / "kernels" / "vmlinux-arm", corpus / "rootfs" / "bin" / "busybox",
               corpus / "rootfs" / "usr" / "lib" / "x86_64-linux-gnu" / "libcrypto.so.3"]:
         assert rtos.detect(rtos.strings(p.read_bytes())) == [], p
+
+
+def _rodata(*strings: str) -> bytes:
+    """A blob as a compiler lays out .rodata: NUL-terminated strings between code-like bytes."""
+    code = bytes(range(0x80, 0x100)) * 2
+    return code + b"".join(s.encode("utf-8") + b"\0" + code[:7] for s in strings) + code
+
+
+def test_strings_from_real_rtos_source():
+    """Each RTOS's own version/banner/task-name literal, taken from its public source (the file is named
+    in tests/fixtures/identify/rtos_source_strings.json), inside a blob of non-text bytes, names that
+    RTOS and only it, with the version the literal carries."""
+    from pathlib import Path
+    fx = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "identify" / "rtos_source_strings.json")
+                    .read_text(encoding="utf-8"))
+    seen = set()
+    for s in fx["strings"]:
+        hits = rtos.detect(rtos.strings(_rodata(*s["string"].split("\n"))))
+        assert [(h.id, h.version) for h in hits] == [(s["id"], s["version"])], (s["source"], hits)
+        if "name" in s:
+            assert hits[0].name == s["name"]
+        seen.add(s["id"])
+    assert seen == {r["id"] for r in rtos.rules()}  # every rule has a string from real source

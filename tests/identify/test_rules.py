@@ -12,18 +12,26 @@ from firmpass.identify import rule_for_package
 from firmpass.formats.elf import data_view
 from firmpass.formats.elf import facts as dyn_info
 from firmpass.identify.pkgdb import debian_upstream
+from firmpass.identify import releases
 from firmpass.identify.signatures import load_rules, match_file, match_rule, version_strings
 
 RULES = load_rules()
+# products whose version comes from their library file name through identify/rules/soname-releases.yaml
+TABLE_RULES = {row["rule"] for row in releases.rows()}
 CORPUS_RULES = [r for r in RULES if r.corpus]
-SAMPLE_RULES = [r for r in RULES if not r.corpus]
+FIELD = Path(__file__).resolve().parents[1] / "fixtures" / "identify" / "field" / "samples.json"
+# rules of signatures.yaml whose crafted sample gave way to a real Debian binary (make_samples.py)
+PROOFS = json.loads((FIELD.parent / "proofs.json").read_text())["proofs"]
+SAMPLE_RULES = [r for r in RULES if not r.corpus and not r.deb and r.id not in PROOFS]
+DEB_RULES = [r for r in RULES if r.deb or r.id in PROOFS]
 
 
 def test_rule_table_size_and_shape():
-    assert len(RULES) >= 150
+    assert len(RULES) >= 400
     for r in RULES:
-        assert r.corpus or (r.sample and len(r.sample) == 2), f"{r.id}: needs a corpus binary or a crafted sample"
-        assert r.anywhere or r.owned or r.bare or r.fname, f"{r.id}: no pattern"
+        assert r.corpus or r.deb or r.id in PROOFS or (r.sample and len(r.sample) == 2), \
+            f"{r.id}: needs a corpus binary, a Debian binary's real strings or a string sample"
+        assert r.anywhere or r.owned or r.bare or r.fname or r.id in TABLE_RULES, f"{r.id}: no pattern"
         if r.cpe:
             assert re.fullmatch(r"[a-z0-9_.\-]+:[a-z0-9_.\-+]+", r.cpe), r.cpe
         assert r.files is not None, f"{r.id}: no file-name hint"
@@ -64,6 +72,46 @@ def test_rule_on_corpus_binary(rule, corpus, truth):
           if m.rule.id == rule.id]
     assert ms and ms[0].version, f"{rule.id} found nothing in {rule.corpus}"
     assert ms[0].version in expected, (ms[0].version, expected)
+
+
+@pytest.mark.parametrize("rule", DEB_RULES, ids=[f"deb-{r.id}" for r in DEB_RULES])
+def test_rule_on_real_debian_strings(rule):
+    """A rule of rules/field.yaml on the real strings of its Debian binary (samples.json, recorded by
+    make_samples.py from the .deb: package, Debian version, file): the rule finds the package's exact
+    upstream version under the file's real name, no other rule claims a version there, and under
+    another file's name the owned strings prove nothing."""
+    s = json.loads(FIELD.read_text())["samples"].get(rule.id)
+    assert s is not None, f"{rule.id}: no recorded sample (run tests/fixtures/identify/field/make_samples.py)"
+    assert [s["package"], s["file"]] == (rule.deb or PROOFS[rule.id])
+    assert s["expect"] == debian_upstream(s["version"])
+    # the strings among unrelated bytes, through the same extraction as a real binary
+    blob = b"\x7fELF\x00GLIBC_2.4\x00\x01" + b"\x00".join(x.encode() for x in s["strings"]) + b"\x00\xff"
+    text = version_strings(blob)
+    base = Path(s["file"]).name
+    ms = [m for m in match_file(base, text, needed=s["needed"], dirname=str(Path(s["file"]).parent)) if m.version]
+    assert [(m.rule.id, m.version) for m in ms] == [(rule.id, s["expect"])]
+    if not rule.anywhere:
+        assert not [m for m in match_file("unrelated-name", text) if m.rule.id == rule.id and m.version]
+
+
+def test_real_proofs_outnumber_crafted_samples():
+    """Every rule proven on real bytes (a corpus binary or a Debian binary's recorded strings) but for
+    the few products Debian does not ship and the corpus lacks (their crafted samples stay marked)."""
+    real = [r for r in RULES if r.corpus or r.deb or r.id in PROOFS]
+    assert len(real) >= 390 and len(real) >= 3 * len(SAMPLE_RULES), (len(real), len(SAMPLE_RULES))
+
+
+def test_field_rules_are_new_products():
+    """field.yaml adds products: no id, CPE or Debian source of it is already in signatures.yaml."""
+    first = [r for r in RULES if not r.deb]
+    field = [r for r in RULES if r.deb]
+    assert len(field) >= 160
+    ids = {r.id for r in first}
+    cpes = {c for r in first for c in (r.cpe, *r.cpe_aliases) if c}
+    srcs = {d for r in first for d in r.debian}
+    for r in field:
+        assert r.id not in ids and not (r.cpe and r.cpe in cpes) and not set(r.debian) & srcs, r.id
+        assert not r.anywhere, f"{r.id}: field rules use owned or bare patterns only"
 
 
 @pytest.mark.parametrize("rule", SAMPLE_RULES, ids=[f"crafted-{r.id}" for r in SAMPLE_RULES])

@@ -116,6 +116,45 @@ def test_no_pdf_option_skips_pdf_only(tmp_path, result, assessment, profile):
     assert ctx.result.tool.stages["report"]["files"] == ["report.html"]
 
 
+def test_pdf_made_beside_the_evidence_and_hashed_after(tmp_path, result, assessment, profile):
+    """The report stage starts report.pdf in a child process; the evidence stage waits for it before
+    it hashes the reports, so the Annex VII draft names the PDF that is on disk."""
+    import hashlib
+
+    from firmpass.context import ScanContext
+    from firmpass.pipeline import run_stages
+
+    ctx = ScanContext(image=Path("/nonexistent"), out=tmp_path, result=result, options=ScanOptions(lang="both"))
+    ctx.assessment, ctx.profile = assessment, profile
+    run_stages(ctx, ["report", "evidence"])
+    info = ctx.result.tool.stages["report"]
+    assert info["status"] == "ok" and info["files"] == ["report.html", "report.pdf"], info
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and info["pdf_pages"] >= 2 and info["pdf_cpu"] > 0 and info["pdf_seconds"] > 0
+    digest = hashlib.sha256(pdf).hexdigest()
+    assert digest in (tmp_path / "evidence" / "cra-annex-vii-technical-documentation.md").read_text(encoding="utf-8")
+    assert not list(tmp_path.glob("*.tmp")), "the child's input and output were left in OUT"
+
+
+def test_failed_pdf_is_a_warning_and_keeps_everything_else(tmp_path, result, assessment, profile):
+    """A PDF that cannot be written (here its temporary file's name is taken by a directory) costs the
+    PDF only: one bilingual warning, the stage still ok, report.html and the evidence package written."""
+    from firmpass.context import ScanContext
+    from firmpass.pipeline import run_stages
+
+    (tmp_path / "report.pdf.tmp").mkdir()
+    ctx = ScanContext(image=Path("/nonexistent"), out=tmp_path, result=result, options=ScanOptions(lang="both"))
+    ctx.assessment, ctx.profile = assessment, profile
+    run_stages(ctx, ["report", "evidence"])
+    info = ctx.result.tool.stages["report"]
+    assert info["status"] == "ok" and info["files"] == ["report.html"] and info["pdf_error"], info
+    warn = [w for w in ctx.result.warnings if w.code == "pdf_failed"]
+    assert len(warn) == 1 and "report.pdf" in warn[0].message.en and "report.pdf" in warn[0].message.zh
+    assert not (tmp_path / "report.pdf").exists()
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "evidence.zip").is_file()
+    assert ctx.result.tool.stages["evidence"]["status"] == "ok"
+
+
 @pytest.mark.corpus
 @needs_poppler
 def test_corpus_tree_long_real_paths_wrap(corpus, tmp_path):
@@ -169,21 +208,24 @@ def test_malformed_assessment_does_not_crash(result, profile):
 
 
 def test_rerender_from_saved_scan(tmp_path, profile):
-    """firmpass.report.rerender(out, assessment): what `firmpass assess OUT` calls after a new assessment."""
+    """pipeline.load_context(OUT) + run_stages(ctx, ["report", "evidence"]): what `firmpass assess OUT`
+    runs after a new assessment (the profile is the one the assessment recorded)."""
     import json
     import shutil
 
     import yaml
 
-    from firmpass.report import rerender
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import load_context, run_stages
     from tests.report.conftest import FX
 
     shutil.copy(FX / "findings.json", tmp_path)
     a = json.loads((FX / "assessment.json").read_text(encoding="utf-8"))
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(profile), encoding="utf-8")
     a["profile"]["path"] = str(tmp_path / "p.yaml")
-    written = rerender(tmp_path, a, pdf=False)
-    assert set(written) == {"html"}
+    (tmp_path / "assessment.json").write_text(json.dumps(a), encoding="utf-8")
+    ctx = run_stages(load_context(tmp_path, ScanOptions(pdf=False)), ["report", "evidence"])
+    assert ctx.result.tool.stages["report"]["files"] == ["report.html"]
     assert "ACME Home Router" in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "ACME Networks" in (tmp_path / "evidence" / "eu-declaration-of-conformity.md").read_text(encoding="utf-8")
     assert len((tmp_path / "evidence" / "remediation-plan.csv").read_text(encoding="utf-8-sig").splitlines()) == 10
@@ -194,11 +236,13 @@ def test_with_the_real_assessment_engine(tmp_path):
     details only the most pressing open verdicts while listing every other one by id."""
     import shutil
 
-    assess = pytest.importorskip("firmpass.assess")
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import load_context, run_stages
     from tests.report.conftest import FX
 
     shutil.copy(FX / "findings.json", tmp_path)
-    data = assess.assess_dir(tmp_path, FX / "profile.yaml", None)
+    ctx = load_context(tmp_path, ScanOptions(markets=None, profile_path=FX / "profile.yaml"))
+    data = run_stages(ctx, ["assess"], fatal={"assess"}).assessment
     assert len(data["verdicts"]) > 100
     from firmpass.model import ScanResult
     from firmpass.report.view import build_view

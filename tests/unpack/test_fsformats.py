@@ -144,6 +144,51 @@ def test_yaffs2_layouts_unpack_identically(layout, corpus, src_tree, tmp_path):
     assert not ctx.result.warnings
 
 
+def _nand_dump(tree: Path, tmp_path: Path, page: int, spare: int, **kw) -> tuple[bytes, int]:
+    """A raw NAND dump as a programmer reads it (each page followed by its spare area): a 'bootloader'
+    partition of two erase blocks, the YAFFS2 partition at the next erase-block boundary, erased blocks
+    after it.  Returns the dump and the YAFFS2 offset."""
+    fs = tmp_path / "part.yaffs2"
+    yaffs2_writer.write(tree, fs, page=page, spare=spare, **kw)
+    chunk, pages = page + spare, (32 if page == 512 else 64)
+    block = chunk * pages
+    boot = b"".join((b"U-Boot SPL 2016.03 (vendor) %06d " % i).ljust(page, b"\0") + b"\xff" * spare
+                    for i in range(2 * pages))
+    data = fs.read_bytes()
+    data += b"\xff" * (-len(data) % block) + b"\xff" * block
+    return boot + data, len(boot)
+
+
+@pytest.mark.parametrize("page,spare,kw", [(2048, 64, {}), (512, 16, {}), (4096, 128, {"tag_off": 2}),
+                                           (2048, 64, {"tag_off": 40})],
+                         ids=["2048-64", "512-16", "4096-128-after-bbm", "2048-64-ecc-first"])
+def test_yaffs2_inside_a_raw_nand_dump(page, spare, kw, corpus, tmp_path):
+    """YAFFS2 is found at its erase-block boundary inside a whole NAND dump with spare areas, and reads
+    to the same tree as on its own (names, modes, owners, content)."""
+    from tests.unpack.compare import source_tree
+
+    tree = corpus / "rootfs" / "etc"
+    dump, at = _nand_dump(tree, tmp_path, page, spare, **kw)
+    img = tmp_path / "nand.bin"
+    img.write_bytes(dump)
+    ctx = unpack(img, tmp_path / "out")
+    ys = [n for n in ctx.result.image.container_chain if n.format == "yaffs2"]
+    assert [(n.offset, n.meta["page"], n.meta["spare"]) for n in ys] == [(at, page, spare)]
+    files = [f for f in ctx.result.files if f.container == ys[0].id]
+    assert differences(source_tree(tree), files, tmp_path / "out", owners=True) == []
+
+
+def test_yaffs2_nand_scan_finds_nothing_in_other_data(corpus, tmp_path):
+    """A dump-sized file of other data (the corpus's ext4 image, a whole number of 2048+64 chunks after
+    trimming) gives no YAFFS2 part: the candidate offsets still have to read as consistent tags."""
+    data = (corpus / "rootfs.ext4").read_bytes()
+    data = data[: len(data) // 2112 * 2112]
+    img = tmp_path / "x.bin"
+    img.write_bytes(b"\0" * 2112 * 64 + data[2112 * 64:])
+    ctx = unpack(img, tmp_path / "out")
+    assert "yaffs2" not in {n.format for n in ctx.result.image.container_chain}
+
+
 # ------------------------------------------------------------------ the real samples (../shared)
 def test_sample_cramfs_matches_fsck_cramfs(tmp_path):
     p = sample("cramfs.bin")
@@ -214,3 +259,45 @@ def test_sample_arcadyan_deobfuscated_lzma(tmp_path):
     assert lz[:5] == bytes.fromhex("5d00008000") and int.from_bytes(lz[5:13], "little") == 0x2AED44
     assert (tmp_path / chain[2].blob).stat().st_size == 0x2AED44
     assert not ctx.result.warnings
+
+
+# ------------------------------------------------------------------ every sample in ../shared opens
+# What each sample is (../shared/data/formats/README.md) and the parts firmpass must find in it.  A
+# sample added to the directory without a line here fails the test below, so none is left unchecked.
+SAMPLE_FORMATS = {
+    "7z.bin": ["7z"],
+    "arcadyan.bin": ["arcadyan", "lzma"],
+    "cramfs.bin": ["cramfs"],
+    "matter_ota.bin": ["matter-ota"],
+    "romfs.bin": ["romfs"],
+    "squashfs_v2.bin": ["squashfs-legacy"],
+    "yaffs2.bin": ["yaffs2"],
+}
+
+
+def _all_samples() -> list[str]:
+    return sorted(p.name for p in SHARED.glob("*.bin")) if SHARED.is_dir() else ["(../shared absent)"]
+
+
+@pytest.mark.parametrize("name", _all_samples())
+def test_every_shared_sample_opens(name, tmp_path):
+    """Every image in ../shared/data/formats opens: its format is recognised at offset 0, every part
+    is read without a warning, and the filesystems and archives give files."""
+    p = sample(name)
+    assert name in SAMPLE_FORMATS, f"{name} is a new sample: say in SAMPLE_FORMATS what it must open as"
+    ctx = unpack(p, tmp_path)
+    chain = ctx.result.image.container_chain
+    want = SAMPLE_FORMATS[name]
+    assert [n.format for n in chain[:len(want)]] == want and chain[0].offset == 0
+    assert all(n.status == "ok" for n in chain), [(n.format, n.status) for n in chain]
+    assert not ctx.result.warnings
+    if want[0] not in ("arcadyan", "matter-ota"):  # those two hold a kernel stream / a payload, not files
+        assert ctx.result.files and all(f.container == chain[0].id for f in ctx.result.files)
+
+
+def test_hostile_copies_of_a_nand_dump(corpus, tmp_path):
+    """Truncated and bit-flipped copies of a NAND dump holding YAFFS2: partial results, never a traceback."""
+    from tests.unpack.test_hostile_formats import _check
+
+    dump, _ = _nand_dump(corpus / "rootfs" / "etc", tmp_path, 512, 16)
+    assert _check(tmp_path, "nand", dump, []) > 0

@@ -58,6 +58,7 @@ from typing import Any, Iterable
 import yaml
 
 from firmpass import __version__, frameworks
+from firmpass.frameworks import registry
 from firmpass.assess import facts as F
 from firmpass.assess import postmarket
 from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect
@@ -66,13 +67,7 @@ from firmpass.i18n import terms
 from firmpass.model import Finding, ScanResult, Text
 from firmpass.profile import get, has
 
-MARKET_FRAMEWORKS: dict[str, list[str]] = {
-    "eu": ["cra", "en303645", "en18031"],
-    "uk": ["psti", "en303645"],
-    "us": ["nistir8425"],
-    "cn": ["mlps"],
-}
-FRAMEWORK_ORDER = ["en303645", "cra", "en18031", "psti", "nistir8425", "mlps"]
+# which frameworks each market needs and in which order: frameworks/registry.yaml (registry.*)
 VERDICTS = ("met", "not_met", "partly_met", "needs_evidence", "not_applicable")
 BAD_SEVERITIES = {"critical", "high", "medium"}
 
@@ -306,6 +301,63 @@ def _na(applies, why, field=None, kind="scope"):
     return applies, why, field, kind
 
 
+def _appl_mlps_level(item: dict, profile: dict | None):
+    """MLPS: a provision of a higher protection level than the operator's system does not apply."""
+    lo, lvl = mlps_min_level(item), get(profile, "mlps_level")
+    if lo and lo > 1:
+        if lvl is None:
+            return _na(None, msg("assess.unknown.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo)), "mlps_level")
+        if isinstance(lvl, int) and lvl < lo:
+            return _na(False, msg("assess.na.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo), level=lvl,
+                                  level_zh=ZH_NUM.get(lvl, lvl)), "mlps_level")
+    return None
+
+
+def _appl_etsi_conditions(item: dict, profile: dict | None):
+    """EN 303 645: the Table B.1 condition / feature of the provision, as the profile states it."""
+    det = item.get("status_detail") or {}
+    conds = [str(c) for c in det.get("conditions", [])] + list(det.get("features", []))
+    unknown = None
+    cat = frameworks.catalogue("en303645")
+    for c in conds:
+        val = F.ETSI_CONDITIONS.get(c, lambda p: None)(profile)
+        text = cat["conditions"].get(c) or cat["features"].get(c)
+        if val is False:
+            return _na(False, Text(en=f"condition not met: {text['en']} (per the profile)",
+                                   zh=f"适用条件不成立：{text['zh']}（依据档案）"), F.CONDITION_FIELDS.get(c), "feature")
+        if val is None and unknown is None:
+            unknown = (Text(en=f"applies only if: {text['en']} - not stated in the profile",
+                            zh=f"仅在以下情况适用：{text['zh']}——档案未说明"), F.CONDITION_FIELDS.get(c))
+    if unknown:
+        return _na(None, unknown[0], unknown[1], "feature")
+    return None
+
+
+def _appl_en18031_parts(item: dict, profile: dict | None):
+    """EN 18031: radio equipment only, and only the parts (-1/-2/-3) the product's functions call for."""
+    radio = get(profile, "product.radio_equipment")
+    if radio is False:
+        return _na(False, msg("assess.na.no_radio"))
+    parts = [F.EN18031_PARTS[p](profile) for p in item.get("parts", [])]
+    if parts and all(x is False for x in parts):
+        return _na(False, msg("assess.na.en18031_parts", parts=", ".join("EN 18031-" + p for p in item["parts"])))
+    if radio is None:
+        return _na(None, msg("assess.unknown.radio"), "product.radio_equipment")
+    if not any(x is True for x in parts):
+        return _na(None, msg("assess.unknown.en18031_parts", parts=", ".join(item["parts"])),
+                   F.EN18031_PART_FIELDS[item["parts"][0]])
+    return None
+
+
+# the applicability hooks a framework names in frameworks/registry.yaml (`applicability:`): each
+# returns _na(...) when it decides, None to let the rules decide
+APPLICABILITY = {
+    "mlps_level": _appl_mlps_level,
+    "etsi_conditions": _appl_etsi_conditions,
+    "en18031_parts": _appl_en18031_parts,
+}
+
+
 def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tuple[bool | None, Text | None, str | None, str | None]:
     """(applies, reason when not / unknown, profile field to ask, kind of the decision).
 
@@ -315,42 +367,11 @@ def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tup
     if item.get("status") == "informational" or rule.get("na"):
         key = rule.get("na", "informational")
         return _na(False, msg(f"assess.na.{key}"))
-    if fw == "mlps":
-        lo, lvl = mlps_min_level(item), get(profile, "mlps_level")
-        if lo and lo > 1:
-            if lvl is None:
-                return _na(None, msg("assess.unknown.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo)), "mlps_level")
-            if isinstance(lvl, int) and lvl < lo:
-                return _na(False, msg("assess.na.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo), level=lvl,
-                                      level_zh=ZH_NUM.get(lvl, lvl)), "mlps_level")
-    if fw == "en303645":
-        det = item.get("status_detail") or {}
-        conds = [str(c) for c in det.get("conditions", [])] + list(det.get("features", []))
-        unknown = None
-        cat = frameworks.catalogue("en303645")
-        for c in conds:
-            val = F.ETSI_CONDITIONS.get(c, lambda p: None)(profile)
-            text = cat["conditions"].get(c) or cat["features"].get(c)
-            if val is False:
-                return _na(False, Text(en=f"condition not met: {text['en']} (per the profile)",
-                                       zh=f"适用条件不成立：{text['zh']}（依据档案）"), F.CONDITION_FIELDS.get(c), "feature")
-            if val is None and unknown is None:
-                unknown = (Text(en=f"applies only if: {text['en']} - not stated in the profile",
-                                zh=f"仅在以下情况适用：{text['zh']}——档案未说明"), F.CONDITION_FIELDS.get(c))
-        if unknown:
-            return _na(None, unknown[0], unknown[1], "feature")
-    if fw == "en18031":
-        radio = get(profile, "product.radio_equipment")
-        if radio is False:
-            return _na(False, msg("assess.na.no_radio"))
-        parts = [F.EN18031_PARTS[p](profile) for p in item.get("parts", [])]
-        if parts and all(x is False for x in parts):
-            return _na(False, msg("assess.na.en18031_parts", parts=", ".join("EN 18031-" + p for p in item["parts"])))
-        if radio is None:
-            return _na(None, msg("assess.unknown.radio"), "product.radio_equipment")
-        if not any(x is True for x in parts):
-            return _na(None, msg("assess.unknown.en18031_parts", parts=", ".join(item["parts"])),
-                       F.EN18031_PART_FIELDS[item["parts"][0]])
+    hook = registry.current().framework(fw).applicability
+    if hook:
+        decided = APPLICABILITY[hook](item, profile)
+        if decided is not None:
+            return decided
     pred = rule.get("applies")
     if pred:
         val = F.PREDICATES[pred](profile)
@@ -568,7 +589,7 @@ def binding(item: dict) -> str:
 
 
 def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=None, basis="none") -> dict[str, Any]:
-    markets = [m for m in ctx["markets"] if fw in MARKET_FRAMEWORKS[m]]
+    markets = [m for m in ctx["markets"] if fw in ctx["market_frameworks"][m]]
     declared = verdict == "met" and basis == "declared"
     version = ctx.get("version")
     return {
@@ -609,12 +630,13 @@ def _dedup_answers(answers: list[dict]) -> list[dict]:
 def assess(result: ScanResult, profile: dict | None = None, markets: list[str] | None = None,
            profile_path: str | Path | None = None, profile_sha256: str | None = None,
            en303645_version: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    markets = [m for m in (markets or get(profile, "markets") or ["eu", "uk", "us", "cn"]) if m in MARKET_FRAMEWORKS]
+    by_market = registry.market_frameworks()
+    markets = [m for m in (markets or get(profile, "markets") or list(by_market)) if m in by_market]
     version = en303645_version or get(profile, "en303645_version") or frameworks.catalogue("en303645")["default_version"]
-    fws = [fw for fw in FRAMEWORK_ORDER if any(fw in MARKET_FRAMEWORKS[m] for m in markets)]
+    fws = [fw for fw in registry.framework_ids() if any(fw in by_market[m] for m in markets)]
     und = understood(result)
     ctx = {"markets": markets, "checks": _check_provisions(result), "understood": und, "paths": _paths(result),
-           "version": version}
+           "version": version, "market_frameworks": by_market}
 
     verdicts = []
     for fw in fws:
@@ -647,7 +669,7 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
         "post_market": {"cra_article14": postmarket.article14(result, profile, now),
                         "support_period": postmarket.support_period_check(profile)},
         "method": {"score": msg("assess.method.score").model_dump(), "verdicts": msg("assess.method.verdicts").model_dump(),
-                   "markets": {m: MARKET_FRAMEWORKS[m] for m in MARKET_FRAMEWORKS},
+                   "markets": by_market,
                    "evidence": msg("assess.method.evidence").model_dump()},
         # issue 13 additions
         "scan_understood": und,
@@ -731,7 +753,7 @@ def _framework_entry(fw: str, version: str, markets: list[str], profile: dict | 
             else msg("assess.mlps.level_unknown")
         title = {"en": f"{title['en']} - {t.en}", "zh": f"{title['zh']}——{t.zh}"}
     return {"id": fw, "version": v, "title": title, "uncertainty": cat.get("uncertainty"),
-            "markets": [m for m in markets if fw in MARKET_FRAMEWORKS[m]],
+            "markets": [m for m in markets if fw in registry.market_frameworks()[m]],
             "provisions": len(frameworks.items(fw, version if fw == "en303645" else None)), **out}
 
 
@@ -750,7 +772,7 @@ def summary(verdicts: list[dict], markets: list[str]) -> dict[str, Any]:
             label = msg("assess.readiness.evidence")
         else:
             label = msg("assess.readiness.gaps", n=counts["not_met"])
-        out[m] = {"score": score, "counts": counts, "frameworks": MARKET_FRAMEWORKS[m], "label": label.model_dump(),
+        out[m] = {"score": score, "counts": counts, "frameworks": registry.market_frameworks()[m], "label": label.model_dump(),
                   "mandatory_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["binding"] == "mandatory"),
                   "recommended_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["binding"] == "recommended"),
                   "declared_only": sum(1 for v in vs if v["declared"]),

@@ -1,6 +1,7 @@
 """Bilingual display labels of the five verdicts and the provision statuses (for the report)."""
 from __future__ import annotations
 
+from firmpass.frameworks import registry
 from firmpass.i18n import msg
 from firmpass.model import Text
 
@@ -17,9 +18,9 @@ def status_label(status: str) -> Text:
 
 
 def market_label(market: str) -> Text:
-    return msg(f"assess.market.{market}")
+    return registry.market_label(market)
 
 
 VERDICT_LABELS: dict[str, Text] = {v: verdict_label(v) for v in VERDICTS}
 STATUS_LABELS: dict[str, Text] = {s: status_label(s) for s in STATUSES}
-MARKET_LABELS: dict[str, Text] = {m: market_label(m) for m in ("eu", "uk", "us", "cn")}
+MARKET_LABELS: dict[str, Text] = {m: market_label(m) for m in registry.market_ids()}

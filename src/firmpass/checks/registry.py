@@ -20,7 +20,8 @@ from typing import Callable, Iterable
 
 import yaml
 
-from firmpass.model import FRAMEWORKS, SEVERITY_ORDER, Text
+from firmpass.frameworks.registry import framework_ids
+from firmpass.model import SEVERITY_ORDER, Text
 
 # check families, in the order they run; each is a module and a catalogue file of the same name
 FAMILIES = ["credentials", "keys", "services", "hardening", "secureboot", "updates", "logging", "filesystem", "eol"]
@@ -71,7 +72,7 @@ def _load_family(family: str) -> list[Check]:
             raise ValueError(f"catalogue {family}.yaml: {cid} bad severity {e.get('severity')!r}")
         for p in e.get("provisions", []):
             fw, _, pid = p.partition(":")
-            if fw not in FRAMEWORKS or not pid:
+            if fw not in framework_ids() or not pid:
                 raise ValueError(f"catalogue {family}.yaml: {cid} bad provision ref {p!r}")
         out.append(Check(id=cid, family=family, version=int(e.get("version", 1)), severity=e["severity"],
                          title=Text(**e["title"]), finding_title=Text(**e["finding_title"]), description=Text(**e["description"]),

@@ -18,9 +18,10 @@ import os
 import re
 import shutil
 import zipfile
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -229,10 +230,17 @@ def _framework_status(assessment: dict | None, fw: str) -> dict[str, Any]:
     return {"assessed": bool(vs), "open": open_, "all_met": bool(mand) and not open_}
 
 
-def render_docs(ctx_data: dict[str, Any]) -> dict[str, str]:
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    """One environment per process: each template is compiled once (not on every rerender)."""
     env = Environment(loader=PackageLoader("firmpass.evidence", "templates"), autoescape=False,
                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(T=terms())  # the term base: T.cra.zh is the CRA's one Chinese name
+    return env
+
+
+def render_docs(ctx_data: dict[str, Any]) -> dict[str, str]:
+    env = _env()
     return {name: env.get_template(name + ".j2").render(c=ctx_data) for name in DOCS}
 
 
@@ -337,8 +345,10 @@ def _note(notes: list[dict[str, str]], key: str, **kw: Any) -> None:
 
 
 def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profile: dict | None,
-                   now: datetime | None = None) -> dict[str, Any]:
-    """Write OUT/evidence/ and OUT/evidence.zip; returns the validation summary (also in validation.json)."""
+                   now: datetime | None = None, before_reports: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Write OUT/evidence/ and OUT/evidence.zip; returns the validation summary (also in validation.json).
+    `before_reports` is called before report.pdf / report.html are hashed (the report stage's PDF
+    is made in a child process meanwhile: this waits for it)."""
     now = now or datetime.now(timezone.utc)
     from firmpass.outdir import EVIDENCE_MARKER, evidence_is_ours
 
@@ -412,6 +422,8 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
               detail=Text(en="; ".join(sv["errors"]), zh="；".join(sv["errors_zh"])))
 
     # ---- documents
+    if before_reports is not None:
+        before_reports()
     reports = [{"name": n, "sha256": _sha256(out / n)} for n in ("report.pdf", "report.html") if (out / n).is_file()]
     data = doc_context(result, assessment, profile, sboms, vex_files, reports, now)
     for name, text in render_docs(data).items():
@@ -446,7 +458,8 @@ def run(ctx: ScanContext) -> None:
     from firmpass.present.load import inputs
 
     assessment, profile = inputs(ctx)
-    summary = write_evidence(ctx.out, ctx.result, assessment, profile)
+    # the report stage's PDF child, when one runs: waited for before the reports are hashed
+    summary = write_evidence(ctx.out, ctx.result, assessment, profile, before_reports=ctx.scratch.get("join_reports"))
     info = ctx.result.tool.stages.setdefault("evidence", {})
     info["files"] = summary["files"]
     info["validation"] = {k: bool(v.get("valid", "error" not in v)) for k, v in summary["validation"].items()}

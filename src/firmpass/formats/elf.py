@@ -2,8 +2,9 @@
 
 Facts (`ElfFacts`):
 - header: class, machine, endianness, type - what findings.json records per file (`FileEntry.elf`);
-- dynamic linking: SONAME, DT_NEEDED and the non-executable sections with content (where version
-  strings live) - what identify matches signatures on;
+- dynamic linking: SONAME, DT_NEEDED, the symbol version nodes a library defines (DT_VERDEF: GLIBC_2.36,
+  OPENSSL_3.0.0) and the non-executable sections with content (where version strings live) - what
+  identify matches signatures on;
 - hardening: NX stack, RELRO, BIND_NOW, PIE, stack canary, FORTIFY, RPATH/RUNPATH, stripped, static -
   what checks/hardening (HARD-001, HARD-002) reports.
 
@@ -46,6 +47,7 @@ TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_GNU_STACK, PT_GNU_RELRO = 1, 2, 3, 0x6474E551, 0x6474E552
 DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH = 1, 5, 10, 14, 15
 DT_BIND_NOW, DT_RUNPATH, DT_FLAGS, DT_FLAGS_1 = 24, 29, 30, 0x6FFFFFFB
+DT_VERDEF, DT_VERDEFNUM, VER_FLG_BASE = 0x6FFFFFFC, 0x6FFFFFFD, 0x1
 DF_BIND_NOW, DF_1_NOW, DF_1_PIE = 0x8, 0x1, 0x08000000
 SHT_SYMTAB, SHT_NOBITS, SHF_EXECINSTR = 2, 8, 0x4
 MIN_SIZE = 52  # an ELF32 header; anything shorter has no tables to read
@@ -70,6 +72,7 @@ class ElfFacts:
     elf_type: str | None = None  # REL, EXEC, DYN, CORE
     soname: str | None = None
     needed: list[str] = field(default_factory=list)
+    verdefs: list[str] = field(default_factory=list)  # version nodes defined (GLIBC_2.36), not the base name
     data_ranges: list[tuple[int, int]] = field(default_factory=list)  # non-executable sections with content
     hardening: dict[str, Any] | None = None  # see _hardening(); None when no reader could read the tables
 
@@ -173,9 +176,13 @@ def _dynamic_facts(b: bytes, lay: _Layout, out: ElfFacts) -> None:
     out.data_ranges = ranges
     if dyn is None:
         return
-    strtab, needed, soname = None, [], None
+    strtab, needed, soname, verdef, verdefnum = None, [], None, None, 0
     for tag, val in lay.dynamic(b, dyn[0], dyn[1], limit=8192):
-        if tag == DT_NEEDED:
+        if tag == DT_VERDEF:
+            verdef = val
+        elif tag == DT_VERDEFNUM:
+            verdefnum = val
+        elif tag == DT_NEEDED:
             needed.append(val)
         elif tag == DT_SONAME:
             soname = val
@@ -198,6 +205,28 @@ def _dynamic_facts(b: bytes, lay: _Layout, out: ElfFacts) -> None:
 
     out.soname = s(soname) if soname is not None else None
     out.needed = [x for x in (s(o) for o in needed[:1024]) if x]
+    if verdef is not None and verdefnum:
+        out.verdefs = _verdefs(b, lay, _file_offset(loads, verdef), min(verdefnum, 1024), s)
+
+
+def _verdefs(b: bytes, lay: _Layout, off: int | None, count: int, name: Callable[[int], str | None]) -> list[str]:
+    """The version node names of the Elf_Verdef chain (System V ABI, symbol versioning): each entry
+    (vd_version, vd_flags, vd_ndx, vd_cnt, vd_hash, vd_aux, vd_next) names its node in its first
+    Elf_Verdaux (vda_name, vda_next); the VER_FLG_BASE entry is the file's own name and is skipped."""
+    out: list[str] = []
+    vd, aux = struct.Struct(lay.e + "HHHHIII"), struct.Struct(lay.e + "II")
+    seen: set[int] = set()
+    while off is not None and count > 0 and 0 <= off <= len(b) - vd.size and off not in seen:
+        seen.add(off)
+        _ver, flags, _ndx, cnt, _hash, vd_aux, vd_next = vd.unpack_from(b, off)
+        a = off + vd_aux
+        if cnt and not flags & VER_FLG_BASE and 0 <= a <= len(b) - aux.size:
+            n = name(aux.unpack_from(b, a)[0])
+            if n:
+                out.append(n)
+        count -= 1
+        off = off + vd_next if vd_next else None
+    return out
 
 
 def _hardening(b: bytes, lay: _Layout) -> dict[str, Any]:

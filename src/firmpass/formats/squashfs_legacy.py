@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import lzma
 import struct
-import zlib
 from dataclasses import dataclass, field
+
+from firmpass.formats.inflate import ERRORS as INFLATE_ERRORS
+from firmpass.formats.inflate import inflate
 
 MAGICS = (b"hsqs", b"sqsh", b"shsq", b"qshs", b"hsqt", b"tqsh", b"sqlz", b"zlqs")
 META_SIZE = 8192
@@ -247,10 +249,10 @@ class Codec:
             return zstandard.ZstdDecompressor().decompress(bytes(data), max_output_size=max_out)
         if len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:
             try:
-                out = zlib.decompressobj().decompress(data, max_out)
+                out = inflate(data, max_out)
                 self.seen.add("gzip")
                 return out
-            except zlib.error:
+            except INFLATE_ERRORS:
                 if len(data) < 6 or data[0] != 0x78:
                     raise
         if data[:6] == b"\xfd7zXZ\x00":
@@ -353,7 +355,7 @@ class LegacySquashfs:
                 data, _, _ = self.meta_read(loc, 0, min(META_SIZE, 4 * n - len(raw)))
                 raw += data
             return list(struct.unpack(self.e + f"{n}I", raw))
-        except (LegacyError, struct.error, zlib.error, lzma.LZMAError):
+        except (LegacyError, struct.error, lzma.LZMAError, *INFLATE_ERRORS):
             return []
 
     def meta_block(self, pos: int) -> tuple[bytes, int]:

@@ -5,7 +5,8 @@ catalogue; the package does not need that reference at run time.  Each item carr
 title and explanation, its status, cross-walk refs, sources and the reference's uncertainty marks
 (`uncertain` + `uncertainty` text), which the report must keep visible.
 
-Refs are `framework:id`, ids exactly as in the reference catalogue.
+Refs are `framework:id`, ids exactly as in the reference catalogue.  Which frameworks exist, their
+order and markets: registry.yaml (firmpass.frameworks.registry).
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from typing import Any
 
 import yaml
 
+from firmpass.frameworks import registry
+from firmpass.frameworks.registry import derived, framework_ids
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses the catalogues ~10x faster
 
-FRAMEWORK_IDS = ("en303645", "cra", "en18031", "psti", "nistir8425", "mlps")
 ETSI_VERSIONS = ("V2.1.1", "V3.1.3")
 
 
@@ -26,12 +29,19 @@ def _load(name: str) -> dict[str, Any]:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - safe loader (C version when built)
 
 
+def __getattr__(name: str):
+    if name == "FRAMEWORK_IDS":  # as the registry lists them, in order
+        return framework_ids()
+    raise AttributeError(name)
+
+
+@derived
 @lru_cache(maxsize=None)
 def catalogue(framework: str) -> dict[str, Any]:
     """The whole catalogue of one framework (title, versions, uncertainty, items ...)."""
-    if framework not in FRAMEWORK_IDS:
+    if framework not in framework_ids():
         raise KeyError(f"unknown framework {framework!r}")
-    return _load(f"{framework}.yaml")
+    return yaml.load(registry.current().catalogue_text(framework), Loader=_Loader)  # noqa: S506 - safe loader
 
 
 def items(framework: str, version: str | None = None) -> list[dict[str, Any]]:
@@ -54,10 +64,11 @@ def items(framework: str, version: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
+@derived
 @lru_cache(maxsize=None)
 def _index() -> dict[str, dict[str, Any]]:
     idx: dict[str, dict[str, Any]] = {}
-    for fw in FRAMEWORK_IDS:
+    for fw in framework_ids():
         for it in catalogue(fw)["items"]:
             idx[it["ref"]] = it
     return idx

@@ -3,7 +3,9 @@
 Sources: package databases (dpkg, opkg, apk, rpm sqlite, Buildroot/Yocto manifests), binary
 signatures (rules/signatures.yaml, see signatures.py), ELF packaging notes (.note.package JSON),
 the Linux kernel (image header / banner / compressed payload, modules' vermagic, uImage name),
-BusyBox applets, shared libraries by SONAME, and the strings of blobs no handler opened (signature
+BusyBox applets, library file names through a table of the releases that ship them (releases.py:
+libnettle.so.8.6 is nettle 3.8.1, a name several releases ship gives no version), symbol version nodes
+(GLIBC_2.36: a lower bound, never a version), shared libraries by SONAME, and the strings of blobs no handler opened (signature
 banners, a raw kernel banner, the RTOS rules of rules/rtos.yaml).  Results are merged into one component per
 (name, version); the evidence lists every path and container (a rootfs copied three times into one
 image gives one component with three pieces of evidence).  Every ELF's DT_NEEDED entries become
@@ -35,6 +37,7 @@ from firmpass.identify import busybox as bb
 from firmpass.formats import elf as elfr
 from firmpass.formats import kernel as kern
 from firmpass.identify import pkgdb
+from firmpass.identify import releases
 from firmpass.identify import rtos as rtos_rules
 from firmpass.identify.signatures import (Match, Rule, any_files_rx, dir_owners, load_rules, match_file, rules_by_id,
                                           version_strings)
@@ -130,6 +133,7 @@ class _Identifier:
         self.modules: list[str] = []
         self.kernel_config: dict[str, str] | None = None
         self.weak_product: dict[tuple[str, str], Rule] = {}
+        self.floor: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}  # (container, path) -> symbol_floor()
         self.needs_data: set[str] = set()
 
     # ------------------------------------------------------------------ components
@@ -337,6 +341,13 @@ class _Identifier:
             matches = match_file(base, text, needed=dyn.needed if dyn is not None else None, dirname=dirname)
             self.match_cache[mk] = matches
         primary: _Builder | None = None
+        # symbol version nodes the library defines (GLIBC_2.36, OPENSSL_3.0.9): its product is at least that
+        # release; a version found for that product in the same file but older contradicts them and is dropped
+        floor = releases.symbol_floor(dyn.verdefs) if dyn is not None and dyn.verdefs else {}
+        if floor:
+            self.floor[(f.container, f.path)] = floor
+            matches = [m for m in matches if not (m.version and m.rule.id in floor
+                                                   and releases.below_floor(m.version, floor[m.rule.id][0]))]
         # a name-only signal counts for executables and libraries, not for /etc/passwd
         owned_weak = [m for m in matches if m.version is None] if dyn is not None else []
         for m in sorted(matches, key=lambda m: (not m.owned, -m.confidence)):
@@ -663,8 +674,30 @@ class _Identifier:
                 if wr.cpe:
                     b.properties["cpe_product"] = wr.cpe
                 b.supplier = b.supplier or wr.supplier
+                rel = releases.release_for(wr.id, posixpath.basename(path))
+                if rel is not None and rel.version is None:
+                    # the releases known to ship this file name: which one it is stays open (not guessed)
+                    b.properties["candidate_versions"] = ", ".join(rel.releases)
             b.add(ComponentEvidence(path=path, method="soname", match=dyn.soname, container=cont), 0.3, f, rank=1)
             self.file_comp[(cont, path)] = b.key
+
+    def symbol_floors(self) -> None:
+        """A library's symbol version nodes as evidence of the component that took the file: the release it
+        is at least (`properties.version_at_least`), never a version."""
+        for (cont, path), floor in self.floor.items():
+            key = self.file_comp.get((cont, path))
+            b = self.comps.get(key) if key else None
+            if b is None:
+                continue
+            rid = b.rule.id if b.rule is not None else b.properties.get("rule")
+            if rid not in floor:
+                continue
+            v, node = floor[rid]
+            old = b.properties.get("version_at_least")
+            if old is None or releases.nums(v) > releases.nums(old):
+                b.properties["version_at_least"] = v
+            b.add(ComponentEvidence(path=path, method="symbol-version", match=node, rule=rid, container=cont),
+                  b.confidence)
 
     def package_file_evidence(self) -> None:
         """An ELF file that only a package's file list claims: evidence of that package (its own signals
@@ -756,6 +789,7 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
         idf.kernel_from_modules_dir()
         idf.resolve_weak()
         idf.sonames()
+        idf.symbol_floors()
         idf.package_file_evidence()
         idf.dependencies()
     except DeadlineReached as e:

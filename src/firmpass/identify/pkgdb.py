@@ -35,6 +35,8 @@ def debian_upstream(version: str) -> str:
     v = re.split(r"[+~](?:dfsg|ds|repack|really)", v)[0]
     v = re.sub(r"\.dfsg\d*$", "", v)
     v = re.split(r"\+(?=\d{8}|git)", v)[0]
+    # Debian's tcp-wrappers counts its patch sets in a letter after upstream 7.6 (7.6.q)
+    v = re.sub(r"^7\.6\.[a-z]$", "7.6", v)
     return v
 
 

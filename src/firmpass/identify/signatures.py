@@ -1,4 +1,4 @@
-"""Binary signature rules (rules/signatures.yaml) and the matcher over a file's printable strings.
+"""Binary signature rules (rules/signatures.yaml, rules/field.yaml) and the matcher over a file's printable strings.
 
 Written here rather than taken from a library: the maintained scanners that carry such tables
 (cve-bin-tool's checkers, EMBA's version database) are whole applications with their own data model
@@ -28,6 +28,8 @@ from importlib import resources
 from typing import Any
 
 import yaml
+
+from firmpass.identify.releases import release_for
 
 # strings that can carry a version: "x.y", or an integer version after the word "version" (kmod 30)
 _HAS_VERSION = re.compile(rb"(?m)^.*(?:\d\.\d|[Vv]ersion:? \d|from iputils \d|^less \d|^[6-9][a-z]? +\d\d?-[A-Z][a-z]{2}-\d{4}$).*$")
@@ -60,6 +62,7 @@ class Rule:
     debian: list[str]
     corpus: str | None = None
     sample: list[str] | None = None
+    deb: list[str] | None = None  # [Debian binary package, path of the file in it] whose real strings prove the rule
     raw: dict[str, Any] = field(default_factory=dict)
     anywhere_lits: tuple[str | None, ...] = ()  # required_literal() of each `anywhere` pattern
 
@@ -109,10 +112,17 @@ def _compile(p: str) -> re.Pattern:
     return rx
 
 
+# signatures.yaml: the first table (products proven on the corpus or a string sample); field.yaml: products
+# proven by the real strings of a Debian binary (tests/fixtures/identify/field/, made by make_samples.py there)
+RULE_FILES = ("signatures.yaml", "field.yaml")
+
+
 @lru_cache(maxsize=1)
 def load_rules() -> tuple[Rule, ...]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(resources.files(__package__).joinpath("rules/signatures.yaml").read_text(encoding="utf-8"), Loader=loader)
+    data = []
+    for name in RULE_FILES:
+        data += yaml.load(resources.files(__package__).joinpath(f"rules/{name}").read_text(encoding="utf-8"), Loader=loader) or []
     out: list[Rule] = []
     seen: set[str] = set()
     for d in data:
@@ -134,7 +144,7 @@ def load_rules() -> tuple[Rule, ...]:
             bare=re.compile(rf"^(?:{bare})$", re.M) if bare else None,
             fname=_compile(d["fname"]) if d.get("fname") else None,
             embeddable=bool(d.get("embeddable", False)), debian=list(d.get("debian", [])),
-            corpus=d.get("corpus"), sample=d.get("sample"), raw=d,
+            corpus=d.get("corpus"), sample=d.get("sample"), deb=d.get("deb"), raw=d,
             anywhere_lits=tuple(required_literal(p) for p in d.get("anywhere", [])),
         ))
     return tuple(out)
@@ -142,7 +152,13 @@ def load_rules() -> tuple[Rule, ...]:
 
 @lru_cache(maxsize=8192)
 def _owner_ids(basename: str) -> frozenset[str]:
-    """The ids of the rules whose `files` claim a base name (cached: a firmware repeats names)."""
+    """The ids of the rules whose `files` claim a base name (cached: a firmware repeats names).  One
+    search of all rules' `files` at once first: most names belong to no rule, and asking each of the
+    several hundred rules (eleven times for an unversioned libfoo.so) is what made this cost."""
+    names = [basename, *(f"{basename}.{n}" for n in range(10))] if _UNVERSIONED_SO.match(basename) else [basename]
+    rx = any_files_rx()
+    if not any(rx.search(n) for n in names):
+        return frozenset()
     return frozenset(r.id for r in load_rules() if r._owns(basename))
 
 
@@ -338,6 +354,13 @@ def match_rule(r: Rule, basename: str, text: str, is_owner: bool, other_owner: b
         if len(cands) == 1:
             v, s = next(iter(cands.items()))
             return Match(r, v, s, "signature-bare", 0.7, True)
+    # the file name through the table of library file names and the releases that ship them (releases.py):
+    # one release => its version; several => none (libxtables.so.12.7.0 is iptables 1.8.9 and 1.8.11)
+    rel = release_for(r.id, basename)
+    if rel is not None:
+        if rel.version is not None:
+            return Match(r, rel.version, basename, f"soname-release-{rel.how}", 0.6, True)
+        return Match(r, None, f"{basename} (shipped by {', '.join(rel.releases)})", "file-name", 0.3, True)
     if r.fname is not None:
         m = r.fname.search(basename)
         if m:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from firmpass.frameworks.registry import market_label
 from firmpass.i18n.terms import term, value
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text
 from firmpass.present.i18n import as_text, t
@@ -200,7 +201,7 @@ def build_decision(result: ScanResult, assessment: dict | None, profile: dict | 
                           "blockers": sorted({str(v.get("ref")) for v in not_met})})
         if mid == "eu" and radio is None:
             state = max(state, "fix", key=["ship", "fix", "blocked"].index)
-        markets.append({"id": mid, "label": t(f"market.{mid}"), "state": state, "state_label": t(f"decision.state.{state}"),
+        markets.append({"id": mid, "label": market_label(mid), "state": state, "state_label": t(f"decision.state.{state}"),
                         "rules": rules, "line": _market_line(mid, state, rules)})
 
     roots = []

@@ -8,14 +8,21 @@ from typing import Any
 
 import yaml
 
+from firmpass.frameworks import registry
+from firmpass.frameworks.registry import derived
 from firmpass.i18n import fill
 from firmpass.model import Text
 
 
+@derived
 @lru_cache(maxsize=None)
 def catalogue() -> dict[str, dict[str, str]]:
+    """messages.yaml, plus `market.<id>` for every market of the registry (its label is written once,
+    in frameworks/registry.yaml)."""
     text = resources.files(__package__).joinpath("messages.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
+    for m in registry.current().markets:
+        data.setdefault(f"market.{m.id}", {"en": m.label.en, "zh": m.label.zh})
     return data
 
 

@@ -64,3 +64,33 @@ def inputs(ctx: ScanContext) -> tuple[dict | None, dict | None]:
     if profile is None and path is not None and Path(path).is_file():
         profile = load_profile_file(Path(path))
     return assessment, profile
+
+
+def recorded_profile(out: Path, notes: list | None = None) -> Path | None:
+    """The profile the saved scan was assessed with (OUT/assessment.json), when it can still be
+    read; a note says when it is gone or has changed since."""
+    from firmpass.i18n import msg
+    from firmpass.profile import profile_sha256
+
+    try:
+        prev = json.loads((Path(out) / "assessment.json").read_text(encoding="utf-8"))
+        rec = prev.get("profile") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(rec, dict):
+        return None
+    names = [n for n in (rec.get("abs_path"), rec.get("path")) if n]
+    if not names:
+        return None
+    for name in names:
+        p = Path(name)
+        if p.is_file():
+            if rec.get("sha256") and profile_sha256(p) != rec["sha256"]:
+                if notes is not None:
+                    notes.append(msg("assess.warn.profile_changed", path=str(p)))
+            elif notes is not None:
+                notes.append(msg("assess.info.profile_reused", path=str(p)))
+            return p
+    if notes is not None:
+        notes.append(msg("assess.warn.profile_gone", path=names[-1]))
+    return None

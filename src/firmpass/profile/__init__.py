@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from firmpass.frameworks import registry
+from firmpass.frameworks.registry import derived
 from firmpass.errors import UnusableInput, require_file
 from firmpass.model import Text
 
@@ -22,9 +25,16 @@ MAX_PROFILE_BYTES = 1024 * 1024
 _MISSING = object()
 
 
+@derived
 @lru_cache(maxsize=None)
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8"))
+    """schema.json with the names of markets and frameworks taken from the registry
+    (frameworks/registry.yaml): `markets` items and the `declarations` ref prefix."""
+    data = json.loads(resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8"))
+    props = data["properties"]
+    props["markets"]["items"]["enum"] = list(registry.market_ids())
+    props["declarations"]["propertyNames"]["pattern"] = f"^({'|'.join(registry.framework_ids())}):"
+    return data
 
 
 def _plain(obj: Any) -> Any:

@@ -12,6 +12,8 @@ import typer
 
 import yaml
 
+from firmpass.frameworks.registry import market_ids
+
 
 @lru_cache(maxsize=None)
 def questions() -> list[dict[str, Any]]:
@@ -52,8 +54,9 @@ def parse_answer(kind: str, text: str, choices: list | None = None) -> Any:
         return t
     if kind in ("list", "markets"):
         items = [x.strip() for x in re.split(r"[,，]", t) if x.strip()]
-        if kind == "markets" and any(x not in ("eu", "uk", "us", "cn") for x in items):
-            raise ValueError("eu, uk, us, cn")
+        known = market_ids()
+        if kind == "markets" and any(x not in known for x in items):
+            raise ValueError(", ".join(known))
         return items
     if kind == "choice":
         for c in choices or []:
@@ -82,7 +85,7 @@ def parse_answer(kind: str, text: str, choices: list | None = None) -> Any:
 
 def default_profile() -> dict[str, Any]:
     """The non-interactive profile (`--defaults`): every question skipped except the required ones."""
-    return {"schema_version": 1, "product": {"name": "unnamed product"}, "markets": ["eu", "uk", "us", "cn"]}
+    return {"schema_version": 1, "product": {"name": "unnamed product"}, "markets": list(market_ids())}
 
 
 def _ask_all(con, Prompt, T, data: dict, lang: str, frameworks) -> None:

@@ -7,14 +7,16 @@ HTML shows everything.
 """
 from __future__ import annotations
 
-import logging
 import os
+import time
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from firmpass.context import ScanContext
 from firmpass.model import ScanResult, Text
+from firmpass.report.pdfjob import _local_only, html_to_pdf  # noqa: F401 - the PDF child's own module
 from firmpass.report.charts import SEVERITY_COLOURS, bar_chart, entropy_chart, score_colour
 from firmpass.present.i18n import as_text, catalogue, t
 from firmpass.present.load import inputs  # noqa: F401 - `firmpass.report.inputs` as before
@@ -23,7 +25,9 @@ from firmpass.report.view import SEVERITIES, VERDICTS, Caps, build_view
 LANGS = ("en", "zh", "both")
 
 
+@lru_cache(maxsize=1)
 def _env() -> "Environment":  # noqa: F821
+    """One environment per process: the template is compiled once, not for the HTML and again for the PDF."""
     from jinja2 import Environment, PackageLoader, StrictUndefined  # loaded when a report is rendered, not at start-up
 
     env = Environment(loader=PackageLoader("firmpass.report", "templates"), autoescape=True,
@@ -65,75 +69,84 @@ def render_html(result: ScanResult, assessment: dict | None, profile: dict | Non
                       verdicts=VERDICTS)
 
 
-def html_to_pdf(html: str, target: Path) -> None:
-    from weasyprint import HTML  # imported late: it is slow to import and --no-pdf needs none of it
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    # base_url=None and no url_fetcher for remote schemes: a hostile string can never make the
-    # renderer fetch anything (the report contains no references besides the local font).
-    HTML(string=html, base_url=None, url_fetcher=_local_only).write_pdf(target)
-
-
-def _local_only(url: str, timeout: int = 10, ssl_context=None):
-    from weasyprint import default_url_fetcher
-
-    if not url.startswith("file:///usr/share/fonts/"):
-        raise ValueError(f"report: refusing to fetch {url[:80]}")
-    return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
-
-
 def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def write_report(out: Path, result: ScanResult, assessment: dict | None, profile: dict | None,
-                 lang: str = "both", pdf: bool = True) -> dict[str, Path]:
-    """report.html (everything) and, unless pdf is False, report.pdf (long tables capped)."""
+def start_report(out: Path, result: ScanResult, assessment: dict | None, profile: dict | None,
+                 lang: str = "both", pdf: bool = True) -> tuple[dict[str, Path], "PdfJob | None"]:  # noqa: F821
+    """Write report.html (everything) now and start report.pdf (long tables capped) in a child
+    process (firmpass.report.pdfjob): the caller goes on and calls `job.join()` before it needs the
+    PDF.  Without pdf, a report.pdf from an earlier run is removed and the job is None."""
+    from firmpass.report.pdfjob import PdfJob
+
     written: dict[str, Path] = {}
     html_path = out / "report.html"
     _write(html_path, render_html(result, assessment, profile, lang, Caps()))
     written["html"] = html_path
+    job = None
     if pdf:
-        pdf_path = out / "report.pdf"
-        tmp = out / "report.pdf.tmp"
-        html_to_pdf(render_html(result, assessment, profile, lang, Caps.for_pdf()), tmp)
-        os.replace(tmp, pdf_path)
-        written["pdf"] = pdf_path
+        job = PdfJob(out, render_html(result, assessment, profile, lang, Caps.for_pdf()))
     elif (out / "report.pdf").is_file() and not (out / "report.pdf").is_symlink():
         (out / "report.pdf").unlink()  # a PDF from an earlier run would no longer match the HTML
-    return written
+    return written, job
 
 
-def rerender(out: Path, assessment: dict | None = None, lang: str = "both", pdf: bool = True) -> dict[str, Path]:
-    """Re-render report.html/report.pdf and the evidence package from a saved scan directory (the
-    assess CLI calls this after writing a new assessment.json).  The profile is the one the
-    assessment recorded, when that file is still there."""
-    from firmpass.evidence import write_evidence
-    from firmpass.present.load import load_assessment, load_profile_file, load_result
-
-    out = Path(out)
-    result = load_result(out)
-    if assessment is None:
-        assessment = load_assessment(out)
-    profile = None
-    rec = (assessment or {}).get("profile")
-    recorded = (rec.get("abs_path") or rec.get("path")) if isinstance(rec, dict) else None
-    if recorded and Path(recorded).is_file():
-        profile = load_profile_file(Path(recorded))
-    written = write_report(out, result, assessment, profile, lang, pdf)
-    write_evidence(out, result, assessment, profile)
+def write_report(out: Path, result: ScanResult, assessment: dict | None, profile: dict | None,
+                 lang: str = "both", pdf: bool = True) -> dict[str, Path]:
+    """report.html (everything) and, unless pdf is False, report.pdf (long tables capped), both
+    written when this returns (a PDF that cannot be made raises PdfJobError)."""
+    written, job = start_report(out, result, assessment, profile, lang, pdf)
+    if job is not None:
+        job.join()
+        written["pdf"] = job.target
     return written
 
 
 def run(ctx: ScanContext) -> None:
+    """report.html now; report.pdf in a child process that `finish_pdf` joins (the evidence stage
+    does, before it hashes the reports, and the pipeline does at its end)."""
     lang = getattr(ctx.options, "lang", "both") or "both"
     pdf = bool(getattr(ctx.options, "pdf", True))
     assessment, profile = inputs(ctx)
-    written = write_report(ctx.out, ctx.result, assessment, profile, lang, pdf)
+    written, job = start_report(ctx.out, ctx.result, assessment, profile, lang, pdf)
     ctx.result.tool.stages.setdefault("report", {})["files"] = sorted(p.name for p in written.values())
+    if job is not None:
+        ctx.scratch["pdf_job"] = job
+        ctx.scratch["join_reports"] = lambda: finish_pdf(ctx)  # the evidence stage calls it
+        ctx.scratch.setdefault("at_end", []).append(finish_pdf)
 
 
-__all__ = ["run", "rerender", "render_html", "write_report", "html_to_pdf", "Text"]
+def finish_pdf(ctx: ScanContext, ok: bool = True) -> None:
+    """Join the report stage's PDF child (once; later calls do nothing).  Its seconds go to
+    tool.stages.report (pdf_seconds, pdf_cpu, pdf_pages); a PDF that could not be made is a
+    warning, never a lost scan.  ok=False (the scan is being abandoned): the child is stopped."""
+    from firmpass.i18n import msg
+    from firmpass.report.pdfjob import PdfJobError
+
+    job = ctx.scratch.pop("pdf_job", None)
+    ctx.scratch.pop("join_reports", None)
+    if job is None:
+        return
+    info = ctx.result.tool.stages.setdefault("report", {})
+    if not ok:
+        job.kill()
+        return
+    t0 = time.perf_counter()
+    try:
+        got = job.join()
+    except PdfJobError as e:
+        info["pdf_wait"] = round(time.perf_counter() - t0, 3)
+        info["pdf_error"] = e.detail
+        ctx.warn("report", "pdf_failed", msg("warn.pdf_failed", detail=e.detail))
+        return
+    info["files"] = sorted(set(info.get("files") or []) | {"report.pdf"})
+    info["pdf_seconds"] = got.get("wall")
+    info["pdf_cpu"] = got.get("cpu")
+    info["pdf_pages"] = got.get("pages")
+    info["pdf_wait"] = round(time.perf_counter() - t0, 3)  # what the scan waited for it (the rest overlapped)
+
+
+__all__ = ["run", "finish_pdf", "render_html", "start_report", "write_report", "html_to_pdf", "Text"]

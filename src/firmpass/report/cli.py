@@ -1,6 +1,6 @@
 """`firmpass report OUT`: re-render report.html, report.pdf and the evidence package from a saved
 scan directory (findings.json + assessment.json), e.g. in another language or after editing the
-profile."""
+profile.  The saved scan is resumed the one way there is: pipeline.load_context + run_stages."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from firmpass.console import err_console, out_console
-
 from firmpass.errors import FirmpassError, UnusableInput, require_file
 from firmpass.i18n import both, msg
 
@@ -23,36 +22,28 @@ def register(app: typer.Typer) -> None:
         profile: Optional[Path] = typer.Option(None, "--profile", help="Product profile (YAML); default: the one the scan used."),
     ) -> None:
         """Re-render the report and the evidence package from a saved scan directory."""
-
-        from firmpass.evidence import write_evidence
-        from firmpass.report import write_report
-        from firmpass.present.load import load_assessment, load_profile_file, load_result
+        from firmpass.context import ScanOptions
+        from firmpass.pipeline import load_context, pdf_wanted, run_stages
 
         if lang not in ("en", "zh", "both"):
             raise FirmpassError("err.bad_choice", option="--lang", value=repr(lang), choices="en, zh, both")
         if not out.is_dir():
             raise UnusableInput("err.bad_scan_dir", path=str(out))
-        result = load_result(out)
-        assessment = load_assessment(out)
         if profile is not None:
             require_file(profile)
-        prof_path = profile
-        if prof_path is None and assessment:  # the profile the scan was assessed with, as `assess` does
-            from firmpass.assess import recorded_profile
-
-            notes: list = []
-            prof_path = recorded_profile(out, notes)
-            for note in notes:
-                err_console.print(both(note), markup=False)
-        prof = load_profile_file(prof_path) if prof_path is not None else None
-        err = err_console
-        if assessment is None:
-            err.print("warning: " + both(msg("report.no_assessment", path=str(out / "assessment.json"))), markup=False, soft_wrap=True)
-        from firmpass.cli import pdf_wanted
-
-        written = write_report(out, result, assessment, prof, lang, pdf=pdf_wanted(out, pdf, default=True))
-        summary = write_evidence(out, result, assessment, prof)
-        for n in summary["notes"]:
-            err.print(f"note: {n['en']} / {n['zh']}", markup=False, soft_wrap=True)
-        files = [p.name for p in written.values()] + ["evidence/", "evidence.zip"]
+        notes: list = []
+        opts = ScanOptions(lang=lang, pdf=pdf_wanted(out, pdf, default=True), profile_path=profile)
+        ctx = load_context(out, opts, notes=notes)
+        for note in notes:
+            err_console.print(both(note), markup=False)
+        if ctx.assessment is None:
+            err_console.print("warning: " + both(msg("report.no_assessment", path=str(out / "assessment.json"))),
+                              markup=False, soft_wrap=True)
+        run_stages(ctx, ["report", "evidence"], fatal={"report", "evidence"})
+        for w in ctx.result.warnings:
+            if w.stage == "report":  # the PDF child failed: report.html and the evidence are written
+                err_console.print(f"warning: {both(w.message)}", markup=False, soft_wrap=True)
+            if w.stage == "evidence":
+                err_console.print(f"note: {w.message.en} / {w.message.zh}", markup=False, soft_wrap=True)
+        files = ctx.result.tool.stages["report"].get("files", []) + ["evidence/", "evidence.zip"]
         out_console.print(both(msg("report.done", files=", ".join(files), out=str(out))), markup=False, soft_wrap=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from firmpass.frameworks.registry import market_ids, market_label
 from firmpass.i18n.terms import value
 from firmpass.model import SEVERITY_ORDER, ScanResult, Text, exploit_source_name
 from firmpass.present.format import _dicts, get, human_size  # noqa: F401 - re-exported for the templates' callers
-from firmpass.present.i18n import as_text, t
+from firmpass.present.i18n import as_text
 
-MARKET_ORDER = ["eu", "uk", "us", "cn"]
 VERDICTS = ["met", "partly_met", "needs_evidence", "not_met", "not_applicable"]
 VERDICT_ORDER = {"not_met": 0, "partly_met": 1, "needs_evidence": 2, "met": 3, "not_applicable": 4}
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
@@ -141,7 +141,8 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     verdict_counts = {k: 0 for k in VERDICTS}
     if assessment:
         summ = assessment.get("summary") if isinstance(assessment.get("summary"), dict) else {}
-        order = [m for m in MARKET_ORDER if m in summ] + sorted(m for m in summ if m not in MARKET_ORDER)
+        known = market_ids()  # the registry's order, then markets it does not know (an older file)
+        order = [m for m in known if m in summ] + sorted(m for m in summ if m not in known)
         for m in order:
             s = summ.get(m) if isinstance(summ.get(m), dict) else {}
             try:
@@ -150,7 +151,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                 score = 0.0
             raw = s.get("counts") if isinstance(s.get("counts"), dict) else {}
             counts = {k: _int(raw.get(k)) for k in VERDICTS}
-            label = t(f"market.{m}") if f"market.{m}" in _market_keys() else as_text(m)
+            label = market_label(m)
             status = as_text(s.get("label")) if s.get("label") else None
             markets.append({"id": m, "label": label, "status": status, "scored": s.get("score") is not None,
                             "score": max(0.0, min(1.0, score)), "counts": counts,
@@ -271,9 +272,3 @@ def _int(x: Any) -> int:
         return int(x or 0)
     except (TypeError, ValueError):
         return 0
-
-
-def _market_keys() -> set[str]:
-    from firmpass.present.i18n import catalogue
-
-    return {k for k in catalogue() if k.startswith("market.")}

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from firmpass.outdir import UNPACKED_MARKER as MARKER  # OUT/unpacked/ belongs to the output directory
+from firmpass.outdir import firmpass_findings as _firmpass_findings
+from firmpass.outdir import remove_tree
 from firmpass.errors import LimitExceeded
 from firmpass.i18n import msg
 from firmpass.model import ContainerNode, FileEntry, Text
@@ -44,19 +47,6 @@ class StreamLimit(Exception):
 
 
 # ---------------------------------------------------------------------------------- byte sources
-MARKER = ".firmpass-unpacked"  # in OUT/unpacked: the tree is firmpass's own and may be rebuilt
-
-
-def _firmpass_findings(path: Path) -> bool:
-    """OUT/findings.json written by firmpass (an output directory from before the marker existed)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return False
-    return b'"tool"' in head and b'"firmpass"' in head
-
-
 @contextlib.contextmanager
 def _mapped(fh):
     """A read-only mmap of `fh`, closed on the way out.  When a limit or an error propagates while
@@ -427,11 +417,14 @@ class _MagicHits:
 
 
 # ---------------------------------------------------------------------------------- engine
+_PAD = re.compile(rb"\x00+|\xff+")  # one-or-more: a starred first branch would match empty before 0xFF
+
+
 def _pad_len(buf, start: int, end: int) -> int:
-    """Length of the 0x00/0xFF padding run at [start, end)."""
+    """Length of the 0x00 or 0xFF padding run at [start, end) (erased flash reads 0xFF)."""
     if start >= end:
         return 0
-    m = re.compile(rb"[\x00]*|[\xff]*").match(buf, start, end)
+    m = _PAD.match(buf, start, end)
     return m.end() - start if m else 0
 
 
@@ -543,7 +536,6 @@ class Unpacker:
                 ours = (top / MARKER).is_file() or _firmpass_findings(self.out / "findings.json")
                 if not ours and any(os.scandir(top)):  # never delete a directory firmpass did not make
                     raise UnusableInput("err.out_not_ours", path=str(top))
-                from firmpass.outdir import remove_tree
 
                 remove_tree(top)  # never follows links, no recursion (a tree thousands deep)
             elif st is not None:
@@ -658,29 +650,45 @@ class Unpacker:
         buf, end = src.buf, src.end
         pos, found = start, 0
         hits = _MagicHits(buf, end, {g: m for g, m in _sig_magics["carve"].items()}, self.check_time)
+        # handlers whose magic is too common to scan for name their own candidate offsets (YAFFS2 in a
+        # NAND dump: erase-block boundaries); probed in offset order together with the signature hits
+        extra = sorted((o, i, h) for i, h in enumerate(REGISTRY) if hasattr(h, "carve_offsets")
+                       for o in h.carve_offsets(buf, src.off, start, end))
         probes = 0
         while pos < end:
             m = hits.next(pos)
-            if m is None:
-                break
+            while extra and extra[0][0] < pos:
+                extra.pop(0)
             probes += 1
             if probes % 4096 == 0:
                 self.check_time()  # a blob full of magics: the deadline holds between probes too
             hit = None
-            for h, moff in candidates(groups, buf, m[0]):
-                off = m[0] - moff
-                if off < pos:
-                    continue
+            if extra and (m is None or extra[0][0] <= m[0]):
+                off, _, h = extra.pop(0)
                 try:
                     size = h.probe(buf, off, end)
                 except Exception:  # noqa: BLE001
                     size = None
-                if size is not None:
-                    hit = (h, off, size)
-                    break
-            if hit is None:
-                pos = m[0] + 1
-                continue
+                if size is None:
+                    continue
+                hit = (h, off, size)
+            elif m is None:
+                break
+            else:
+                for h, moff in candidates(groups, buf, m[0]):
+                    off = m[0] - moff
+                    if off < pos:
+                        continue
+                    try:
+                        size = h.probe(buf, off, end)
+                    except Exception:  # noqa: BLE001
+                        size = None
+                    if size is not None:
+                        hit = (h, off, size)
+                        break
+                if hit is None:
+                    pos = m[0] + 1
+                    continue
             h, off, size = hit
             stop = end if size < 0 else min(end, off + size)
             child = self.new_node(parent, h.name, offset=off, size=(stop - off) if size >= 0 else 0)

@@ -1,7 +1,6 @@
 """`firmpass db ...`: import, update and inspect the local vulnerability store."""
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import datetime, timezone
@@ -55,40 +54,44 @@ def import_cmd(paths: list[Path] = typer.Argument(..., help="Data files or direc
 
 @db_app.command("update")
 def update_cmd(db: Optional[str] = OPT_DB,
-               nvd_url: str = typer.Option("https://services.nvd.nist.gov/rest/json/cves/2.0", "--nvd-url"),
-               kev_url: str = typer.Option("https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json", "--kev-url"),
-               epss_url: str = typer.Option("https://epss.cyentia.com/epss_scores-current.csv.gz", "--epss-url"),
-               euvd_url: str = typer.Option("https://euvdservices.enisa.europa.eu/api/search", "--euvd-url"),
-               only: Optional[str] = typer.Option(None, "--only", help="nvd,euvd,kev,epss")) -> None:
+               only: Optional[str] = typer.Option(None, "--only", help="Feeds to update, e.g. nvd,kev (default: every feed "
+                                                  "that can be downloaded, vulns/feeds/)."),
+               url: list[str] = typer.Option([], "--url", help="Another address for one feed: NAME=URL (a mirror); repeatable."),
+               ) -> None:
     """Download what changed since the last update (NVD and EUVD incremental, KEV, EPSS); resumable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from firmpass.vulns import update as up
+    from firmpass.vulns import feeds
 
-    which = [w.strip().lower() for w in (only or "nvd,euvd,kev,epss").split(",") if w.strip()]
-    bad = [w for w in which if w not in ("nvd", "euvd", "kev", "epss")]
-    if bad or not which:
-        raise FirmpassError("err.bad_choice", option="--only", value=repr(only), choices="nvd, euvd, kev, epss")
+    avail = feeds.updatable()
+    choices = ", ".join(avail)
+    which = [w.strip().lower() for w in (only or ",".join(avail)).split(",") if w.strip()]
+    if any(w not in avail for w in which) or not which:
+        raise FirmpassError("err.bad_choice", option="--only", value=repr(only), choices=choices)
+    urls = {}
+    for u in url:
+        name, sep, addr = u.partition("=")
+        if not sep or name.strip().lower() not in avail or not addr.strip():
+            raise FirmpassError("err.bad_choice", option="--url", value=repr(u), choices=f"NAME=URL, NAME: {choices}")
+        urls[name.strip().lower()] = addr.strip()
     store = _open(db)
-    api_key = os.environ.get("NVD_API_KEY")
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err) as prog:
-            if "nvd" in which:
-                task = prog.add_task(both(msg("db.update.progress", source="NVD")), total=None)
-                n = up.update_nvd(store, nvd_url, api_key=api_key,
-                                  progress=lambda d, t: prog.update(task, completed=d, total=t))
-                out.print(both(msg("db.info.updated", source="nvd", records=n)), markup=False)
-            if "euvd" in which:
-                task = prog.add_task(both(msg("db.update.progress", source="EUVD")), total=None)
-                n = up.update_euvd(store, euvd_url, progress=lambda d, t: prog.update(task, completed=d, total=t))
-                out.print(both(msg("db.info.updated", source="euvd", records=n)), markup=False)
-            for name, url in (("kev", kev_url), ("epss", epss_url)):
-                if name in which:
-                    task = prog.add_task(both(msg("db.update.progress", source=name.upper())), total=1)
-                    n = up.update_file(store, url, name)
-                    prog.update(task, completed=1)
-                    out.print(both(msg("db.info.updated", source=name, records=n)), markup=False)
+            for name, feed in avail.items():
+                if name not in which:
+                    continue
+                task = prog.add_task(both(msg("db.update.progress", source=getattr(feed, "LABEL", name.upper()))), total=None)
+                paged: list = []  # a paged feed reports (done, total); a whole file is one step
+
+                def step(done, total, task=task, paged=paged):
+                    paged.append(1)
+                    prog.update(task, completed=done, total=total)
+
+                n = feed.update(store, urls.get(name, feed.UPDATE_URL), progress=step)
+                if not paged:
+                    prog.update(task, completed=1, total=1)
+                out.print(both(msg("db.info.updated", source=name, records=n)), markup=False)
     finally:
         store.close()
 

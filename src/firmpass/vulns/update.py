@@ -18,13 +18,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from firmpass.errors import FirmpassError
-from firmpass.vulns import importers
+from firmpass.vulns import feeds
+from firmpass.vulns.feeds import epss, euvd, kev, nvd
+from firmpass.vulns.feeds.common import count_vulns
 from firmpass.vulns.store import Store
 
-NVD_URL = "https://services.nvd.nist.gov/rest/json/cves/2.0"
-KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-EPSS_URL = "https://epss.cyentia.com/epss_scores-current.csv.gz"
-EUVD_URL = "https://euvdservices.enisa.europa.eu/api/search"
+# each feed's address is written once, in its module (vulns/feeds/<name>.py)
+NVD_URL, KEV_URL, EPSS_URL, EUVD_URL = nvd.UPDATE_URL, kev.UPDATE_URL, epss.UPDATE_URL, euvd.UPDATE_URL
 EUVD_WINDOW = timedelta(days=7)  # a week of EUVD updates is a few thousand records: a few dozen pages
 EUVD_PAGE = 100  # the largest page the EUVD search API serves
 EUVD_FIRST = timedelta(days=120)  # a first update reaches this far back; older history comes from a dump (db import)
@@ -79,10 +79,10 @@ def update_nvd(store: Store, base_url: str = NVD_URL, now: datetime | None = Non
             q = urllib.parse.urlencode({"lastModStartDate": _fmt(start), "lastModEndDate": _fmt(end),
                                         "startIndex": index, "resultsPerPage": PAGE})
             obj = json.loads(fetch(f"{base_url}?{q}", api_key=api_key, **kw))
-            recs, _ = importers.parse_nvd(obj)
+            recs, _ = nvd.parse_nvd(obj)
             with store.session() as s, s.begin():
                 store.ingest_vulns(s, "nvd", recs)
-                store.touch_source(s, "nvd", "nvd", importers._count(store, s, "nvd"), base_url, obj.get("timestamp"))
+                store.touch_source(s, "nvd", "nvd", count_vulns(store, s, "nvd"), base_url, obj.get("timestamp"))
             total_done += len(recs)
             index += int(obj.get("resultsPerPage") or len(recs))
             total = int(obj.get("totalResults") or 0)
@@ -124,7 +124,7 @@ def update_euvd(store: Store, base_url: str = EUVD_URL, now: datetime | None = N
             items = obj["items"]
             if items:
                 with store.session() as s, s.begin():
-                    importers._import_one(store, s, "euvd", {"items": items}, None, base_url, None)
+                    feeds.ingest(store, s, "euvd", {"items": items}, None, base_url)
             done += len(items)
             page += 1
             total = int(obj.get("total") or 0)
@@ -149,10 +149,8 @@ def update_file(store: Store, url: str, name: str, **kw) -> int:
         obj, txt = json.loads(text), None
     else:
         obj, txt = None, text
-    from firmpass.vulns import vex as vexmod
-
-    fmt = importers.sniff(obj) if obj is not None else "epss"
+    fmt = feeds.sniff(obj) if obj is not None else feeds.sniff_text(txt)
     if fmt is None:
         raise FirmpassError("db.err.network", url=url, detail=f"unexpected content for {name}")
     with store.session() as s, s.begin():
-        return importers._import_one(store, s, fmt, obj, txt, url, vexmod)
+        return feeds.ingest(store, s, fmt, obj, txt, url)

@@ -66,7 +66,7 @@ class SavedScan:
 def load_scan(out: Path) -> SavedScan:
     """A saved scan: findings.json (without its per-file list, which the watch does not need), the
     profile recorded in assessment.json when it can still be read, the previous watch.json."""
-    from firmpass.assess import recorded_profile
+    from firmpass.present.load import recorded_profile
 
     p = out / "findings.json"
     try:

@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a watch finds a newly exploited "
                                               "vulnerability (exploited) or a new one of that severity (critical, high)."),
         no_drafts: bool = typer.Option(False, "--no-drafts", help="Do not write the Art. 14 drafts and CSAF advisories."),
+        notify: Optional[Path] = typer.Option(None, "--notify", help="Settings file (YAML) of the e-mail and/or "
+                                              "webhook to tell when a shipped version has a newly exploited "
+                                              "vulnerability (firmpass.notify)."),
     ) -> None:
         """Match saved scans against the store as it is now: new, resolved and exploited vulnerabilities,
         CRA Art. 14 clocks and drafts.  Offline; run `firmpass db update` first for fresh data."""
@@ -38,6 +41,11 @@ def register(app: typer.Typer) -> None:
                 raise UnusableInput("watch.err.no_scans", path=str(portfolio))
         if not dirs:
             raise FirmpassError("watch.err.nothing")
+        notify_cfg = None
+        if notify is not None:
+            from firmpass.notify import load_config
+
+            notify_cfg = load_config(notify)  # a bad settings file stops here, before anything is watched
         for d in dirs:
             if not (d / "findings.json").is_file():
                 raise UnusableInput("err.bad_scan_dir", path=str(d))
@@ -77,6 +85,11 @@ def register(app: typer.Typer) -> None:
             out_console.print(both(msg("watch.cli.portfolio", scans=data["totals"]["scans"],
                                        products=data["totals"]["products"], path=str(portfolio / "portfolio.html"))),
                               markup=False)
+        if notify_cfg is not None:
+            from firmpass.notify import exploited_alerts, send
+
+            for res in send(exploited_alerts(scans, docs, now), notify_cfg):
+                (out_console if res["ok"] else err_console).print(both(_text(res["text"])), markup=False)
         if any(fails(d, fail_on) for d in docs):
             raise typer.Exit(1)
 

@@ -102,7 +102,9 @@ def _archive(u, node, src, depth, fmt: str) -> None:
                     def blocks():
                         nonlocal produced
                         mine = 0
-                        for b in ae.get_blocks(OUT_CHUNK):
+                        # libarchive-c allocates and copies a whole buffer of this size per call and
+                        # per block: sized to the member (most are small), not always OUT_CHUNK
+                        for b in ae.get_blocks(min(OUT_CHUNK, max(1 << 14, -(-(ae.size or 0) // 4096) * 4096 + 4096))):
                             produced += len(b)
                             mine += len(b)
                             if mine > u.lim.max_file_bytes:  # more than declared: stop this member only

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import bz2
 import lzma
-import zlib
 
 from firmpass.errors import LimitExceeded
+from firmpass.formats import inflate
 from firmpass.unpack.engine import Handler, StreamLimit
 from firmpass.unpack.handlers.common import (
     CHUNK,
@@ -100,7 +100,7 @@ class GzipHandler(_Stream):
         return -1 if off + 18 <= end and buf[off + 3] & 0xE0 == 0 else None
 
     def decompressor(self):
-        return _Z(zlib.decompressobj(31))
+        return _Z(inflate.decompressobj(31))
 
     def salvage(self, view):
         """Raw deflate after the gzip header: zlib checks the trailer's CRC-32 and length only together
@@ -118,7 +118,7 @@ class GzipHandler(_Stream):
                 pos += 2
         except (IndexError, ValueError):
             return None
-        return _Z(zlib.decompressobj(-15)), pos
+        return _Z(inflate.decompressobj(-15)), pos
 
     def step(self, z, view, pos):
         if not z.tail:

@@ -227,16 +227,41 @@ class _Yaffs2Reader(FsReader):
             n += 1
 
 
+_HEADER_STARTS = {struct.pack(e + "II", t, p) for e in "<>" for t in range(1, 6) for p in range(1, 5)}
+MAX_NAND_SCAN = 4 << 30
+
+
 class Yaffs2Handler(Handler):
-    """No magic of its own: tried at offset 0 of a file or payload only (never carved), where the
-    first chunk must be an object header whose spare holds consistent tags."""
+    """No magic of its own: tried at offset 0 of a file or payload, and at the erase-block boundaries of
+    a raw NAND dump (carve_offsets), where the first chunk must be an object header whose spare holds
+    consistent tags."""
 
     name = "yaffs2"
     kind = "filesystem"
     # the first object header: type 1-5 (LE or BE), then its parent id (1, the root, for top entries)
     # (parents 1-4: the root, lost+found, and the unlinked and deleted pseudo-directories)
     magics = [(struct.pack(e + "II", t, p), 0) for e in "<>" for t in range(1, 6) for p in range(1, 5)]
-    carve = False
+    carve = False  # the 8-byte pattern is too common to scan for; see carve_offsets for NAND dumps
+
+    def carve_offsets(self, buf, base: int, start: int, end: int) -> list[int]:
+        """Where a YAFFS2 partition may start inside a raw NAND dump (every page followed by its spare
+        area, so the dump is a whole number of page+spare chunks from `base`): at an erase-block
+        boundary (32 pages of 512 bytes, 64 of 2048 or more; a 128-page block's boundaries are among
+        them) whose first 8 bytes are an object header's type and parent.  At most a few thousand
+        candidates for a large dump; the engine probes each (detect) like a signature hit."""
+        out: set[int] = set()
+        if end - base > MAX_NAND_SCAN:
+            return []
+        for page, spare in GEOMETRIES:
+            chunk = page + spare
+            if (end - base) % chunk or end - base < 2 * chunk:
+                continue
+            step = chunk * (32 if page == 512 else 64)
+            first = base + -(-(start - base) // step) * step
+            for off in range(max(first, base + step), end - chunk + 1, step):  # base itself: offset 0, identify's
+                if buf[off: off + 8] in _HEADER_STARTS:
+                    out.add(off)
+        return sorted(out)
 
     def probe(self, buf, off, end):
         lay = detect(buf, off, end)

@@ -1,0 +1,126 @@
+"""report.pdf rendered in a child process while the scan goes on (issue 15).
+
+WeasyPrint is pure Python for most of its work, so a thread would only take turns with the scan
+under the GIL; a child process lays the PDF out on the other core while the evidence stage runs.
+Nothing is shared: the parent writes the PDF's HTML to OUT/report.pdf.html.tmp and the child
+writes OUT/report.pdf.tmp, which `join` moves to OUT/report.pdf when the child succeeded.  A
+child that fails or runs out of time costs the PDF only (the caller records a warning); the HTML
+and every other result are already on disk.
+
+The child runs this file as a script (`python -P .../pdfjob.py SRC DST`: -P keeps its own directory
+off sys.path), so it imports WeasyPrint and nothing of firmpass (importing the report package
+would load pydantic models and the message catalogue, ~0.4 s, for nothing).  It prints one JSON line: its wall and CPU
+seconds for the PDF alone (WeasyPrint's import included) and the page count, which the report
+stage keeps in findings.json (tool.stages.report.pdf_seconds / pdf_cpu / pdf_pages).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# a 15-page report takes ~2 s; the bound is for a broken font set-up or a machine under heavy load
+TIMEOUT = 600.0
+
+
+class PdfJobError(Exception):
+    """The child failed: `detail` is its last line of stderr (or what went wrong starting it)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class PdfJob:
+    def __init__(self, out: Path, html: str):
+        self.out = Path(out)
+        self.src = self.out / "report.pdf.html.tmp"
+        self.tmp = self.out / "report.pdf.tmp"
+        self.target = self.out / "report.pdf"
+        self.info: dict[str, Any] | None = None
+        self.error: PdfJobError | None = None
+        self.src.write_text(html, encoding="utf-8")
+        self.t0 = time.perf_counter()
+        try:
+            self.proc: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-P", str(Path(__file__).resolve()), str(self.src), str(self.tmp)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.out))
+        except OSError as e:
+            self.proc = None
+            self.error = PdfJobError(f"cannot start the PDF renderer: {e}")
+            self._cleanup()
+
+    def join(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Wait for the child; report.pdf is in place when this returns.  Raises PdfJobError (every
+        time it is called) when the PDF could not be made.  Safe to call more than once."""
+        if self.info is None and self.error is None and self.proc is not None:
+            try:
+                stdout, stderr = self.proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.error = PdfJobError(f"the PDF renderer did not finish in {timeout:g} s")
+            else:
+                wall = time.perf_counter() - self.t0
+                if self.proc.returncode == 0 and self.tmp.is_file():
+                    os.replace(self.tmp, self.target)
+                    try:
+                        self.info = json.loads(stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+                    except (ValueError, IndexError):
+                        self.info = {}
+                    self.info["wall"] = round(wall, 3)  # start of the child to its end, as the scan saw it
+                else:
+                    lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+                    self.error = PdfJobError(lines[-1][:300] if lines else f"exit status {self.proc.returncode}")
+            self._cleanup()
+        if self.error is not None:
+            raise self.error
+        return self.info or {}
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+            self.error = self.error or PdfJobError("the PDF renderer was stopped")
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for p in (self.src, self.tmp):
+            if p.is_file() or p.is_symlink():  # never a directory someone else made
+                p.unlink()
+
+
+def html_to_pdf(html: str, target: Path) -> int:
+    """Write `target` (A4, WeasyPrint); returns its page count."""
+    from weasyprint import HTML  # imported late: it is slow to import and --no-pdf needs none of it
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    # base_url=None and no url_fetcher for remote schemes: a hostile string can never make the
+    # renderer fetch anything (the report contains no references besides the local font).
+    doc = HTML(string=html, base_url=None, url_fetcher=_local_only).render()
+    doc.write_pdf(target)
+    return len(doc.pages)
+
+
+def _local_only(url: str, timeout: int = 10, ssl_context=None):
+    from weasyprint import default_url_fetcher
+
+    if not url.startswith("file:///usr/share/fonts/"):
+        raise ValueError(f"report: refusing to fetch {url[:80]}")
+    return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+
+
+def _child(src: Path, dst: Path) -> None:
+    t, c = time.perf_counter(), time.process_time()
+    pages = html_to_pdf(src.read_text(encoding="utf-8"), dst)
+    print(json.dumps({"seconds": round(time.perf_counter() - t, 3), "cpu": round(time.process_time() - c, 3),
+                      "pages": pages}))
+
+
+if __name__ == "__main__":
+    _child(Path(sys.argv[1]), Path(sys.argv[2]))
