@@ -55,14 +55,20 @@ def _run_direct(data: bytes, work):
 def test_ext4_huge_directory_honours_the_deadline(tmp_path):
     """An ext4 directory of many empty files: listing it and writing files that have no block to write
     never looked at the clock (50,000 of them ran 28 s past --timeout 30).  Now the listing checks it
-    every 1024 entries and every file written checks it: the limit is a warning, the entries listed
-    are kept, and the command returns promptly."""
-    import json
+    every 1024 entries and every file written checks it.  Run with the deadline already behind (the
+    engine's clock starts at the context's start): the limit stops the handler and no file is written
+    after it (before, every listed file was still written)."""
+    import mmap
     import shutil
     import subprocess
-    import sys
 
     import pytest
+
+    from firmpass.context import Limits, ScanContext, ScanOptions
+    from firmpass.errors import LimitExceeded
+    from firmpass.model import ImageInfo, ScanResult, ToolInfo
+    from firmpass.unpack import handlers  # noqa: F401
+    from firmpass.unpack.engine import REGISTRY, Src, Unpacker
 
     if not shutil.which("mke2fs"):
         pytest.skip("mke2fs (e2fsprogs) is not installed")
@@ -73,12 +79,17 @@ def test_ext4_huge_directory_honours_the_deadline(tmp_path):
     img = tmp_path / "big-dir.ext4"
     subprocess.run(["mke2fs", "-q", "-t", "ext4", "-N", "4000", "-d", str(root.parent), "-F", str(img), "16M"],
                    check=True, capture_output=True)
+    h = next(x for x in REGISTRY if x.name == "ext")
+    res = ScanResult(tool=ToolInfo(version="t"), image=ImageInfo(path=str(img), name=img.name, sha256="-",
+                                                                   sha512="-", size=img.stat().st_size))
     out = tmp_path / "out"
-    t0 = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "firmpass.cli", "unpack", str(img), "-o", str(out), "--timeout", "0.01"],
-                       capture_output=True, text=True, timeout=600)
-    assert time.monotonic() - t0 < 120
-    assert r.returncode == 0, r.stderr
-    assert "--timeout" in r.stderr and "Traceback" not in r.stderr
-    files = json.loads((out / "findings.json").read_text())["files"]
-    assert any(f["path"] == "/d" for f in files)
+    ctx = ScanContext(image=img, out=out, result=res, options=ScanOptions(limits=Limits(max_seconds=60)))
+    ctx.started = time.monotonic() - 120  # the deadline passed a minute ago
+    u = Unpacker(ctx)
+    u.reset_output()
+    node = u.new_node(None, h.name, size=img.stat().st_size, blob=str(img))
+    with open(img, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        with pytest.raises(LimitExceeded, match="more than 60 s"):
+            u.run(h, node, Src(img, mm, 0, len(mm)), 0)
+    written = [p for p in (out / "unpacked").rglob("f*") if p.is_file()]
+    assert written == []
