@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hostile.names import build as build_names  # noqa: E402
+from tests.hostile.names import build as build_names
+from tests.hostile.test_b08_time import _newc
 
 
 def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
@@ -33,17 +33,33 @@ def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
     return path
 
 
+# The firmpass process is started by a small launcher whose only child it is: a child's peak RSS
+# (ru_maxrss) starts at its parent's RSS when it is forked, so starting firmpass from this process,
+# which builds inputs of hundreds of MiB, would report this process's size instead.
+_LAUNCH = ("import json,resource,subprocess,sys;"
+           "p=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE);"
+           "sys.stdout.write(json.dumps([resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,p.returncode,"
+           "p.stderr.decode('utf-8','replace')]))")
+
+
 def _run(args: list[str]) -> tuple[float, int, int, str]:
     """(seconds, peak RSS MiB, exit code, first stderr line) of one firmpass process."""
     t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, "-m", "firmpass.cli", *args], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, cwd=ROOT)
-    err = p.stderr.read().decode("utf-8", "replace")
-    _pid, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    p = subprocess.run([sys.executable, "-c", _LAUNCH, sys.executable, "-m", "firmpass.cli", *args],
+                       check=False, capture_output=True, text=True, cwd=ROOT)
+    kb, rc, err = json.loads(p.stdout)
     secs = time.monotonic() - t0
     lines = [l for l in err.splitlines() if l.strip() and "No product profile" not in l and "vulnerability database" not in l]
-    return secs, ru.ru_maxrss // 1024, p.returncode, (lines[0] if lines else "")
+    first = lines[0] if lines else ""
+    if args[0] == "scan":  # which stages the deadline stopped or skipped
+        try:
+            st = json.loads((Path(args[args.index("-o") + 1]) / "findings.json").read_text())["tool"]["stages"]
+            cut = [f"{k} {v['status']}" for k, v in st.items() if v.get("status") in ("stopped", "skipped")]
+            if cut:
+                first = f"[{', '.join(cut)}] {first}"
+        except (OSError, ValueError, KeyError):
+            pass
+    return secs, kb // 1024, rc, first
 
 
 def cases(tmp: Path):
@@ -63,7 +79,6 @@ def cases(tmp: Path):
     deep = _tar(tmp / "deep.tar", [("/".join(["d"] * 1500) + "/f", b"x"), ("etc/passwd", b"root::0:0::/:/bin/sh\n")])
     yield "tar entry 1500 components deep", "no recursion", ["unpack", str(deep), "-o", str(tmp / "o3")]
 
-    from tests.hostile.test_b08_time import _newc
     longname = tmp / "long.cpio"
     longname.write_bytes(_newc([b"a" * (1 << 20), b"etc/passwd"]))
     yield "cpio member name of 1 MiB", "255 B a name part", ["unpack", str(longname), "-o", str(tmp / "o4")]
@@ -72,6 +87,34 @@ def cases(tmp: Path):
     many.write_bytes(_newc(b"f%d" % i for i in range(300_000)))
     yield "cpio of 300,000 empty entries", "--max-files 100000", ["unpack", str(many), "-o", str(tmp / "o5"),
                                                                   "--max-files", "100000"]
+
+    # the issue's case: 1,000,000 empty entries (70 s and 1.5 GB before); bounded by --max-files (default
+    # 250,000), the memory per entry (tests/hostile/test_b08_entries_memory.py) and the deadline
+    million = tmp / "million.cpio"
+    million.write_bytes(_newc(b"f%d" % i for i in range(1_000_000)))
+    yield "cpio of 1,000,000 empty entries", "--timeout 60, default --max-files", [
+        "unpack", str(million), "-o", str(tmp / "o5m"), "--timeout", "60"]
+    million.unlink()
+
+    # one deadline across the stages: a tree of 60,000 small files whose identify and checks run past it
+    wide = tmp / "wide.tar"
+    with tarfile.open(wide, "w") as t:
+        for i in range(60_000):
+            data = b"#!/bin/sh\necho %d\n" % i
+            ti = tarfile.TarInfo(f"usr/share/x/{i % 100}/f{i}.sh")
+            ti.size, ti.mode = len(data), 0o755
+            t.addfile(ti, io.BytesIO(data))
+    yield "scan of 60,000 files under --timeout 60", "one deadline, every stage", [
+        "scan", str(wide), "-o", str(tmp / "o5d"), "--no-pdf", "--timeout", "60"]
+
+    esc = _tar(tmp / "ansi.tar", [("etc/\x1b[2J\x1b[Hscan finished\nx", b"x"), ("etc/passwd", b"root::0:0::/:/bin/sh\n")])
+    yield "member names with ANSI escapes and newlines", "escaped on the terminal", [
+        "scan", str(esc), "-o", str(tmp / "o5e"), "--no-pdf"]
+
+    (tmp / "nested-names").mkdir()
+    nested = build_names("tar", tmp / "nested-names")
+    outer = _tar(tmp / "outer.tar", [("rootfs.tar", nested.read_bytes())])
+    yield "nested tar with non-UTF-8 names", "names are bytes", ["scan", str(outer), "-o", str(tmp / "o5n"), "--no-pdf"]
 
     big = tmp / "big.tar"
     with tarfile.open(big, "w") as t:
@@ -112,6 +155,10 @@ def cases(tmp: Path):
     yield f"db import NVD feed ({size >> 20} MiB, 10,000 records)", "streamed", ["db", "import", str(nvd), "--db",
                                                                                str(tmp / "nvd.db")]
 
+    deep = tmp / "deep-vex.json"
+    deep.write_text('{"@context": "https://openvex.dev/ns/v0.2.0", "statements": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    yield "--vex nested 100,000 levels", "64 levels", ["scan", str(shadow), "-o", str(tmp / "o11"), "--vex", str(deep)]
+
     kev = tmp / "kev.json"
     kev.write_text(json.dumps({"catalogVersion": "x"}))
     yield 'db import {"catalogVersion":"x"}', "shape check", ["db", "import", str(kev), "--db", str(tmp / "v.db")]
@@ -143,7 +190,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="firmpass-bench-hostile-") as d:
         for case, limit, args in cases(Path(d)):
             secs, rss, rc, line = _run(args)
-            outcome = f"exit {rc}" + (f": {line[:90]}" if line else "")
+            outcome = f"exit {rc}" + (f": {line[:110]}" if line else "")
             rows.append((case, limit, f"{secs:.1f} s", f"{rss} MiB", outcome))
             print(f"  {case:<42} {limit:<22} {secs:>7.1f} s {rss:>6} MiB  {outcome}", flush=True)
         # the deep tree is removed without recursion (pytest's and Python's rmtree recurse)

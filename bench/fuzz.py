@@ -221,12 +221,22 @@ def run_handler(name: str, data: bytes, work: Path) -> str:
     u.reset_output()
     node = u.new_node(None, h.name, size=len(data), blob=str(img))
     t0 = time.monotonic()
+    outcome = None
     with open(img, "rb") as fh:
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            u.run(h, node, Src(img, mm, 0, len(mm)), 0)
+            # as the scan does (Unpacker.identify): a handler only gets what its probe accepted, and a
+            # probe that raises means "not this format"
+            try:
+                accepted = h.probe(mm, 0, len(mm)) is not None
+            except Exception:  # noqa: BLE001
+                accepted = False
+            if not accepted:
+                outcome = "rejected"
+            else:
+                u.run(h, node, Src(img, mm, 0, len(mm)), 0)
         except LimitExceeded:
-            return "limit"
+            outcome = "limit"
         except Exception as e:  # noqa: BLE001 - this is what the fuzzer looks for
             raise Crash(f"{type(e).__name__} escaped Unpacker.run: {e}") from e
         finally:
@@ -234,9 +244,10 @@ def run_handler(name: str, data: bytes, work: Path) -> str:
                 mm.close()
             except BufferError:
                 pass
+    # a limit reached long after the deadline is a hang too: a loop that does not check it
     if time.monotonic() - t0 > HANG_S * 1.5:
         raise Crash(f"took {time.monotonic() - t0:.0f} s (limit {HANG_S:g} s)")
-    return node.status
+    return outcome or node.status
 
 
 def run_vex(data: bytes, work: Path) -> str:

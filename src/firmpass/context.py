@@ -88,6 +88,9 @@ class ScanContext:
         self._by_path: dict[tuple[str, str], FileEntry] | None = None
         # one deadline for the whole scan (--timeout): long-running parsers poll remaining()
         self.started = time.monotonic()
+        # the stage checkpoint() stops at the deadline (set by the pipeline for the stages that compute;
+        # None elsewhere, so the stages that only write results always run to the end)
+        self.bounded_stage: str | None = None
 
     @property
     def deadline(self) -> float:
@@ -96,6 +99,14 @@ class ScanContext:
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
+
+    def checkpoint(self) -> None:
+        """Raise DeadlineReached once the deadline has passed, while a bounded stage runs.  Called in
+        the loops of identify, vulns and checks and on every file read, so --timeout bounds them."""
+        if self.bounded_stage is not None and time.monotonic() > self.deadline:
+            from firmpass.errors import DeadlineReached
+
+            raise DeadlineReached(self.bounded_stage)
 
     # ------------------------------------------------------------------ warnings
     def warn(self, stage: str, code: str, message: Text, part: str | None = None) -> None:
@@ -147,6 +158,7 @@ class ScanContext:
         return p
 
     def read(self, entry: FileEntry, limit: int | None = 64 * 1024 * 1024) -> bytes:
+        self.checkpoint()
         p = self.disk(entry)
         if p is None:
             return b""

@@ -32,6 +32,19 @@ class LimitExceeded(FirmpassError):
     """A safety limit (size, ratio, depth, count, time) was hit."""
 
 
+class DeadlineReached(BaseException):
+    """The scan's one deadline (--timeout) passed while a stage that computes (identify, vulns, checks,
+    assess) was running; raised by ScanContext.checkpoint().  A BaseException on purpose, like
+    asyncio's CancelledError: the many `except Exception` blocks that keep one bad file or one failing
+    check from losing the stage must not swallow it.  The pipeline marks the stage 'stopped', warns,
+    and writes what was computed; `partial` carries a stage's results so far when it has any."""
+
+    def __init__(self, stage: str, partial: object = None):
+        super().__init__(stage)
+        self.stage = stage
+        self.partial = partial
+
+
 class InternalError(FirmpassError):
     """A bug or an input no handler anticipated, in a stage the scan cannot go on without.  Exit 2
     like unusable input (the contract has 0 and 2 only); the results so far are already on disk."""

@@ -18,7 +18,7 @@ from typing import Callable
 
 from firmpass import __version__
 from firmpass.context import ScanContext, ScanOptions
-from firmpass.errors import FirmpassError, InternalError, UnusableInput, require_file
+from firmpass.errors import DeadlineReached, FirmpassError, InternalError, UnusableInput, require_file
 from firmpass.i18n import exc_detail, msg
 from firmpass.model import SCHEMA_VERSION, ImageInfo, ScanResult, ToolInfo
 
@@ -190,9 +190,17 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
         if progress is not None:
             progress.start(name, ctx)
         t0 = time.perf_counter()
+        if name in DEADLINE_SKIPPABLE:
+            ctx.bounded_stage = name  # ctx.checkpoint() stops it at the deadline
         try:
             runner(ctx)
             info["status"] = "ok"
+        except DeadlineReached:
+            # stopped part-way: a warning; what the stage computed before is kept and written below
+            info["status"] = "stopped"
+            info["reason"] = "deadline"
+            ctx.warn(name, "deadline", msg("warn.deadline_stopped", stage=name,
+                                           seconds=f"{ctx.options.limits.max_seconds:g}"))
         except FirmpassError as e:
             info["status"] = "failed"
             if name in fatal:
@@ -209,6 +217,8 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
                 write_findings(ctx)  # what was read before the failure stays on disk
                 raise InternalError(name, e, ctx.out) from e
             ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=exc_detail(e)))
+        finally:
+            ctx.bounded_stage = None
         info["seconds"] = round(time.perf_counter() - t0, 3)
         write_findings(ctx)
         if progress is not None:

@@ -9,9 +9,10 @@ from pathlib import Path
 FIX = Path(__file__).parents[1] / "fixtures" / "vulns" / "nvd_fixture.json.gz"
 
 
-def write_feed(path: Path, records: int) -> int:
-    """Write a feed of `records` vulnerabilities to `path` (plain JSON); returns its size in bytes."""
-    src = json.loads(gzip.decompress(FIX.read_bytes()))["vulnerabilities"]
+def write_feed(path: Path, records: int, source: Path = FIX) -> int:
+    """Write a feed of `records` vulnerabilities to `path` (plain JSON); returns its size in bytes.
+    `source` is a gzip NVD API 2.0 feed whose records are repeated (the fixture by default)."""
+    src = json.loads(gzip.decompress(source.read_bytes()))["vulnerabilities"]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write('{"resultsPerPage": %d, "startIndex": 0, "totalResults": %d, "format": "NVD_CVE", '
                  '"version": "2.0", "timestamp": "2026-01-01T00:00:00.000", "vulnerabilities": [' % (records, records))

@@ -36,7 +36,7 @@ def _vulns_checked(result: ScanResult) -> bool:
     db = result.extra.get("vuln_db")
     if isinstance(db, dict) and db.get("empty"):
         return False
-    if (result.tool.stages.get("vulns") or {}).get("status") in ("failed", "skipped"):
+    if (result.tool.stages.get("vulns") or {}).get("status") in ("failed", "skipped", "stopped"):
         return False  # a stage that failed checked nothing: never "no critical vulnerability left"
     return bool(db) or bool(result.vulnerabilities) or "vulns" in result.tool.stages
 

@@ -13,14 +13,30 @@ from firmpass.model import Text
 
 
 def run(ctx: ScanContext) -> None:
-    from firmpass.checks.base import CheckRun, to_findings
-    from firmpass.checks.registry import all_checks
+    from firmpass.checks.base import CheckRun
 
     cr = CheckRun(ctx)
     ran: list[str] = []
     timings: dict[str, float] = {}
+    try:
+        _run_checks(ctx, cr, ran, timings)
+    finally:  # also when the scan's deadline stops the stage: the checks that ran are kept
+        ctx.result.extra["checks_run"] = ran
+        ctx.result.extra["hardening"] = {k: v for k, v in cr.memo.get("hardening_summary", {}).items()}
+        ctx.result.extra["secure_boot"] = cr.memo.get("secure_boot", {"verdict": "unknown"})
+        for key in ("updates", "logging", "services"):
+            if key in cr.memo:
+                ctx.result.extra[f"checks_{key}"] = cr.memo[key]
+        ctx.result.tool.stages.setdefault("checks", {})["check_seconds"] = timings
+
+
+def _run_checks(ctx: ScanContext, cr, ran: list[str], timings: dict[str, float]) -> None:
+    from firmpass.checks.base import to_findings
+    from firmpass.checks.registry import all_checks
+
     existing = {f.id for f in ctx.result.findings}
     for chk in all_checks():
+        ctx.checkpoint()  # --timeout: a DeadlineReached passes the `except Exception` below
         t0 = time.perf_counter()
         try:
             hits = list(chk.func(cr) or [])
@@ -35,10 +51,3 @@ def run(ctx: ScanContext) -> None:
             if f.id not in existing:
                 ctx.result.findings.append(f)
         ran.append(chk.id)
-    ctx.result.extra["checks_run"] = ran
-    ctx.result.extra["hardening"] = {k: v for k, v in cr.memo.get("hardening_summary", {}).items()}
-    ctx.result.extra["secure_boot"] = cr.memo.get("secure_boot", {"verdict": "unknown"})
-    for key in ("updates", "logging", "services"):
-        if key in cr.memo:
-            ctx.result.extra[f"checks_{key}"] = cr.memo[key]
-    ctx.result.tool.stages.setdefault("checks", {})["check_seconds"] = timings

@@ -31,6 +31,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from firmpass.context import ScanContext
+from firmpass.errors import DeadlineReached
 from firmpass.i18n import msg
 from firmpass.identify import busybox as bb
 from firmpass.formats import elf as elfr
@@ -290,6 +291,7 @@ class _Identifier:
     def scan_files(self) -> None:
         name_rx = any_files_rx()
         for f in self.ctx.iter_files(("file",)):
+            self.ctx.checkpoint()
             if f.disk_path is None or f.size == 0 or f.size > MAX_SCAN_BYTES:
                 continue
             base = posixpath.basename(f.path)
@@ -503,6 +505,7 @@ class _Identifier:
         seen: set[str] = set()
         found: list[dict[str, Any]] = []
         for node in self.ctx.result.image.container_chain:
+            self.ctx.checkpoint()
             if node.format != "data" or not node.blob:
                 continue
             p = Path(node.blob) if node.blob.startswith("/") else self.ctx.out / node.blob
@@ -776,17 +779,21 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
     and fills ctx.result.extra["busybox"] / ["kernel"]."""
     idf = _Identifier(ctx)
     idf._pending_weak = []
-    if use_package_db:
-        idf.package_dbs()
-    idf.scan_files()
-    idf.kernel_from_containers()
-    idf.scan_blobs()
-    idf.kernel_from_modules_dir()
-    idf.resolve_weak()
-    idf.sonames()
-    idf.symbol_floors()
-    idf.package_file_evidence()
-    idf.dependencies()
+    stopped: DeadlineReached | None = None
+    try:
+        if use_package_db:
+            idf.package_dbs()
+        idf.scan_files()
+        idf.kernel_from_containers()
+        idf.scan_blobs()
+        idf.kernel_from_modules_dir()
+        idf.resolve_weak()
+        idf.sonames()
+        idf.symbol_floors()
+        idf.package_file_evidence()
+        idf.dependencies()
+    except DeadlineReached as e:
+        stopped = e  # the scan's deadline: what was identified so far is still built and kept
     if idf.busybox is not None:
         ctx.result.extra["busybox"] = {"version": idf.busybox["version"], "applets": idf.busybox["applets"]}
     if idf.kernel is not None or idf.modules:
@@ -800,9 +807,17 @@ def identify(ctx: ScanContext, use_package_db: bool = True) -> list[Component]:
             if c.name == "busybox" and c.version == idf.busybox["version"]:
                 c.properties["applets"] = idf.busybox["applets"]
                 c.properties["applet_count"] = len(idf.busybox["applets"])
+    if stopped is not None:
+        stopped.partial = comps
+        raise stopped
     return comps
 
 
 def run(ctx: ScanContext) -> None:
-    ctx.result.components = identify(ctx)
+    try:
+        ctx.result.components = identify(ctx)
+    except DeadlineReached as e:
+        ctx.result.components = list(e.partial or [])
+        ctx.result.tool.stages.setdefault(STAGE, {})["components"] = len(ctx.result.components)
+        raise
     ctx.result.tool.stages.setdefault(STAGE, {})["components"] = len(ctx.result.components)

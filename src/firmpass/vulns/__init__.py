@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from firmpass.context import ScanContext
+from firmpass.errors import DeadlineReached
 from firmpass.i18n import msg
 from firmpass.model import SEVERITY_ORDER, Component, CvssScore, Text, Vulnerability, VexStatement
 from firmpass.vulns.cvssutil import severity_from_score
@@ -78,14 +79,16 @@ def _gc_paused():
 
 
 def match_components(store: Store, components: list[Component], extra: dict[str, Any] | None = None,
-                     triage_files: list[dict] | None = None) -> list[Vulnerability]:
-    """The library entry point (the stage and the benchmark use it)."""
+                     triage_files: list[dict] | None = None, checkpoint=None) -> list[Vulnerability]:
+    """The library entry point (the stage and the benchmark use it).  `checkpoint` (the scan's
+    ScanContext.checkpoint) is called between matches; when it raises DeadlineReached the matches made
+    so far ride on the exception (`partial`)."""
     with _gc_paused():
-        return _match_components(store, components, extra, triage_files)
+        return _match_components(store, components, extra, triage_files, checkpoint or (lambda: None))
 
 
 def _match_components(store: Store, components: list[Component], extra: dict[str, Any] | None,
-                      triage_files: list[dict] | None) -> list[Vulnerability]:
+                      triage_files: list[dict] | None, checkpoint) -> list[Vulnerability]:
     from firmpass.vulns import ruleout
     from firmpass.vulns.matcher import Matcher
     from firmpass.vulns.vex import product_keys
@@ -94,7 +97,9 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
     m = Matcher(store, components)
     out: list[Vulnerability] = []
     with store.session() as s:
+        checkpoint()
         verdicts = m.verdicts(s)
+        checkpoint()
         ids = {v["vuln_id"] for v in verdicts}
         vrows = store.vulns(s, ids)  # with KEV and EPSS
         missing = ids - vrows.keys()  # an applicability row without its record: KEV/EPSS still looked up
@@ -106,6 +111,11 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
         fixes_cache: dict[tuple[str, str], dict] = {}
         static: dict[str, dict[str, Any]] = {}  # per CVE, shared by every component it matches
         for v in verdicts:
+            try:
+                checkpoint()
+            except DeadlineReached as e:
+                e.partial = sorted(out, key=sort_key)
+                raise
             ck = v["comp"]
             c: Component = ck.comp
             vid = v["vuln_id"]
@@ -228,7 +238,12 @@ def run(ctx: ScanContext) -> None:
         if store is None or summary["empty"]:
             ctx.warn(STAGE, "vuln_db_empty", msg("vulns.warn.db_empty", path=display_db(path)))
             return
-        ctx.result.vulnerabilities = match_components(store, ctx.result.components, ctx.result.extra, triage_files)
+        try:
+            ctx.result.vulnerabilities = match_components(store, ctx.result.components, ctx.result.extra,
+                                                          triage_files, ctx.checkpoint)
+        except DeadlineReached as e:  # the matches made before the deadline are kept (stage 'stopped')
+            ctx.result.vulnerabilities = list(e.partial or [])
+            raise
         states: dict[str, int] = {}
         for v in ctx.result.vulnerabilities:
             states[v.vex.state] = states.get(v.vex.state, 0) + 1

@@ -187,7 +187,11 @@ def walk_fs(u, node: ContainerNode, src: Src, depth: int, reader: FsReader, thre
         while stack and stopped is None:
             ref, drel = stack.pop()
             try:
-                listing = list(reader.children(ref))
+                listing = []
+                for it in reader.children(ref):  # a directory of millions of entries stops at --timeout
+                    listing.append(it)
+                    if len(listing) & 1023 == 0:
+                        u.check_time()
             except (LimitExceeded, StreamLimit):
                 raise
             except Exception as ex:  # noqa: BLE001 - a corrupt directory spoils itself, not the image
@@ -253,6 +257,9 @@ def _write_files(u, tree, reader: FsReader, files: list, budget: PartContent, ba
         if stop.is_set():
             return
         try:
+            # per file, not only per block: tens of thousands of empty files write no block at all (an
+            # ext4 directory of 50,000 of them ran 28 s past --timeout 30)
+            u.check_time()
             e.disk_path = tree.write(rel, budget.chunks(reader.content(it), e.size))
         except (LimitExceeded, StreamLimit):
             stop.set()

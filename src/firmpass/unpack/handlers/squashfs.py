@@ -141,6 +141,10 @@ class SquashfsHandler(Handler):
                           "block_size": sb.block_size, "inodes": sb.inodes, "bytes_used": sb.bytes_used})
         if sb.bytes_used > src.size:
             raise PartError(f"truncated: superblock says {sb.bytes_used} bytes, {src.size} present")
+        # checked here too, not only by probe: a 2 GiB block size made dissect.squashfs inflate every
+        # block to 2 GiB (minutes past --timeout, found by fuzzing the handler directly)
+        if not 4096 <= sb.block_size <= 1 << 20 or sb.block_size != 1 << sb.block_log:
+            raise PartError(f"block size {sb.block_size} (log {sb.block_log}) outside 4 KiB-1 MiB")
         walk_fs(u, node, src, depth, _SquashfsReader(fs, src), threads=min(4, os.cpu_count() or 1))
         return min(src.size, (sb.bytes_used + 4095) & ~4095)
 
