@@ -107,6 +107,9 @@ def main() -> None:
         print(f"floor (findings.json dump): {floor * 1000:.1f} ms")
         print(f"report (html+pdf): {t_report:.2f} s  evidence (+zip): {t_evidence:.3f} s  total: {total:.2f} s "
               f"(target <= 10 s) ratio to floor: {total / floor:.0f}x  {'OK' if total <= 10 else 'OVER TARGET'}")
+        rep = r.tool.stages.get("report") or {}
+        print(f"PDF (its own child process, WeasyPrint's import included): {rep.get('pdf_cpu')} CPU-s, "
+              f"{rep.get('pdf_pages')} pages (goal: <= 2 s); the report stage also wrote {', '.join(rep.get('tables') or [])}")
         print(f"CPU time of this process: report {c_report:.2f} s, evidence {c_evidence:.3f} s "
               f"(wall time above includes waiting for the CPU when the machine is busy; load {__import__('os').getloadavg()[0]:.1f})")
 

@@ -27,7 +27,7 @@ TMP = ".tmp"
 EVIDENCE_MARKER = ".firmpass-evidence"
 UNPACKED_MARKER = ".firmpass-unpacked"  # in OUT/unpacked: the tree is firmpass's own and may be rebuilt
 OUTPUTS = ("findings.json", "sbom.cdx.json", "sbom.spdx.json", "assessment.json", "report.html", "report.pdf",
-           "evidence.zip")
+           "components.csv", "vulnerabilities.csv", "evidence.zip")
 
 
 def firmpass_findings(path: Path) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from firmpass.context import ScanOptions
-from firmpass.model import Evidence
+from firmpass.model import Evidence, Text
 from firmpass.report import render_html, run as report_run
 from firmpass.report.view import Caps
 from tests.report.conftest import needs_poppler, pdftotext
@@ -62,6 +62,59 @@ def test_pdf_caps_long_tables(result, assessment, profile):
     cap = Caps.for_pdf().vulns
     assert html.count("CVE-2099-") == cap
     assert f"另有 {200 - cap} 行未在此显示" in html and f"{200 - cap} more rows are not shown here" in html
+    assert "vulnerabilities.csv" in html  # where the whole list is
+
+
+def test_pdf_leaves_long_tables_to_html_and_csv(result, assessment, profile):
+    """The PDF names every finding and every verdict but leaves the component table, the container chain
+    and each finding's evidence table to report.html (and the CSVs), saying so in both languages."""
+    base = result.findings[0]
+    result.findings += [base.model_copy(update={"id": f"EXTRA-{i:02d}", "severity": "low",
+                                                "title": Text(en=f"Extra finding {i}", zh=f"额外发现 {i}")})
+                        for i in range(20)]
+    pdf_html = render_html(result, assessment, profile, caps=Caps.for_pdf())
+    full_html = render_html(result, assessment, profile)
+    for f in result.findings:  # complete: details for the first ones, one line with both titles for the rest
+        assert f.id in pdf_html and f.id in full_html
+        assert f.title.en in pdf_html and f.title.zh in pdf_html
+    assert "其余 {} 项发现".format(len(result.findings) - Caps.for_pdf().findings) in pdf_html
+    purls = [c.purl for c in result.components if c.purl]
+    assert purls and all(p in full_html for p in purls) and not any(p in pdf_html for p in purls)
+    assert f"{len(result.components)} rows: the full table is in report.html and components.csv" in pdf_html
+    assert f"共 {len(result.components)} 行：完整表格见本 PDF 同目录下的 report.html 和 components.csv" in pdf_html
+    chain = result.image.container_chain
+    assert f"{len(chain)} rows: the full table is in report.html next to this PDF" in pdf_html
+    assert pdf_html.count("<table") < full_html.count("<table")
+    assert "components.csv" in pdf_html and "vulnerabilities.csv" in pdf_html  # the scope line on page 1
+    ev = [f for f in result.findings if f.evidence][0]
+    assert ev.evidence[0].path in pdf_html  # the first evidence path of a finding stays, as one line
+
+
+def test_components_and_vulnerabilities_csv(tmp_path, result, assessment, profile):
+    """OUT/components.csv and OUT/vulnerabilities.csv: one row per component / vulnerability (the report's
+    order: exploited first), Excel-readable UTF-8, a cell that a spreadsheet would run as a formula quoted."""
+    import csv
+
+    from firmpass.context import ScanContext
+    from firmpass.report.view import vuln_key
+
+    result.components[0] = result.components[0].model_copy(update={"name": "=HYPERLINK(\"http://x\")"})
+    ctx = ScanContext(image=Path("/nonexistent"), out=tmp_path, result=result, options=ScanOptions(pdf=False, lang="both"))
+    ctx.assessment, ctx.profile = assessment, profile
+    report_run(ctx)
+    assert ctx.result.tool.stages["report"]["tables"] == ["components.csv", "vulnerabilities.csv"]
+    raw = (tmp_path / "components.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    comps = list(csv.DictReader((tmp_path / "components.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert len(comps) == len(result.components)
+    assert {c["purl"] for c in comps} == {c.purl or "" for c in result.components}
+    assert "'=HYPERLINK(\"http://x\")" in [c["name"] for c in comps]
+    vulns = list(csv.DictReader((tmp_path / "vulnerabilities.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert [v["id"] for v in vulns] == [v.id for v in sorted(result.vulnerabilities, key=vuln_key)]
+    for row in vulns:
+        v = next(x for x in result.vulnerabilities if x.id == row["id"])
+        assert row["component"] == v.component_name and row["vex_state"] == v.vex.state
+        assert bool(row["exploited"]) == bool(v.exploitation())
 
 
 @needs_poppler
@@ -114,6 +167,7 @@ def test_no_pdf_option_skips_pdf_only(tmp_path, result, assessment, profile):
     assert (tmp_path / "report.html").is_file() and not (tmp_path / "report.pdf").exists()
     assert (tmp_path / "evidence.zip").is_file() and (tmp_path / "evidence" / "security.txt").is_file()
     assert ctx.result.tool.stages["report"]["files"] == ["report.html"]
+    assert (tmp_path / "components.csv").is_file() and (tmp_path / "vulnerabilities.csv").is_file()
 
 
 def test_pdf_made_beside_the_evidence_and_hashed_after(tmp_path, result, assessment, profile):

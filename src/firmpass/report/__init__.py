@@ -1,9 +1,10 @@
-"""Report stage: OUT/report.html and OUT/report.pdf, English and Chinese side by side.
+"""Report stage: OUT/report.html and OUT/report.pdf, English and Chinese side by side, and the long
+tables as OUT/components.csv and OUT/vulnerabilities.csv.
 
 Jinja2 renders one template (autoescape on: everything from an image is hostile text); WeasyPrint
 turns the same HTML into an A4 PDF with the WenQuanYi Micro Hei CJK font (several times faster to
-lay out than Noto CJK).  The PDF caps long tables and points to findings.json for the rest; the
-HTML shows everything.
+lay out than Noto CJK).  The PDF keeps what a reader needs (decision, summary, verdicts, findings,
+top vulnerabilities) and points to report.html and the CSVs for the long tables; the HTML shows everything.
 """
 from __future__ import annotations
 
@@ -86,11 +87,15 @@ def start_report(out: Path, result: ScanResult, assessment: dict | None, profile
     html_path = out / "report.html"
     _write(html_path, render_html(result, assessment, profile, lang, Caps()))
     written["html"] = html_path
+    from firmpass.report.tables import write_tables
+
+    tables = write_tables(out, result)  # the long tables the PDF leaves to report.html, for a spreadsheet
     job = None
     if pdf:
         job = PdfJob(out, render_html(result, assessment, profile, lang, Caps.for_pdf()))
     elif (out / "report.pdf").is_file() and not (out / "report.pdf").is_symlink():
         (out / "report.pdf").unlink()  # a PDF from an earlier run would no longer match the HTML
+    written.update(tables)
     return written, job
 
 
@@ -112,7 +117,9 @@ def run(ctx: ScanContext) -> None:
     pdf = bool(getattr(ctx.options, "pdf", True))
     assessment, profile = inputs(ctx)
     written, job = start_report(ctx.out, ctx.result, assessment, profile, lang, pdf)
-    ctx.result.tool.stages.setdefault("report", {})["files"] = sorted(p.name for p in written.values())
+    info = ctx.result.tool.stages.setdefault("report", {})
+    info["files"] = sorted(p.name for k, p in written.items() if k in ("html", "pdf"))
+    info["tables"] = sorted(p.name for k, p in written.items() if k.endswith("_csv"))
     if job is not None:
         ctx.scratch["pdf_job"] = job
         ctx.scratch["join_reports"] = lambda: finish_pdf(ctx)  # the evidence stage calls it

@@ -36,6 +36,8 @@ class Caps:
     questions: int = 100_000
     divergences: int = 100_000
     compact_verdicts: bool = False  # PDF: met / not applicable listed by id, details only for open ones
+    pdf: bool = False  # the PDF: long tables (components, container chain, divergences) are a line pointing to
+    #                    report.html and the CSVs; findings past the cap are one line each (id, severity, title)
 
     @classmethod
     def for_pdf(cls) -> "Caps":
@@ -43,8 +45,8 @@ class Caps:
         # findings, the top vulnerabilities; every long table is whole in report.html, findings.json,
         # assessment.json and the evidence CSVs (the PDF's layout time grows with its pages: ~45 -> ~15)
         return cls(verdicts=8, findings=12, evidence_per_finding=1, components=0, vulns=10,
-                   containers=12, warnings=10, findings_per_verdict=4, questions=8, divergences=4,
-                   compact_verdicts=True)
+                   containers=0, warnings=10, findings_per_verdict=4, questions=8, divergences=0,
+                   compact_verdicts=True, pdf=True)
 
 
 def _cvss_best(v) -> tuple[float | None, str | None, str | None]:
@@ -54,15 +56,17 @@ def _cvss_best(v) -> tuple[float | None, str | None, str | None]:
     return best.base_score, best.version, best.vector
 
 
+def vuln_key(v) -> tuple:
+    """Exploited (CISA KEV or ENISA EUVD) first, then severity (CVSS, else the vendor's rating), CVSS, EPSS."""
+    score, _, _ = _cvss_best(v)
+    epss = (v.epss or {}).get("score") or 0.0
+    return (0 if v.is_exploited else 1, SEVERITY_ORDER.get(v.severity or "info", 5), -(score or 0.0), -epss, v.id)
+
+
 def _vulnerabilities(r: ScanResult, caps: Caps) -> tuple[list[dict[str, Any]], int, dict[str, int], int]:
     """The vulnerability table (exploited first, then by severity), its total, the VEX state counts
     and how many are exploited."""
-    def vkey(v):  # exploited (CISA KEV or ENISA EUVD), then severity (CVSS, else the vendor's rating)
-        score, _, _ = _cvss_best(v)
-        epss = (v.epss or {}).get("score") or 0.0
-        return (0 if v.is_exploited else 1, SEVERITY_ORDER.get(v.severity or "info", 5), -(score or 0.0), -epss, v.id)
-
-    vulns = sorted(r.vulnerabilities, key=vkey)
+    vulns = sorted(r.vulnerabilities, key=vuln_key)
     vex_counts = {s: 0 for s in VEX_STATES}
     kev_count = 0
     for v in r.vulnerabilities:
@@ -203,6 +207,9 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                       # as the assessment cites them for the chosen EN 303 645 version (5.6-4 <-> 5.6-4A)
                       "provisions": list(cited.get(f.id, f.provisions))})
     finding_titles = {f.id: as_text(f.title) for f in r.findings}
+    # the findings past the cap, one line each: every finding is named in the PDF, its details are in report.html
+    findings_rest = [{"id": f.id, "severity": f.severity, "title": as_text(f.title)}
+                     for f in findings[caps.findings:]] if caps.pdf else []
 
     # ----------------------------------------------------------------- components
     comps = sorted(r.components, key=lambda c: (c.name.lower(), c.version or ""))
@@ -238,6 +245,8 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "decision": decision,
         "identity": identity,
         "findings": fview, "findings_total": len(r.findings), "findings_more": max(0, len(findings) - caps.findings),
+        "findings_rest": findings_rest, "pdf": caps.pdf, "chain_total": len(chain),
+        "divergences_total": len(_dicts((assessment or {}).get("divergences"))) if assessment else 0,
         "severity_counts": sev_counts, "finding_titles": finding_titles,
         "components": cview, "components_total": len(comps), "components_more": max(0, len(comps) - caps.components),
         "vulns": vview, "vulns_total": vulns_total, "vulns_more": max(0, vulns_total - caps.vulns),
