@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,12 @@ pytestmark = pytest.mark.skipif(fontcache.find_font() is None, reason="fonts-wqy
 RARE = "龘"  # in WenQuanYi Micro Hei, in none of firmpass's catalogues or templates
 
 
+def _report(out: Path, result, assessment, profile) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    write_report(out, result, assessment, profile, "both", pdf=True)
+    return out / "report.pdf"
+
+
 def _state(folder: Path) -> dict[str, tuple[int, str]]:
     return {p.name: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
             for p in sorted(folder.iterdir())}
@@ -27,13 +34,13 @@ def _state(folder: Path) -> dict[str, tuple[int, str]]:
 def test_cache_made_once_then_reused(tmp_path, monkeypatch, result, assessment, profile):
     cache = tmp_path / "cache" / "fonts"
     monkeypatch.setenv("FIRMPASS_FONT_CACHE", str(cache))
-    write_report(tmp_path / "a", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "a", result, assessment, profile)
     first = _state(cache)
     subsets = [n for n in first if n.endswith(".ttf")]
     assert len(subsets) == 1
     size = (cache / subsets[0]).stat().st_size
     assert 0 < size < Path(fontcache.find_font()[0]).stat().st_size / 10  # a subset, not a copy
-    write_report(tmp_path / "b", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "b", result, assessment, profile)
     assert _state(cache) == first  # nothing rewritten, nothing added
     text_a = pdftotext(tmp_path / "a" / "report.pdf")
     assert "漏洞" in text_a and text_a == pdftotext(tmp_path / "b" / "report.pdf")
@@ -41,22 +48,26 @@ def test_cache_made_once_then_reused(tmp_path, monkeypatch, result, assessment, 
 
 def test_same_text_as_without_the_cache(tmp_path, monkeypatch, result, assessment, profile):
     monkeypatch.setenv("FIRMPASS_FONT_CACHE", "off")
-    write_report(tmp_path / "off", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "off", result, assessment, profile)
     monkeypatch.setenv("FIRMPASS_FONT_CACHE", str(tmp_path / "cache"))
-    write_report(tmp_path / "on", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "on", result, assessment, profile)
     assert list((tmp_path / "cache").glob("*.ttf"))
-    assert pdftotext(tmp_path / "off" / "report.pdf", "-layout") == pdftotext(tmp_path / "on" / "report.pdf", "-layout")
+    fonts = {m: subprocess.run(["pdffonts", str(tmp_path / m / "report.pdf")], capture_output=True, text=True,
+                               check=True).stdout for m in ("off", "on")}
+    assert "WenQuanYi-Micro-Hei " in fonts["off"] and "+FP-Sans " not in fonts["off"]
+    assert "+FP-Sans " in fonts["on"] and "WenQuanYi" not in fonts["on"]  # one CJK face, the subset
+    assert pdftotext(tmp_path / "off" / "report.pdf") == pdftotext(tmp_path / "on" / "report.pdf")
 
 
 def test_character_outside_the_base_set(tmp_path, monkeypatch, result, assessment, profile):
     assert RARE not in fontcache.base_chars()
     cache = tmp_path / "cache"
     monkeypatch.setenv("FIRMPASS_FONT_CACHE", str(cache))
-    write_report(tmp_path / "plain", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "plain", result, assessment, profile)
     base_subset = set(cache.glob("*.ttf"))
     f = result.findings[0]
     result.findings[0] = f.model_copy(update={"title": Text(en=f.title.en, zh=f"{f.title.zh}（{RARE}字）")})
-    write_report(tmp_path / "rare", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "rare", result, assessment, profile)
     assert f"（{RARE}字）" in pdftotext(tmp_path / "rare" / "report.pdf")
     extra = set(cache.glob("*.ttf")) - base_subset
     assert len(extra) == 1  # a second subset holding the extra character
@@ -91,16 +102,16 @@ def test_unwritable_cache_still_gives_the_same_pdf(tmp_path, monkeypatch, result
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv("FIRMPASS_FONT_CACHE", str(blocker / "fonts"))
-    write_report(tmp_path / "a", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "a", result, assessment, profile)
     assert (tmp_path / "a" / "report.pdf").stat().st_size > 0
     monkeypatch.setenv("FIRMPASS_FONT_CACHE", "off")
-    write_report(tmp_path / "b", result, assessment, profile, "both", pdf=True)
+    _report(tmp_path / "b", result, assessment, profile)
     assert pdftotext(tmp_path / "a" / "report.pdf") == pdftotext(tmp_path / "b" / "report.pdf")
     if os.geteuid() != 0:  # root writes anywhere: a read-only folder only stops other users
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
         monkeypatch.setenv("FIRMPASS_FONT_CACHE", str(ro / "fonts"))
-        write_report(tmp_path / "c", result, assessment, profile, "both", pdf=True)
+        _report(tmp_path / "c", result, assessment, profile)
         assert (tmp_path / "c" / "report.pdf").stat().st_size > 0
 
 
