@@ -71,6 +71,7 @@ def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> S
         lock.release()
         raise
     ctx.scratch["outlock"] = lock
+    ctx.tmp = lock.tmp
     # released by run_stages at its end; a context that is never run releases it when collected
     import weakref
 
