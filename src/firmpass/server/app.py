@@ -46,6 +46,7 @@ class Settings:
     max_upload: int = 1 << 30
     secure_cookies: bool = True
     workers: int = 1
+    processes: bool = False  # LocalCluster workers as threads of the server (default) or as processes
     notify: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,7 +74,7 @@ class Server:
             if self._runner is None:
                 from firmpass.server.runner import Runner
 
-                self._runner = Runner(self.cfg.scheduler, self.cfg.workers)
+                self._runner = Runner(self.cfg.scheduler, self.cfg.workers, self.cfg.processes)
             return self._runner
 
     def close(self) -> None:
