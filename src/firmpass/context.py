@@ -73,6 +73,7 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     db_path: Path | str | None = None  # vulnerability store (file or database URL); None = the user's data dir
     vex_files: list[Path] = field(default_factory=list)
+    decisions_file: Path | None = None  # people's decisions on findings (firmpass.checks.decisions)
     progress: bool = True
 
 

@@ -64,7 +64,7 @@ def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> S
     prepare_out(out)
     opts = options or ScanOptions()
     # OUT is this scan's: one scan at a time, earlier outputs removed, temporary files inside OUT
-    lock = OutLock(out.resolve(), [image, opts.profile_path, *opts.vex_files, opts.db_path]).acquire()
+    lock = OutLock(out.resolve(), [image, opts.profile_path, *opts.vex_files, opts.decisions_file, opts.db_path]).acquire()
     try:
         ctx = _new_context(image, out, opts)
     except BaseException:

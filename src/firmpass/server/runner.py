@@ -29,6 +29,7 @@ def scan_task(spec: dict[str, Any]) -> dict[str, Any]:
     opts = ScanOptions(profile_path=Path(spec["profile"]) if spec.get("profile") else None,
                        db_path=spec.get("vulns_db"), pdf=bool(spec.get("pdf", False)), progress=False,
                        vex_files=[Path(p) for p in spec.get("vex", [])],
+                       decisions_file=Path(spec["decisions"]) if spec.get("decisions") else None,
                        markets=spec.get("markets") or ["eu", "uk", "us", "cn"])
     return batch_scan_task(spec["image"], spec["out"], opts, spec["progress"], spec.get("name") or "scan")
 
