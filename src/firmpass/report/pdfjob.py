@@ -49,11 +49,22 @@ class PdfJob:
         try:
             self.proc: subprocess.Popen | None = subprocess.Popen(
                 [sys.executable, "-P", str(Path(__file__).resolve()), str(self.src), str(self.tmp)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.out))
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.out),
+                env=self._env())
         except OSError as e:
             self.proc = None
             self.error = PdfJobError(f"cannot start the PDF renderer: {e}")
             self._cleanup()
+
+    def _env(self) -> dict[str, str]:
+        """The child's environment: during a scan its temporary files go to the scan's OUT/.tmp
+        (firmpass.outdir), set here for the child only, never in this process (scans in threads)."""
+        from firmpass.outdir import TMP
+
+        env = dict(os.environ)
+        if (self.out / TMP).is_dir():
+            env["TMPDIR"] = str(self.out / TMP)
+        return env
 
     def join(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """Wait for the child; report.pdf is in place when this returns.  Raises PdfJobError (every

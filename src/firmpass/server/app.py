@@ -46,6 +46,7 @@ class Settings:
     max_upload: int = 1 << 30
     secure_cookies: bool = True
     workers: int = 1
+    processes: bool = False  # LocalCluster workers as threads of the server (default) or as processes
     notify: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,7 +74,7 @@ class Server:
             if self._runner is None:
                 from firmpass.server.runner import Runner
 
-                self._runner = Runner(self.cfg.scheduler, self.cfg.workers)
+                self._runner = Runner(self.cfg.scheduler, self.cfg.workers, self.cfg.processes)
             return self._runner
 
     def close(self) -> None:
@@ -96,9 +97,12 @@ class Server:
         (d / "profile.yaml").write_text(yaml.safe_dump(p.profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
         decisions = s.scalars(select(VexDecision).where(VexDecision.product_id == p.id)).all()
         vex = triage.write_vex(d / "triage.vex.json", list(decisions), p.name, now())
+        fds = s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id)).all()
+        fdec = triage.write_finding_decisions(d / "triage.findings.json", list(fds))
         scan.status, scan.attempts = "queued", scan.attempts + 1
         spec = {"image": str(self.image_path(v.sha256)), "out": str(d / "out"), "progress": str(d / "progress.jsonl"),
                 "profile": str(d / "profile.yaml"), "vex": [str(vex)] if vex else [], "vulns_db": self.cfg.vulns_db,
+                "decisions": str(fdec) if fdec else None,
                 "pdf": self.cfg.pdf, "markets": p.profile.get("markets"), "name": f"scan-{scan.id}"}
         s.commit()
         (runner or self.runner.submit)(scan.id, spec, self.scan_done)
@@ -432,10 +436,11 @@ def create_app(cfg: Settings) -> FastAPI:
         srv.submit(s, sc)
         return RedirectResponse(f"/scans/{sc.id}", status_code=303)
 
+    reassess_lock = threading.Lock()
+
     def reassess(s, v: Version, p: Product, sc: Scan, who: str) -> None:
         """The saved scan's verdicts, report and evidence again with the product's current profile,
         through the pipeline's one resume path (load_context + run_stages); nothing is rescanned."""
-        from firmpass.batch import _IN_PROCESS  # one pipeline at a time per process (the task's own lock)
         from firmpass.context import ScanOptions
         from firmpass.pipeline import load_context, run_stages
 
@@ -443,7 +448,7 @@ def create_app(cfg: Settings) -> FastAPI:
         (d / "profile.yaml").write_text(yaml.safe_dump(p.profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
         opts = ScanOptions(profile_path=d / "profile.yaml", markets=p.profile.get("markets") or list(MARKETS),
                            pdf=cfg.pdf, progress=False, db_path=cfg.vulns_db)
-        with _IN_PROCESS:
+        with reassess_lock:  # load_context does not lock OUT: two re-assessments of one scan take turns
             run_stages(load_context(d / "out", opts), ["assess", "report", "evidence"])
         s.add(Event(product_id=p.id, kind="reassessed", detail={"version": v.label, "scan": sc.id, "by": who}))
         s.commit()
