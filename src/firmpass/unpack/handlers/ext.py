@@ -159,7 +159,7 @@ class _ExtReader(FsReader):
                     yield bytes(k)
                 else:
                     o = base + start * bs + done
-                    yield memoryview(buf)[o: o + k]  # written from the map, not copied first  # written from the map, not copied first
+                    yield memoryview(buf)[o: o + k]  # written from the map, not copied first
                 done += k
         if left > 0:  # the size reaches past the last extent: a hole to the end
             while left > 0:
