@@ -27,11 +27,11 @@ _EXT_LEAF = struct.Struct("<IHHI")  # ee_block, ee_len, ee_start_hi, ee_start_lo
 
 
 class _Ino:
-    __slots__ = ("inum", "mode", "uid", "gid", "size", "flags", "block")
+    __slots__ = ("inum", "mode", "uid", "gid", "size", "flags", "block", "off")
 
-    def __init__(self, inum, mode, uid, gid, size, flags, block):
-        self.inum, self.mode, self.uid, self.gid, self.size, self.flags, self.block = \
-            inum, mode, uid, gid, size, flags, block
+    def __init__(self, inum, mode, uid, gid, size, flags, block, off):
+        self.inum, self.mode, self.uid, self.gid, self.size, self.flags, self.block, self.off = \
+            inum, mode, uid, gid, size, flags, block, off
 
 
 class _ExtReader(FsReader):
@@ -106,7 +106,32 @@ class _ExtReader(FsReader):
         size_hi, = struct.unpack_from("<I", buf, base + 108)
         uid_hi, gid_hi = struct.unpack_from("<HH", buf, base + 120)
         return _Ino(inum, mode, uid | (uid_hi << 16), gid | (gid_hi << 16), size_lo | (size_hi << 32), flags,
-                    bytes(buf[base + 40: base + 100]))
+                    bytes(buf[base + 40: base + 100]), off)
+
+    def _inline(self, ino: _Ino) -> bytes:
+        """An inline-data inode's bytes: the 60 in i_block, then the value of its in-inode extended
+        attribute system.data (name index 7, "data") for the rest.  A directory's begin with the
+        parent's inode number (4 bytes), then entries."""
+        data = ino.block
+        if ino.size > 60 and self.isize > 132:
+            base = self.src.off + ino.off
+            extra, = struct.unpack_from("<H", self.src.buf, base + 128)
+            start = 128 + extra  # the in-inode xattrs: a 4-byte magic, then entries; values after the magic
+            end = self.isize
+            if start + 4 <= end and struct.unpack_from("<I", self.src.buf, base + start)[0] == 0xEA020000:
+                first = pos = start + 4
+                while pos + 16 <= end:
+                    name_len, index, voff, _, vsize = struct.unpack_from("<BBHII", self.src.buf, base + pos)
+                    if name_len == 0 and index == 0 and voff == 0:
+                        break
+                    name = bytes(self.src.buf[base + pos + 16: base + pos + 16 + name_len])
+                    if index == 7 and name == b"data":
+                        if first + voff + vsize > end:
+                            raise ValueError(f"inode {ino.inum}: inline data past the inode")
+                        data += bytes(self.src.buf[base + first + voff: base + first + voff + vsize])
+                        break
+                    pos += (16 + name_len + 3) & ~3
+        return data[: ino.size]
 
     def root(self):
         return self._inode(2)
@@ -139,7 +164,10 @@ class _ExtReader(FsReader):
         return runs
 
     def _chunks(self, ino: _Ino):
-        if ino.flags & _INLINE_DATA_FL or (stat.S_ISLNK(ino.mode) and ino.size < 60):
+        if ino.flags & _INLINE_DATA_FL:
+            yield self._inline(ino)
+            return
+        if stat.S_ISLNK(ino.mode) and ino.size < 60:
             yield ino.block[: ino.size]
             return
         runs = self._runs(ino)
@@ -178,7 +206,12 @@ class _ExtReader(FsReader):
         if not stat.S_ISDIR(d.mode):
             raise NotADirectoryError(f"inode {d.inum}")
         off, end, cstart = 0, d.size - 12, 0
-        for chunk in self._chunks(d):  # whole blocks, and an entry never crosses a block
+        chunks = self._chunks(d)
+        if d.flags & _INLINE_DATA_FL:  # the parent's inode number, then entries to the end of i_block, then
+            # the entries in system.data (each part ends its last entry at its own end)
+            data = self._inline(d)
+            chunks, off, end = [data[:60], data[60:]], 4, len(data)
+        for chunk in chunks:  # whole blocks, and an entry never crosses a block
             n = len(chunk)
             while off < end and off + 8 <= cstart + n:
                 pos = off - cstart
