@@ -18,10 +18,17 @@ from firmpass.unpack.handlers.common import (
 SQ_COMP = {1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
 
 
+_codecs_set = False
+
+
 def _native_squashfs_codecs() -> None:
-    """dissect.squashfs wants backports.zstd for zstd and falls back to pure-Python LZO/LZ4; point it at
+    """Once, before the first squashfs 4.0 image is read (not at import: importing dissect.squashfs
+    costs about 30 ms that a scan of any other format need not pay).  dissect.squashfs wants backports.zstd for zstd and falls back to pure-Python LZO/LZ4; point it at
     the C bindings we depend on anyway (zstandard, lz4, lzallright for LZO, ISA-L for zlib): same output,
     far faster."""
+    global _codecs_set
+    if _codecs_set:
+        return
     from dissect.squashfs import compression as c
 
     class Zstd(c.Compression):
@@ -51,9 +58,7 @@ def _native_squashfs_codecs() -> None:
             return self._module.inflate(data, max(expected, 1))
 
     c.NativeZSTD, c.AvailableLZ4, c.AvailableLZO, c.NativeZlib = Zstd, Lz4, Lzo, Zlib
-
-
-_native_squashfs_codecs()
+    _codecs_set = True
 
 
 class _SquashfsReader(FsReader):
@@ -135,6 +140,7 @@ class SquashfsHandler(Handler):
     def unpack(self, u, node, src, depth):
         from dissect.squashfs import SquashFS
 
+        _native_squashfs_codecs()
         fs = SquashFS(src.window())
         sb = fs.sb
         node.meta.update({"version": f"{sb.s_major}.{sb.s_minor}", "compression": SQ_COMP.get(sb.compression),
