@@ -421,8 +421,6 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
     rule = rules().get(ref, {})
     aspects: list[Aspect] = []
     questions: list[str] = []
-    finding_ids: list[str] = []
-    fw_bad: list[Finding] = []
     use_links = rule.get("fw", True)
     fw_dependent = use_links or any(x in FIRMWARE_FACTS for x in rule.get("facts", []))
 
@@ -433,28 +431,10 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         return _verdict(item, fw, "not_applicable", why, [], [], msg("assess.next.not_applicable"), [], ctx,
                         appl=appl, basis="profile")
 
-    # firmware evidence: a finding that names the provision always counts (fw: false drops only the
-    # cross-walk links and the firmware-clean evidence)
-    direct = direct_refs(ref)
-    refs = evidence_refs(ref) if use_links else direct
-    checks = set(rule.get("checks", []))
-    hits = [f for f in result.findings if (refs & set(f.provisions)) or f.check in checks]
+    hits, fw_bad, fw_aspect = _firmware_aspect(ref, rule, use_links, result, ctx)
     finding_ids = [f.id for f in hits]
-    bad = [f for f in hits if f.severity in BAD_SEVERITIES]
-    low = [f for f in hits if f.severity == "low"]
-    if bad:
-        fw_bad = bad
-        aspects.append(Aspect(BAD, _finding_text(bad), findings=[f.id for f in bad], source="firmware"))
-    elif low:
-        aspects.append(Aspect(PARTIAL, _finding_text(low), findings=[f.id for f in low], source="firmware"))
-    elif not hits and use_links and ctx["understood"]["ok"] and result.image.opened is not False:
-        # (an image that could not be opened, unpack's image.opened false, gives the checks nothing to read)
-        # a check designed for this provision (its own provisions name it, or the rule lists it) that ran
-        # on material present in the image; a check serving only a cross-walk neighbour proves nothing here
-        covering = sorted(c for c, provs in ctx["checks"].items()
-                          if (direct & set(provs) or c in checks) and _had_material(c, result, ctx["paths"]))
-        if covering:
-            aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True, source="firmware"))
+    if fw_aspect is not None:
+        aspects.append(fw_aspect)
 
     if applies is False and not fw_bad:
         return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx,
@@ -484,31 +464,12 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         aspects.append(Aspect(st, msg("assess.decl", verdict=terms.value(v), evidence=ev), answers=ans))
 
     aspects = [a for a in aspects if a.state != NA]
-    states = {a.state for a in aspects}
     answers = [x for a in aspects for x in a.answers]
     for a in aspects:
         if a.state == UNKNOWN and a.question:
             questions.append(a.question)
 
-    if fw_bad:
-        verdict = "not_met"
-    elif kind == "readiness":  # nothing has triggered the duty: readiness, never "not met" or "met"
-        verdict = "needs_evidence"
-    elif applies is None and not (states & {BAD, PARTIAL}):
-        verdict = "needs_evidence"
-        if qfield:
-            questions.insert(0, qfield)
-    elif BAD in states:
-        strong = {a.state for a in aspects if not a.weak}
-        verdict = "partly_met" if strong & {OK, PARTIAL} else "not_met"
-    elif PARTIAL in states:
-        verdict = "partly_met"
-    elif not aspects or UNKNOWN in states:
-        verdict = "needs_evidence"
-        if not aspects or all(a.state == UNKNOWN and not a.question for a in aspects):
-            questions.append(f"declarations.{ref}")
-    else:
-        verdict = "met"
+    verdict = _decide(aspects, bool(fw_bad), kind, applies, qfield, ref, questions)
 
     reason_parts = [a.text for a in aspects if verdict != "met" or a.state == OK] or []
     if applies is None and why is not None:
@@ -529,6 +490,57 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
     else:
         nxt = _next_step(verdict, fw_bad, aspects, questions, item)
     return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=appl, basis=basis)
+
+
+def _firmware_aspect(ref: str, rule: dict, use_links: bool, result: ScanResult,
+                     ctx: dict) -> tuple[list[Finding], list[Finding], Aspect | None]:
+    """The firmware's evidence on a provision: (the findings that name it, the bad ones, the aspect they give).
+    A finding that names the provision always counts (fw: false drops only the cross-walk links and the
+    firmware-clean evidence)."""
+    direct = direct_refs(ref)
+    refs = evidence_refs(ref) if use_links else direct
+    checks = set(rule.get("checks", []))
+    hits = [f for f in result.findings if (refs & set(f.provisions)) or f.check in checks]
+    bad = [f for f in hits if f.severity in BAD_SEVERITIES]
+    low = [f for f in hits if f.severity == "low"]
+    if bad:
+        return hits, bad, Aspect(BAD, _finding_text(bad), findings=[f.id for f in bad], source="firmware")
+    if low:
+        return hits, [], Aspect(PARTIAL, _finding_text(low), findings=[f.id for f in low], source="firmware")
+    if not hits and use_links and ctx["understood"]["ok"] and result.image.opened is not False:
+        # (an image that could not be opened, unpack's image.opened false, gives the checks nothing to read)
+        # a check designed for this provision (its own provisions name it, or the rule lists it) that ran
+        # on material present in the image; a check serving only a cross-walk neighbour proves nothing here
+        covering = sorted(c for c, provs in ctx["checks"].items()
+                          if (direct & set(provs) or c in checks) and _had_material(c, result, ctx["paths"]))
+        if covering:
+            return hits, [], Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True,
+                                    source="firmware")
+    return hits, [], None
+
+
+def _decide(aspects: list[Aspect], fw_bad: bool, kind: str, applies: bool | None, qfield: str | None, ref: str,
+            questions: list[str]) -> str:
+    """The verdict from the aspects (and the questions it leaves open, appended to `questions`)."""
+    states = {a.state for a in aspects}
+    if fw_bad:
+        return "not_met"
+    if kind == "readiness":  # nothing has triggered the duty: readiness, never "not met" or "met"
+        return "needs_evidence"
+    if applies is None and not (states & {BAD, PARTIAL}):
+        if qfield:
+            questions.insert(0, qfield)
+        return "needs_evidence"
+    if BAD in states:
+        strong = {a.state for a in aspects if not a.weak}
+        return "partly_met" if strong & {OK, PARTIAL} else "not_met"
+    if PARTIAL in states:
+        return "partly_met"
+    if not aspects or UNKNOWN in states:
+        if not aspects or all(a.state == UNKNOWN and not a.question for a in aspects):
+            questions.append(f"declarations.{ref}")
+        return "needs_evidence"
+    return "met"
 
 
 def _basis(aspects: list[Aspect]) -> str:
