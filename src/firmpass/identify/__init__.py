@@ -462,7 +462,7 @@ class _Identifier:
             if h in seen:
                 continue
             seen.add(h)
-            kv = kern.kernel_version(data)
+            kv = kern.kernel_version(data, recorded=node.meta)  # what unpack read from it is not found again
             if kv:
                 self._kernel(kv, node.source_path or f"/{node.format}-{node.id}", node.id, None, blob=data)
                 found = True
