@@ -112,6 +112,40 @@ def main() -> None:
               f"{rep.get('pdf_pages')} pages (goal: <= 2 s); the report stage also wrote {', '.join(rep.get('tables') or [])}")
         print(f"CPU time of this process: report {c_report:.2f} s, evidence {c_evidence:.3f} s "
               f"(wall time above includes waiting for the CPU when the machine is busy; load {__import__('os').getloadavg()[0]:.1f})")
+        font_cache(ctx, Path(d))
+
+
+def font_cache(ctx, tmp: Path, rounds: int = 3) -> None:
+    """The PDF child's CPU seconds on the same HTML without the CJK subset cache (today's behaviour
+    before issue 15's cache), with an empty cache (the first run on a machine) and with a filled
+    one, interleaved so that load changes touch all three alike; medians printed."""
+    import os
+    import statistics
+
+    from firmpass.report import render_html
+    from firmpass.report.pdfjob import PdfJob
+    from firmpass.report.view import Caps
+
+    html = render_html(ctx.result, ctx.assessment, ctx.profile, "both", Caps.for_pdf())
+    runs: dict[str, list[float]] = {"off": [], "cold": [], "warm": []}
+    old = os.environ.get("FIRMPASS_FONT_CACHE")
+    try:
+        for i in range(rounds):
+            for mode in runs:
+                cache = tmp / f"fonts-{i}"
+                os.environ["FIRMPASS_FONT_CACHE"] = "off" if mode == "off" else str(cache)
+                out = tmp / f"pdf-{mode}-{i}"
+                out.mkdir()
+                runs[mode].append(PdfJob(out, html).join()["cpu"])
+    finally:
+        if old is None:
+            os.environ.pop("FIRMPASS_FONT_CACHE", None)
+        else:
+            os.environ["FIRMPASS_FONT_CACHE"] = old
+    med = {m: statistics.median(v) for m, v in runs.items()}
+    print(f"PDF child CPU-s, median of {rounds}: no font cache {med['off']:.2f}, empty cache {med['cold']:.2f} "
+          f"(subsets and stores the CJK font), filled cache {med['warm']:.2f}; "
+          f"filled / none = {med['warm'] / med['off']:.2f}  (all: {runs})")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ def scan(
     no_pdf: bool = typer.Option(False, "--no-pdf", help="Skip the PDF report."),
     db: Optional[str] = typer.Option(None, "--db", help="Vulnerability store: SQLite file or database URL."),
     vex: list[Path] = typer.Option([], "--vex", help="Triage to apply (CycloneDX VEX, OpenVEX, CSAF VEX)."),
+    decisions: Optional[Path] = typer.Option(None, "--decisions",
+                                             help="Decisions on findings (JSON: accepted risk / fixed in version), shown beside them."),
     max_size: Optional[str] = OPT_MAX_SIZE,
     max_ratio: Optional[float] = OPT_MAX_RATIO,
     max_depth: Optional[int] = OPT_MAX_DEPTH,
@@ -141,13 +143,18 @@ def scan(
         from firmpass.vulns.vex import load_triage_files
 
         load_triage_files(list(vex))  # a bad VEX stops here with one line, before OUT is touched
+    if decisions is not None:
+        from firmpass.checks.decisions import load_decisions
+
+        require_file(decisions)
+        load_decisions(decisions)  # a bad file stops here with one line, before OUT is touched
     if db is not None:
         from firmpass.vulns.store import check_db_file
 
         check_db_file(db)  # a file that is not a store stops here, before any scanning
     opts = ScanOptions(markets=parse_markets(market), profile_path=profile, lang=lang, pdf=not no_pdf,
                        limits=limits_from(max_size, max_ratio, max_depth, max_files, timeout, max_file_size),
-                       db_path=db, vex_files=list(vex))
+                       db_path=db, vex_files=list(vex), decisions_file=decisions)
     ctx = _with_progress(lambda progress: run_scan(image, out, opts, progress=progress), quiet=quiet,
                          json_lines=json_progress)
     for w in ctx.result.warnings:

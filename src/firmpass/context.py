@@ -73,6 +73,7 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     db_path: Path | str | None = None  # vulnerability store (file or database URL); None = the user's data dir
     vex_files: list[Path] = field(default_factory=list)
+    decisions_file: Path | None = None  # people's decisions on findings (firmpass.checks.decisions)
     progress: bool = True
 
 
@@ -85,6 +86,9 @@ class ScanContext:
         self.profile: dict[str, Any] | None = None  # loaded product profile (assess stage validates it)
         self.assessment: dict[str, Any] | None = None  # assessment.json content
         self.scratch: dict[str, Any] = {}  # stage-to-stage data not serialised (caches)
+        # this scan's temporary directory (OUT/.tmp while the scan holds OUT, firmpass.outdir): pass it
+        # as dir= to tempfile; never the process-wide temp dir, which other scans in threads share
+        self.tmp: Path = out / ".tmp"
         self._by_path: dict[tuple[str, str], FileEntry] | None = None
         # one deadline for the whole scan (--timeout): long-running parsers poll remaining()
         self.started = time.monotonic()

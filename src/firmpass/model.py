@@ -382,6 +382,16 @@ class Evidence(_M):
         return v
 
 
+class FindingDecision(_M):
+    """A person's decision on a finding (firmpass.checks.decisions): the risk is accepted, or the
+    finding is fixed in a later version; who decided, when, and why."""
+    kind: Literal["accepted_risk", "fixed_in_version"]
+    fixed_in: str | None = None
+    reason: str = ""
+    who: str
+    at: str
+
+
 class Finding(_M):
     id: str  # unique within the scan, e.g. "CRED-002-1"
     check: str  # the check id in the registry, e.g. "CRED-002"
@@ -392,6 +402,7 @@ class Finding(_M):
     evidence: list[Evidence] = Field(default_factory=list)
     provisions: list[str] = Field(default_factory=list)  # "framework:id"
     data: dict[str, Any] = Field(default_factory=dict)  # machine-readable details
+    decision: FindingDecision | None = None  # a person's decision given to the scan (--decisions)
 
 
 class ImageInfo(_M):

@@ -9,15 +9,19 @@ earlier run left beside new ones, a user's own evidence/ never deleted, temporar
   killed part-way leaves only its own outputs.
 - OUT/evidence/ carries a marker file; an evidence/ without it (and no firmpass findings.json beside
   it, for directories from before the marker) is the user's and the scan refuses, as for unpacked/.
-- OUT/.tmp is the temporary directory of the scan (tempfile.tempdir and TMPDIR for tools), removed
-  at the end and at the start of the next run, so image bytes never land in the system temp dir.
+- OUT/.tmp is the temporary directory of the scan, removed at the end and at the start of the next
+  run, so image bytes never land in the system temp dir.  It is a per-scan value (`OutLock.tmp`,
+  `ScanContext.tmp`): code of the scan that needs a temporary file passes `dir=ctx.tmp` to tempfile
+  (tests/hostile checks every tempfile call in firmpass does), and a child process of the scan (the
+  PDF renderer) gets TMPDIR=OUT/.tmp in its own environment.  The process's tempfile.tempdir and
+  TMPDIR are never changed, so two scans can run in threads of one process (the server's Dask
+  workers) without sharing temporary state.
 """
 from __future__ import annotations
 
 import fcntl
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from firmpass.errors import UnusableInput
@@ -94,8 +98,7 @@ class OutLock:
         self.out = out
         self.inputs = [Path(p).resolve() for p in inputs or [] if p is not None and "://" not in str(p)]
         self.fd: int | None = None
-        self._old_tempdir = tempfile.tempdir
-        self._old_env = os.environ.get("TMPDIR")
+        self.tmp = out / TMP  # this scan's temporary directory (see the module doc)
 
     def acquire(self) -> "OutLock":
         lock = self.out / LOCK
@@ -147,19 +150,11 @@ class OutLock:
         except OSError as e:
             self.release()
             raise UnusableInput("err.out_dir", path=str(self.out), detail=e.strerror or str(e)) from None
-        tmp = str(self.out / TMP)
-        tempfile.tempdir = tmp
-        os.environ["TMPDIR"] = tmp
         return self
 
     def release(self) -> None:
         if self.fd is None:
             return
-        tempfile.tempdir = self._old_tempdir
-        if self._old_env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = self._old_env
         try:
             _remove(self.out / TMP)
         except OSError:

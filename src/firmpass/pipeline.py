@@ -64,13 +64,14 @@ def new_context(image: Path, out: Path, options: ScanOptions | None = None) -> S
     prepare_out(out)
     opts = options or ScanOptions()
     # OUT is this scan's: one scan at a time, earlier outputs removed, temporary files inside OUT
-    lock = OutLock(out.resolve(), [image, opts.profile_path, *opts.vex_files, opts.db_path]).acquire()
+    lock = OutLock(out.resolve(), [image, opts.profile_path, *opts.vex_files, opts.decisions_file, opts.db_path]).acquire()
     try:
         ctx = _new_context(image, out, opts)
     except BaseException:
         lock.release()
         raise
     ctx.scratch["outlock"] = lock
+    ctx.tmp = lock.tmp
     # released by run_stages at its end; a context that is never run releases it when collected
     import weakref
 

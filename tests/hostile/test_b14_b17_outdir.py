@@ -83,20 +83,67 @@ def test_b16_an_input_among_the_outputs_is_refused(tmp_path):
 
 
 def test_b17_temporary_files_live_under_out(tmp_path):
+    """The scan's temporary directory is OUT/.tmp, a value of the scan (ctx.tmp), not of the process:
+    the process's tempfile.tempdir and TMPDIR stay as they were while the scan runs (other scans may
+    share the process), and what a killed run left in OUT/.tmp is removed."""
+    from firmpass.pipeline import new_context, run_stages, STAGES
+
     img = tiny_image(tmp_path / "a.tar")
     out = tmp_path / "out"
     (out / TMP).mkdir(parents=True)
     (out / TMP / "left-by-a-killed-run.bin").write_bytes(b"image bytes")
+    before = (tempfile.gettempdir(), os.environ.get("TMPDIR"))
+    ctx = new_context(img, out, ScanOptions(pdf=False, progress=False))
     seen = []
 
     def on_stage(name):
-        fd, p = tempfile.mkstemp()
+        fd, p = tempfile.mkstemp(dir=ctx.tmp)  # what the scan's code does (see test_b17_every_tempfile_call...)
         os.close(fd)
-        seen.append((name, tempfile.gettempdir(), os.environ.get("TMPDIR"), p))
+        seen.append((name, ctx.tmp, (tempfile.gettempdir(), os.environ.get("TMPDIR")), Path(p).parent))
 
-    before = tempfile.gettempdir()
-    scan(img, out, ScanOptions(pdf=False, progress=False), on_stage=on_stage)
-    assert seen and all(Path(d) == out.resolve() / TMP and Path(e) == out.resolve() / TMP
-                        and Path(p).parent == out.resolve() / TMP for _n, d, e, p in seen)
+    run_stages(ctx, STAGES, on_stage)
+    assert seen and all(t == out.resolve() / TMP and proc == before and parent == out.resolve() / TMP
+                        for _n, t, proc, parent in seen)
+    assert not any(s[0] == "unpack" and (out / TMP / "left-by-a-killed-run.bin").exists() for s in seen)
     assert not (out / TMP).exists()  # removed at the end, with what the killed run left
-    assert tempfile.gettempdir() == before
+    assert (tempfile.gettempdir(), os.environ.get("TMPDIR")) == before
+
+
+def test_b17_the_pdf_renderer_gets_out_tmp_as_its_tmpdir(tmp_path):
+    """The PDF child is the one process a scan starts: its TMPDIR is OUT/.tmp, set in its own
+    environment only."""
+    from types import SimpleNamespace
+
+    from firmpass.report.pdfjob import PdfJob
+
+    out = tmp_path / "out"
+    (out / TMP).mkdir(parents=True)
+    before = os.environ.get("TMPDIR")
+    assert PdfJob._env(SimpleNamespace(out=out))["TMPDIR"] == str(out / TMP)
+    assert os.environ.get("TMPDIR") == before
+
+
+def test_b17_every_tempfile_call_in_firmpass_names_its_directory():
+    """The promise above holds for firmpass's own code only if no call falls back to the process's
+    temp dir: every tempfile call under src/firmpass passes dir=, except the listed ones (not scans
+    into a user's OUT)."""
+    import ast
+
+    import firmpass
+
+    allowed = {"sbom/cli.py"}  # `firmpass sbom` scans into a private TemporaryDirectory: its OUT is the temp dir
+    makers = {"mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile", "TemporaryDirectory",
+              "SpooledTemporaryFile"}
+    root = Path(firmpass.__file__).parent
+    bad, calls = [], 0
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                fn = node.func
+                name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+                if name in makers:
+                    calls += 1
+                    if rel not in allowed and not any(k.arg == "dir" for k in node.keywords):
+                        bad.append(f"{rel}:{node.lineno}")
+    assert calls >= 1 and not bad, bad

@@ -49,3 +49,18 @@ def pdftotext(pdf: Path, *args: str) -> str:
 
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _font_cache(tmp_path_factory):
+    """The PDF's CJK subset cache (report/fontcache.py) goes to a folder of this session, not the
+    user's ~/.cache; tests of the cache itself point it elsewhere."""
+    import os
+
+    old = os.environ.get("FIRMPASS_FONT_CACHE")
+    os.environ["FIRMPASS_FONT_CACHE"] = str(tmp_path_factory.mktemp("fontcache"))
+    yield
+    if old is None:
+        os.environ.pop("FIRMPASS_FONT_CACHE", None)
+    else:
+        os.environ["FIRMPASS_FONT_CACHE"] = old

@@ -33,7 +33,6 @@ import datetime as dt
 import json
 import os
 import re
-import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -57,9 +56,6 @@ INDEX_EVERY = 60.0  # seconds between rewrites of the index while a batch runs
 MAX_LIST_BYTES = 4 * 1024 * 1024
 SKIP_DIRS = {".git", "__pycache__"}
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-# pipeline.scan changes the process's temporary directory while it runs (firmpass.outdir): scans that
-# share a process take turns; separate worker processes each have their own lock and run in parallel
-_IN_PROCESS = threading.Lock()
 
 
 @lru_cache(maxsize=None)
@@ -317,17 +313,18 @@ def scan_task(image: str, out: str, options: ScanOptions | None, progress_path: 
         (o / MARKER).unlink()
     except FileNotFoundError:
         pass
-    with _IN_PROCESS:
-        try:
-            ctx = scan(img, o, options, progress=prog)
-            status, summary, error = "done", summarize(ctx), None
-        except InternalError as e:
-            status, summary, error = "failed", {}, e.text.model_dump()
-        except FirmpassError as e:
-            status, summary, error = "unusable", {}, e.text.model_dump()
-        except Exception as e:
-            prog._emit({"event": "error", "detail": exc_detail(e)})
-            raise
+    # no lock: a scan's temporary directory is its own (ctx.tmp, firmpass.outdir), so scans in threads
+    # of one process (in-process Dask workers, the server) run side by side
+    try:
+        ctx = scan(img, o, options, progress=prog)
+        status, summary, error = "done", summarize(ctx), None
+    except InternalError as e:
+        status, summary, error = "failed", {}, e.text.model_dump()
+    except FirmpassError as e:
+        status, summary, error = "unusable", {}, e.text.model_dump()
+    except Exception as e:
+        prog._emit({"event": "error", "detail": exc_detail(e)})
+        raise
     seconds = round(time.perf_counter() - t0, 3)
     marker = {"tool": "firmpass", "image": {"path": str(img), **ident}, "name": name, "status": status,
               "seconds": seconds, "worker": worker, "finished": now_iso(), "summary": summary, "error": error}

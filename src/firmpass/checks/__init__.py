@@ -20,6 +20,9 @@ def run(ctx: ScanContext) -> None:
     timings: dict[str, float] = {}
     try:
         _run_checks(ctx, cr, ran, timings)
+        from firmpass.checks.decisions import apply
+
+        apply(ctx)  # people's decisions (accepted risk, fixed in version) beside the findings they explain
     finally:  # also when the scan's deadline stops the stage: the checks that ran are kept
         ctx.result.extra["checks_run"] = ran
         ctx.result.extra["hardening"] = {k: v for k, v in cr.memo.get("hardening_summary", {}).items()}

@@ -303,6 +303,7 @@ def _file_descriptions() -> dict[str, Any]:
         "red-declaration-of-conformity.md": t("evidence.file.red_doc"),
         "psti-statement-of-compliance.md": t("evidence.file.psti_soc"),
         "remediation-plan.csv": t("evidence.file.plan"),
+        "finding-decisions.json": t("evidence.file.finding_decisions"),
         "validation.json": t("evidence.file.validation"), "MANIFEST.sha256": t("evidence.file.manifest"),
     }
 
@@ -390,6 +391,11 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
     if assessment is None:
         _note(notes, "evidence.note.no_assessment")
     (ev / "remediation-plan.csv").write_text(remediation_plan(result, assessment, profile), encoding="utf-8-sig")
+    decided = [{"finding": f.id, "check": f.check, "severity": f.severity, "title": as_text(f.title).model_dump(),
+                **f.decision.model_dump()} for f in result.findings if f.decision is not None]
+    if decided:  # the decisions the scan was given, beside the findings they explain (firmpass.checks.decisions)
+        (ev / "finding-decisions.json").write_text(json.dumps({"decisions": decided}, indent=2, ensure_ascii=False),
+                                                   encoding="utf-8")
 
     # ---- index, validation summary, manifest, zip
     (ev / "README.md").write_text(index_md(ev, validation, notes, now), encoding="utf-8")

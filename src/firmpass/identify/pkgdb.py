@@ -157,6 +157,8 @@ def parse_rpm_sqlite(path, deadline: float | None = None) -> list[Package]:
         con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 1 << 16)
         con.set_progress_handler(lambda: 1 if time.monotonic() > end else 0, 10_000)
         con.execute("PRAGMA trusted_schema=OFF")
+        # SQLite's own temporary tables in memory: never a file in the process's TMPDIR (firmpass.outdir)
+        con.execute("PRAGMA temp_store=MEMORY")
         con.execute("PRAGMA query_only=ON")
         kind = con.execute("SELECT type FROM sqlite_master WHERE name='Packages'").fetchone()
         if kind is None or kind[0] != "table":

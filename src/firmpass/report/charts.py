@@ -28,7 +28,7 @@ def bar_chart(rows: list[tuple[Text, float, str, str]], max_value: float, lang: 
     plot_w = width - label_width - 70
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img">']
-    out.append('<style>text{font-family:"WenQuanYi Micro Hei","DejaVu Sans",sans-serif;font-size:11px;fill:#111}</style>')
+    out.append('<style>text{font-family:"FP Sans","WenQuanYi Micro Hei","DejaVu Sans",sans-serif;font-size:11px;fill:#111}</style>')
     for i, (label, value, shown, colour) in enumerate(rows):
         y = top + i * (bar_h + gap)
         frac = 0.0 if max_value <= 0 else max(0.0, min(1.0, value / max_value))
@@ -59,7 +59,7 @@ def entropy_chart(values: list[float], region_size: int, total: int, lang: str, 
     n = max(len(values), 1)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart entropy" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img">']
-    out.append('<style>text{font-family:"WenQuanYi Micro Hei","DejaVu Sans",sans-serif;font-size:10px;fill:#111}</style>')
+    out.append('<style>text{font-family:"FP Sans","WenQuanYi Micro Hei","DejaVu Sans",sans-serif;font-size:10px;fill:#111}</style>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#eef0f3"/>')
     pts = [f"{left},{top + ph}"]
     for i, v in enumerate(values):

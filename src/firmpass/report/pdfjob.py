@@ -49,11 +49,22 @@ class PdfJob:
         try:
             self.proc: subprocess.Popen | None = subprocess.Popen(
                 [sys.executable, "-P", str(Path(__file__).resolve()), str(self.src), str(self.tmp)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.out))
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(self.out),
+                env=self._env())
         except OSError as e:
             self.proc = None
             self.error = PdfJobError(f"cannot start the PDF renderer: {e}")
             self._cleanup()
+
+    def _env(self) -> dict[str, str]:
+        """The child's environment: during a scan its temporary files go to the scan's OUT/.tmp
+        (firmpass.outdir), set here for the child only, never in this process (scans in threads)."""
+        from firmpass.outdir import TMP
+
+        env = dict(os.environ)
+        if (self.out / TMP).is_dir():
+            env["TMPDIR"] = str(self.out / TMP)
+        return env
 
     def join(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """Wait for the child; report.pdf is in place when this returns.  Raises PdfJobError (every
@@ -100,19 +111,46 @@ def html_to_pdf(html: str, target: Path) -> int:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    # base_url=None and no url_fetcher for remote schemes: a hostile string can never make the
-    # renderer fetch anything (the report contains no references besides the local font).
-    doc = HTML(string=html, base_url=None, url_fetcher=_local_only).render()
+    html, subset = _fontcache().use_subset(html)
+    # base_url=None and a fetcher that opens nothing but the cached font subset: a hostile string can
+    # never make the renderer fetch anything.  (System fonts need no fetch: Fontconfig and Pango open
+    # them.  Without a subset the @font-face's local() source is refused, as it always was: the CJK
+    # text then comes from the same system font through Fontconfig's fallback.)
+    doc = HTML(string=html, base_url=None, url_fetcher=_fetcher(subset.as_uri() if subset else None)).render()
     doc.write_pdf(target)
     return len(doc.pages)
 
 
-def _local_only(url: str, timeout: int = 10, ssl_context=None):
-    from weasyprint import default_url_fetcher
+def _fontcache():
+    """fontcache.py beside this file, loaded by path: the child runs with -P and imports no firmpass."""
+    mod = sys.modules.get("firmpass.report.fontcache") or sys.modules.get("_firmpass_fontcache")
+    if mod is None:
+        import importlib.util
 
-    if not url.startswith("file:///usr/share/fonts/"):
+        spec = importlib.util.spec_from_file_location("_firmpass_fontcache", Path(__file__).with_name("fontcache.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["_firmpass_fontcache"] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+def _local_only(url: str, allow: str | None = None) -> str:
+    """The one URL the PDF may open (the cached font subset), or ValueError."""
+    if allow is None or url != allow:
         raise ValueError(f"report: refusing to fetch {url[:80]}")
-    return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+    return url
+
+
+def _fetcher(allow: str | None):
+    """A WeasyPrint URLFetcher (WeasyPrint 70 calls its `fetch`; the plain function used before failed on every URL)
+    that lets `_local_only` decide."""
+    from weasyprint.urls import URLFetcher
+
+    class LocalOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            return super().fetch(_local_only(url, allow), headers)
+
+    return LocalOnly(allowed_protocols=("file",), allow_redirects=False)
 
 
 def _child(src: Path, dst: Path) -> None:

@@ -260,7 +260,8 @@ def _findings(r: ScanResult, assessment: dict | None, caps: Caps) -> dict[str, A
                       "description": as_text(f.description), "remediation": as_text(f.remediation),
                       "evidence": ev, "evidence_more": max(0, len(f.evidence) - caps.evidence_per_finding),
                       # as the assessment cites them for the chosen EN 303 645 version (5.6-4 <-> 5.6-4A)
-                      "provisions": list(cited.get(f.id, f.provisions))})
+                      "provisions": list(cited.get(f.id, f.provisions)),
+                      "decision": _decision_view(f.decision)})
     finding_titles = {f.id: as_text(f.title) for f in r.findings}
     # the findings past the cap, one line each: every finding is named in the PDF, its details are in report.html
     findings_rest = [{"id": f.id, "severity": f.severity, "title": as_text(f.title)}
@@ -310,3 +311,14 @@ def _int(x: Any) -> int:
         return int(x or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _decision_view(d) -> dict[str, Any] | None:
+    """A person's decision on a finding (firmpass.checks.decisions), as the report shows it."""
+    if d is None:
+        return None
+    from firmpass.present.i18n import t
+
+    kind = (t("findings.decision.fixed_in_version", version=d.fixed_in or "?") if d.kind == "fixed_in_version"
+            else t("findings.decision.accepted_risk"))
+    return {"kind": d.kind, "label": kind, "reason": d.reason, "by": t("findings.decision.by", who=d.who, at=d.at)}

@@ -20,8 +20,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from firmpass.server import triage
-from firmpass.server.db import (FINDING_DECISIONS, ROLES, VEX_JUSTIFICATIONS, VEX_STATES, Product, Scan, Version,
-                                VexDecision, db_url, make_engine, now, sessionmaker_for, upgrade)
+from firmpass.server.db import (FINDING_DECISIONS, ROLES, VEX_JUSTIFICATIONS, VEX_STATES, FindingDecision, Product, Scan,
+                                Version, VexDecision, db_url, make_engine, now, sessionmaker_for, upgrade)
 from firmpass.server.i18n import pick, t
 from firmpass.server.web import CAN_WRITE, DOWNLOADS, MARKETS, LoginRequired, Web  # noqa: F401 - re-exported
 
@@ -40,6 +40,7 @@ class Settings:
     max_upload: int = 1 << 30
     secure_cookies: bool = True
     workers: int = 1
+    processes: bool = False  # LocalCluster workers as threads of the server (default) or as processes
     notify: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,7 +64,7 @@ class Server:
             if self._runner is None:
                 from firmpass.server.runner import Runner
 
-                self._runner = Runner(self.cfg.scheduler, self.cfg.workers)
+                self._runner = Runner(self.cfg.scheduler, self.cfg.workers, self.cfg.processes)
             return self._runner
 
     def close(self) -> None:
@@ -86,9 +87,12 @@ class Server:
         (d / "profile.yaml").write_text(yaml.safe_dump(p.profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
         decisions = s.scalars(select(VexDecision).where(VexDecision.product_id == p.id)).all()
         vex = triage.write_vex(d / "triage.vex.json", list(decisions), p.name, now())
+        fds = s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id)).all()
+        fdec = triage.write_finding_decisions(d / "triage.findings.json", list(fds))
         scan.status, scan.attempts = "queued", scan.attempts + 1
         spec = {"image": str(self.image_path(v.sha256)), "out": str(d / "out"), "progress": str(d / "progress.jsonl"),
                 "profile": str(d / "profile.yaml"), "vex": [str(vex)] if vex else [], "vulns_db": self.cfg.vulns_db,
+                "decisions": str(fdec) if fdec else None,
                 "pdf": self.cfg.pdf, "markets": p.profile.get("markets"), "name": f"scan-{scan.id}"}
         s.commit()
         (runner or self.runner.submit)(scan.id, spec, self.scan_done)

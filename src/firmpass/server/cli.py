@@ -17,7 +17,10 @@ def register(app: typer.Typer) -> None:
         vulns: Optional[str] = typer.Option(None, "--vulns", help="Vulnerability store (file or URL); default as `firmpass scan`."),
         host: str = typer.Option("127.0.0.1", "--host"),
         port: int = typer.Option(8000, "--port"),
-        workers: int = typer.Option(1, "--workers", help="Dask workers of the LocalCluster."),
+        workers: int = typer.Option(1, "--workers", help="Dask workers of the LocalCluster: scans run at once."),
+        processes: bool = typer.Option(False, "--processes/--threads",
+                                       help="LocalCluster workers as processes (a killed worker's scan is run again "
+                                            "on another) or as threads of the server (default)."),
         pdf: bool = typer.Option(False, "--pdf/--no-pdf", help="Write report.pdf for every scan."),
         max_upload_mb: int = typer.Option(1024, "--max-upload-mb", help="Largest accepted upload, MiB."),
         secure_cookies: Optional[bool] = typer.Option(None, "--secure-cookies/--no-secure-cookies",
@@ -33,7 +36,7 @@ def register(app: typer.Typer) -> None:
 
         loop = host in ("127.0.0.1", "localhost", "::1")
         cfg = Settings(data=data, db=db, scheduler=scheduler, vulns_db=vulns, pdf=pdf,
-                       max_upload=max_upload_mb << 20, workers=workers,
+                       max_upload=max_upload_mb << 20, workers=workers, processes=processes,
                        secure_cookies=(not loop) if secure_cookies is None else secure_cookies,
                        notify=load_config(notify) if notify else {})
         application = create_app(cfg)

@@ -1,8 +1,9 @@
 """Scans as tasks on a Dask distributed cluster: the same task `firmpass batch` runs
 (`firmpass.batch.scan_task`), on the same kind of cluster (`firmpass.batch.dask_client`): a
-LocalCluster in the server's process by default (threads; one scan at a time per process, the task
-serialises them), or an existing scheduler given by `--scheduler tcp://...`, whose workers need
-firmpass and the server's data directory at the same path.
+LocalCluster in the server's process by default (`--workers N` single-threaded workers, N scans at
+once: a scan's temporary directory is its own, firmpass.outdir), a LocalCluster of worker processes
+(`--processes`: a worker killed mid-scan costs only that attempt), or an existing scheduler given by
+`--scheduler tcp://...`, whose workers need firmpass and the server's data directory at the same path.
 
 The task writes the scan into DATA/scans/<id>/out and its stage-by-stage progress as JSON lines into
 DATA/scans/<id>/progress.jsonl (begin / start / done / end), which the scan page polls through
@@ -28,6 +29,7 @@ def scan_task(spec: dict[str, Any]) -> dict[str, Any]:
     opts = ScanOptions(profile_path=Path(spec["profile"]) if spec.get("profile") else None,
                        db_path=spec.get("vulns_db"), pdf=bool(spec.get("pdf", False)), progress=False,
                        vex_files=[Path(p) for p in spec.get("vex", [])],
+                       decisions_file=Path(spec["decisions"]) if spec.get("decisions") else None,
                        markets=spec.get("markets") or ["eu", "uk", "us", "cn"])
     return batch_scan_task(spec["image"], spec["out"], opts, spec["progress"], spec.get("name") or "scan")
 
@@ -58,13 +60,13 @@ def read_progress(path: Path) -> list[dict[str, Any]]:
 class Runner:
     """One Dask client for the server's lifetime."""
 
-    def __init__(self, scheduler: str | None = None, workers: int = 1):
+    def __init__(self, scheduler: str | None = None, workers: int = 1, processes: bool = False):
         from firmpass.batch import dask_client
 
         self._lock = threading.Lock()
         self._futures: dict[int, Any] = {}
         self._stack = ExitStack()
-        self.client, self.label = self._stack.enter_context(dask_client(scheduler, workers, processes=False))
+        self.client, self.label = self._stack.enter_context(dask_client(scheduler, workers, processes=processes))
 
     def submit(self, scan_id: int, spec: dict[str, Any], on_done: Callable[[int, dict | None, str | None], None]) -> None:
         import uuid

@@ -1,5 +1,10 @@
 """Triage decisions carried into the next scan.
 
+Finding decisions (accepted risk, fixed in version) go the same way: the newest per check of a
+product is written as DATA/scans/<id>/triage.findings.json and given to the scan as its decisions
+file (ScanOptions.decisions_file, firmpass.checks.decisions): findings.json, the report and the
+evidence package show each decision beside its finding, with who, when and why.
+
 The newest VEX decision per (vulnerability, component) of a product is written as an OpenVEX
 document beside the next scan and given to it as `--vex` input (ScanOptions.vex_files): the vulns
 stage applies it (firmpass.vulns.vex.parse_triage keys decisions by component without version, so
@@ -42,4 +47,18 @@ def write_vex(path: Path, decisions: list, product_name: str, when: str) -> Path
     if not decisions:
         return None
     path.write_text(json.dumps(openvex(decisions, product_name, when), ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def write_finding_decisions(path: Path, decisions: list) -> Path | None:
+    """The newest decision per check (decisions follow the check across versions) as the scan's
+    decisions file; None when there is none."""
+    if not decisions:
+        return None
+    newest: dict[str, object] = {}
+    for d in sorted(decisions, key=lambda d: (d.at, d.id)):
+        newest[d.finding] = d
+    doc = {"decisions": [{"check": c, "kind": d.kind, "fixed_in": d.fixed_in, "reason": (d.reason or "")[:4000],
+                          "who": d.who[:320], "at": d.at[:40]} for c, d in sorted(newest.items())]}
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     return path

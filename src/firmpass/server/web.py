@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Web:
 
     def __init__(self, srv, tpl):
         self.srv, self.cfg, self.tpl = srv, srv.cfg, tpl
+        self.reassess_lock = threading.Lock()
 
     def db(self):
         """A database session for one request (a FastAPI dependency)."""
@@ -179,7 +181,6 @@ class Web:
     def reassess(self, s, v: Version, p: Product, sc: Scan, who: str) -> None:
         """The saved scan's verdicts, report and evidence again with the product's current profile,
         through the pipeline's one resume path (load_context + run_stages); nothing is rescanned."""
-        from firmpass.batch import _IN_PROCESS  # one pipeline at a time per process (the task's own lock)
         from firmpass.context import ScanOptions
         from firmpass.pipeline import load_context, run_stages
 
@@ -187,7 +188,7 @@ class Web:
         (d / "profile.yaml").write_text(yaml.safe_dump(p.profile, allow_unicode=True, sort_keys=False), encoding="utf-8")
         opts = ScanOptions(profile_path=d / "profile.yaml", markets=p.profile.get("markets") or list(MARKETS),
                            pdf=self.cfg.pdf, progress=False, db_path=self.cfg.vulns_db)
-        with _IN_PROCESS:
+        with self.reassess_lock:  # load_context does not lock OUT: two re-assessments of one scan take turns
             run_stages(load_context(d / "out", opts), ["assess", "report", "evidence"])
         s.add(Event(product_id=p.id, kind="reassessed", detail={"version": v.label, "scan": sc.id, "by": who}))
         s.commit()

@@ -528,7 +528,7 @@ class Unpacker:
             if st is not None and stat.S_ISDIR(st.st_mode):
                 here = top.resolve()
                 opts = self.ctx.options
-                inputs = [self.ctx.image, opts.profile_path, *opts.vex_files,
+                inputs = [self.ctx.image, opts.profile_path, *opts.vex_files, opts.decisions_file,
                           opts.db_path if opts.db_path and "://" not in str(opts.db_path) else None]
                 for p in inputs:
                     if p is not None and Path(p).resolve().is_relative_to(here):
