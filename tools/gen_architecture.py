@@ -40,6 +40,7 @@ STAGES: dict[str, tuple[str, list[str], str, str]] = {
 MODELS = ["ScanResult", "ToolInfo", "ImageInfo", "ContainerNode", "FileEntry", "ElfInfo", "Component",
           "ComponentEvidence", "Vulnerability", "CvssScore", "VexStatement", "Finding", "Evidence", "Text", "Warning_",
           "InventorySummary", "KernelFacts", "BusyboxFacts", "VulnDbSummary", "HardeningSummary", "SecureBootSummary",
+          "ChecksRun", "RtosHit", "UpdaterFacts", "LoggingFacts", "RemoteLog", "LocalLog", "LogDaemon", "ServiceStart",
           "PackageOrigin", "KevEntry", "ExploitEvidence", "EpssScore", "MatchInfo", "Assessment", "Verdict", "MarketSummary"]
 
 

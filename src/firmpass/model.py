@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
@@ -481,20 +482,99 @@ class SecureBootSummary(_M):
     images: list[dict[str, Any]] = Field(default_factory=list)  # per boot image: kind, verdict, locations
 
 
+class ChecksRun(RootModel[list[str]]):
+    """The ids of the checks that ran to completion (extra.checks_run: a JSON list of ids): the assess
+    stage counts "ran and found nothing" only for these."""
+
+    def __iter__(self):  # the ids, as the published list reads
+        return iter(self.root)
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self.root
+
+    def __len__(self) -> int:
+        return len(self.root)
+
+
+class RtosHit(_M):
+    """One real-time OS the identify stage named from a blob's strings (extra.rtos)."""
+    name: str
+    version: str | None = None
+    evidence: str = ""  # the string that matched
+    path: str = ""  # the blob, as stored in the image
+    container: str = ""  # ContainerNode.id
+
+
+class UpdaterFacts(_M):
+    """An update mechanism the checks stage found (extra.checks_updates)."""
+    updater: str
+    files: list[str] = Field(default_factory=list)
+    signature_verification: bool | None = None  # None: a web upload handler, not decidable from its files
+    anti_rollback: bool = False
+    ab_or_recovery: bool = False
+    urls: list[str] = Field(default_factory=list)
+
+
+class RemoteLog(_M):
+    path: str
+    line: int
+    target: str  # host:port the logs go to
+    via: str  # e.g. "syslogd -R", "syslog-ng"
+    container: str = ""
+
+
+class LocalLog(_M):
+    path: str
+    target: str  # the file the logs are written to
+
+
+class LogDaemon(_M):
+    path: str
+    line: int
+    command: str
+
+
+class LoggingFacts(_M):
+    """Where the firmware's logs go (extra.checks_logging)."""
+    remote: list[RemoteLog] = Field(default_factory=list)
+    local: list[LocalLog] = Field(default_factory=list)
+    daemons: list[LogDaemon] = Field(default_factory=list)
+
+
+class ServiceStart(_M):
+    """A network service the boot sequence starts, with the file and line that start it (extra.checks_services)."""
+    service: str
+    class_: str = Field(alias="class")  # cleartext / ssh / web / ... (checks/services.py)
+    path: str
+    line: int
+    command: str = ""
+    via: str = ""  # init-script / inittab / systemd ...
+    container: str = ""
+    chain: list[str] = Field(default_factory=list)  # path:line of each script on the way
+
+
 EXTRA_SECTIONS: dict[str, Any] = {
     "inventory": InventorySummary, "kernel": KernelFacts, "busybox": BusyboxFacts, "vuln_db": VulnDbSummary,
-    "hardening": HardeningSummary, "secure_boot": SecureBootSummary, "checks_run": list[str],
+    "hardening": HardeningSummary, "secure_boot": SecureBootSummary, "checks_run": ChecksRun,
+    "rtos": list[RtosHit], "checks_updates": list[UpdaterFacts], "checks_logging": LoggingFacts,
+    "checks_services": list[ServiceStart],
 }
 
 
-def _typed_section(name: str, value: Any) -> Any:
-    from pydantic import TypeAdapter, ValidationError
+@lru_cache(maxsize=None)
+def _adapter(name: str):
+    from pydantic import TypeAdapter
 
-    kind = EXTRA_SECTIONS[name]
+    return TypeAdapter(EXTRA_SECTIONS[name])
+
+
+def _typed_section(name: str, value: Any) -> Any:
+    """Validate a known section through its type and give it back in its published (JSON) shape."""
+    from pydantic import ValidationError
+
+    ta = _adapter(name)
     try:
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            return kind.model_validate(value).model_dump(exclude_unset=True)
-        return TypeAdapter(kind).validate_python(value)
+        return ta.dump_python(ta.validate_python(value), exclude_unset=True, by_alias=True)
     except ValidationError:
         return value  # an older or foreign shape: kept, never the reason a findings.json does not load
 
@@ -517,16 +597,13 @@ class ScanResult(_M):
 
     def section(self, name: str) -> Any:
         """The typed view of a known extra section (None when absent or not in the known shape)."""
-        kind = EXTRA_SECTIONS[name]
         value = self.extra.get(name)
         if value is None:
             return None
-        from pydantic import TypeAdapter, ValidationError
+        from pydantic import ValidationError
 
         try:
-            if isinstance(kind, type) and issubclass(kind, BaseModel):
-                return kind.model_validate(value)
-            return TypeAdapter(kind).validate_python(value)
+            return _adapter(name).validate_python(value)
         except ValidationError:
             return None
 

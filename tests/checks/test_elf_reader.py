@@ -84,3 +84,20 @@ def test_damaged_tables_never_raise(rootfs):
     whole = elf.facts(bytes(base))
     cut = elf.facts(bytes(base[: len(base) // 3]))  # truncated: the section table and strings are gone
     assert whole.needed and cut is not None and cut.data_ranges == []
+
+
+def test_no_other_elf_parser_in_the_package():
+    """One ELF reader: pyelftools and the ELF table layouts are read only in formats/elf.py."""
+    import re
+    from pathlib import Path
+
+    root = Path(elf.__file__).resolve().parents[1]
+    others = []
+    for p in root.rglob("*.py"):
+        if p.name == "elf.py" and p.parent.name == "formats":
+            continue
+        text = p.read_text(encoding="utf-8")
+        if re.search(r"^\s*(from|import) elftools", text, re.M) or re.search(r"\be_phoff\b|\be_shoff\b|\bPT_GNU_", text):
+            others.append(str(p.relative_to(root)))
+    assert not others, others
+    assert "e_phoff" in Path(elf.__file__).read_text(encoding="utf-8") or "phoff" in Path(elf.__file__).read_text(encoding="utf-8")

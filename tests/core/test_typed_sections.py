@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from firmpass.model import (EXTRA_SECTIONS, SCHEMA_VERSION, BusyboxFacts, HardeningSummary, KernelFacts,
-                            ScanResult, SecureBootSummary)
+from firmpass.model import (EXTRA_SECTIONS, SCHEMA_VERSION, BusyboxFacts, ChecksRun, HardeningSummary, KernelFacts,
+                            LoggingFacts, RtosHit, ScanResult, SecureBootSummary, ServiceStart)
 
 FX = Path(__file__).resolve().parents[1] / "fixtures" / "report" / "findings.json"
 
@@ -66,3 +66,30 @@ def test_report_rerenders_an_older_findings_json(tmp_path):
     shutil.copy(FX, tmp_path / "findings.json")
     ctx = run_stages(load_context(tmp_path, ScanOptions(pdf=False)), ["report", "evidence"])
     assert (tmp_path / "report.html").is_file() and ctx.result.tool.stages["report"]["files"] == ["report.html"]
+
+
+def test_the_checks_stage_sections_are_typed_in_their_published_shape(scan):
+    raw = json.loads((scan / "findings.json").read_text(encoding="utf-8"))
+    r = ScanResult.model_validate(raw)
+    ran = r.section("checks_run")
+    assert isinstance(ran, ChecksRun) and list(ran) == raw["extra"]["checks_run"] and len(ran) > 10
+    services = r.section("checks_services")
+    assert services and all(isinstance(x, ServiceStart) for x in services)
+    # "class" is the published key (a Python keyword in the model: class_)
+    assert [x.model_dump(by_alias=True, exclude_unset=True) for x in services] == raw["extra"]["checks_services"]
+    assert "class_" not in json.dumps(raw["extra"]["checks_services"])
+    logging = r.section("checks_logging")
+    assert isinstance(logging, LoggingFacts) and logging.model_dump(exclude_unset=True) == raw["extra"]["checks_logging"]
+    assert isinstance(r.section("checks_updates"), list)
+
+
+def test_rtos_section_round_trips_and_a_bad_one_is_kept():
+    raw = json.loads(FX.read_text(encoding="utf-8"))
+    hit = {"name": "FreeRTOS", "version": "10.4.3", "evidence": "FreeRTOS Kernel V10.4.3", "path": "/fw.bin",
+           "container": "0"}
+    raw.setdefault("extra", {})["rtos"] = [hit]
+    r = ScanResult.model_validate(raw)
+    assert r.section("rtos") == [RtosHit(**hit)] and json.loads(r.to_json())["extra"]["rtos"] == [hit]
+    raw["extra"]["rtos"] = {"not": "a list"}
+    r = ScanResult.model_validate(raw)
+    assert r.extra["rtos"] == {"not": "a list"} and r.section("rtos") is None

@@ -142,3 +142,43 @@ def test_module_kernel_version_linux24(tmp_path):
     lx = [c for c in identify(ctx, use_package_db=False) if c.name == "linux"]
     assert lx[0].version == "2.4.20" and lx[0].evidence[0].match == "kernel_version=2.4.20"
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+@pytest.mark.parametrize("c", ["xz", "lzo"])
+def test_identify_uses_the_payload_unpack_recorded(corpus, tmp_path, monkeypatch, c):
+    """Issue 17 (4): identify reads the kernel version from the payload the unpack stage's kernel leaf
+    found (ContainerNode.meta), decompressing that one stream, not searching the stub for magics again;
+    the answer is the one the search gives, and the kernel is recorded once."""
+    from firmpass.pipeline import scan
+
+    data = (Path(corpus) / "kernels" / f"zImage-{c}").read_bytes()
+    streams = []
+    real = kern._search_stream
+    monkeypatch.setattr(kern, "_search_stream", lambda *a, **k: streams.append(1) or real(*a, **k))
+    searched = kern.kernel_version(data)  # without what unpack recorded: every plausible magic is tried
+    n_search = len(streams)
+    streams.clear()
+    ctx = scan(Path(corpus) / "kernels" / f"zImage-{c}", tmp_path / "out", stages=["unpack", "inventory", "identify"])
+    node = ctx.result.image.container_chain[0]
+    assert node.meta["payload_compression"] == c
+    assert len(streams) == 1 < n_search  # one stream decompressed: the recorded one
+    lx = [x for x in ctx.result.components if x.name == "linux"]
+    assert len(lx) == 1 and lx[0].version == searched["version"] == _kernels(corpus)[f"zImage-{c}"]["version"]
+    assert lx[0].evidence[0].method == searched["method"] == f"kernel-banner-{c}"
+    assert ctx.result.extra["kernel"]["version"] == searched["version"]
+
+
+def test_identify_takes_the_bzimage_version_unpack_read(corpus, tmp_path, monkeypatch):
+    """The x86 bzImage's version string, read by unpack from the setup header, is not parsed again."""
+    from firmpass.pipeline import scan
+
+    data = (Path(corpus) / "kernel.bin").read_bytes()
+    header = kern.bzimage_version(data)
+    monkeypatch.setattr(kern, "bzimage_version", lambda d: pytest.fail("bzImage header parsed again"))
+    ctx = scan(Path(corpus) / "kernel.bin", tmp_path / "out", stages=["unpack", "inventory", "identify"])
+    assert ctx.result.image.container_chain[0].meta["version_string"] == header["banner"]
+    lx = [x for x in ctx.result.components if x.name == "linux"]
+    assert len(lx) == 1 and lx[0].version == header["version"] and lx[0].evidence[0].method == "bzimage-header"
+    # a recorded string as long as unpack's 256-byte read may be cut: the header is read again, whole
+    monkeypatch.undo()
+    assert kern.kernel_version(data, decompress=False, recorded={"version_string": "9.9." + "x" * 300}) == header

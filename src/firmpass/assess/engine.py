@@ -61,11 +61,14 @@ from firmpass import __version__, frameworks
 from firmpass.frameworks import registry
 from firmpass.assess import facts as F
 from firmpass.assess import postmarket
+from firmpass.assess.answers import eval_answer, eval_doc
+from firmpass.assess.applicability import (APPLICABILITY, FEATURE_PREDICATES, OPTIONAL_PREDICATES,  # noqa: F401 - re-exported
+                                           ZH_NUM, decide_applicability, mlps_min_level)
 from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect
 from firmpass.i18n import msg
 from firmpass.i18n import terms
 from firmpass.model import ASSESSMENT_SCHEMA_VERSION, Finding, ScanResult, Text
-from firmpass.profile import get, has
+from firmpass.profile import get
 
 # which frameworks each market needs and in which order: frameworks/registry.yaml (registry.*)
 VERDICTS = ("met", "not_met", "partly_met", "needs_evidence", "not_applicable")
@@ -218,190 +221,6 @@ def cite_all(refs: Iterable[str], version: str) -> list[str]:
     return [r for r in dict.fromkeys(etsi_cite(r, version) for r in refs) if r]
 
 
-# ------------------------------------------------------------------ answers
-def _fmt(v: Any) -> Text:
-    """A profile value in both languages (true reads yes / 是; enum values from the term base)."""
-    return terms.value(v)
-
-
-def _eval_answer(expr: str, profile: dict | None) -> Aspect:
-    """One profile answer against a rule expression `FIELD[|FIELD] OP [ARG]`."""
-    parts = expr.split(None, 2)
-    fields, op = parts[0].split("|"), parts[1]
-    arg = parts[2] if len(parts) > 2 else None
-    oks, bads, unknown = [], [], []
-    for fld in fields:
-        v = get(profile, fld)
-        if v is None or v == "" or v == []:
-            parent = fld.rsplit(".", 1)[0] if "." in fld else None
-            if op == "set" and (has(profile, fld) or (parent and isinstance(get(profile, parent), dict))):
-                bads.append({"field": fld, "value": v})
-            else:
-                unknown.append(fld)
-            continue
-        if op == "set":
-            ok = bool(v)
-        elif op == "true":
-            ok = v is True
-        elif op == "false":
-            ok = v is False
-        elif op == "in":
-            ok = str(v) in arg.split(",")
-        elif op == "notin":
-            ok = str(v) not in arg.split(",")
-        elif op == "gte":
-            ok = isinstance(v, (int, float)) and v >= float(arg)
-        elif op == "lte":
-            ok = isinstance(v, (int, float)) and v <= float(arg)
-        else:
-            raise ValueError(f"unknown operator {op!r} in rule {expr!r}")
-        (oks if ok else bads).append({"field": fld, "value": v})
-    if oks:
-        a = oks[0]
-        return Aspect(OK, msg("assess.answer.ok", field=a["field"], value=_fmt(a["value"])), answers=oks)
-    shown = " | ".join(fields)
-    if bads and not unknown:
-        a = bads[0]
-        expected = msg(f"assess.op.{op}", arg=(arg or "").replace(",", ", "))
-        val = _fmt(a["value"]) if a["value"] not in (None, "", []) else Text(en="-", zh="-")
-        return Aspect(BAD, Text(en=f"profile {a['field']} = {val.en} ({expected.en})",
-                                zh=f"档案 {a['field']} = {val.zh}（{expected.zh}）"), answers=bads)
-    return Aspect(UNKNOWN, msg("assess.answer.missing", field=shown), answers=bads, question=unknown[0])
-
-
-def _eval_doc(key: str, profile: dict | None) -> Aspect:
-    v = get(profile, f"documents.{key}")
-    name = msg(f"profile.doc.{key}")
-    if v is None:
-        return Aspect(UNKNOWN, Text(en=f"document '{name.en}' not declared", zh=f"未声明文档“{name.zh}”"),
-                      question=f"documents.{key}")
-    ans = [{"field": f"documents.{key}", "value": v}]
-    if v is False or v == "":
-        return Aspect(BAD, Text(en=f"document '{name.en}' does not exist (profile)", zh=f"文档“{name.zh}”不存在（档案）"), answers=ans)
-    ref = "" if v is True else f": {v}"
-    return Aspect(OK, Text(en=f"document '{name.en}' exists{ref}", zh=f"文档“{name.zh}”已具备{ref}"), answers=ans)
-
-
-# ------------------------------------------------------------------ applicability
-ZH_NUM = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五"}
-# predicates about the product's scope (decided before findings) vs its features (a finding that shows the
-# feature exists overrules the profile's "absent")
-FEATURE_PREDICATES = {"preinstalled_passwords", "sensors"}
-# optional provisions: not applicable unless the maker opts in (unknown = not opted in)
-OPTIONAL_PREDICATES = {"sbom_shared", "declared"}
-_LEVELS = re.compile(r"L(\d)")
-
-
-def mlps_min_level(item: dict) -> int | None:
-    m = _LEVELS.search(str(item.get("levels") or ""))
-    return int(m.group(1)) if m else None
-
-
-def _na(applies, why, field=None, kind="scope"):
-    return applies, why, field, kind
-
-
-def _appl_mlps_level(item: dict, profile: dict | None):
-    """MLPS: a provision of a higher protection level than the operator's system does not apply."""
-    lo, lvl = mlps_min_level(item), get(profile, "mlps_level")
-    if lo and lo > 1:
-        if lvl is None:
-            return _na(None, msg("assess.unknown.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo)), "mlps_level")
-        if isinstance(lvl, int) and lvl < lo:
-            return _na(False, msg("assess.na.mlps_level", min=lo, min_zh=ZH_NUM.get(lo, lo), level=lvl,
-                                  level_zh=ZH_NUM.get(lvl, lvl)), "mlps_level")
-    return None
-
-
-def _appl_etsi_conditions(item: dict, profile: dict | None):
-    """EN 303 645: the Table B.1 condition / feature of the provision, as the profile states it."""
-    det = item.get("status_detail") or {}
-    conds = [str(c) for c in det.get("conditions", [])] + list(det.get("features", []))
-    unknown = None
-    cat = frameworks.catalogue("en303645")
-    for c in conds:
-        val = F.ETSI_CONDITIONS.get(c, lambda p: None)(profile)
-        text = cat["conditions"].get(c) or cat["features"].get(c)
-        if val is False:
-            return _na(False, Text(en=f"condition not met: {text['en']} (per the profile)",
-                                   zh=f"适用条件不成立：{text['zh']}（依据档案）"), F.CONDITION_FIELDS.get(c), "feature")
-        if val is None and unknown is None:
-            unknown = (Text(en=f"applies only if: {text['en']} - not stated in the profile",
-                            zh=f"仅在以下情况适用：{text['zh']}——档案未说明"), F.CONDITION_FIELDS.get(c))
-    if unknown:
-        return _na(None, unknown[0], unknown[1], "feature")
-    return None
-
-
-def _appl_en18031_parts(item: dict, profile: dict | None):
-    """EN 18031: radio equipment only, and only the parts (-1/-2/-3) the product's functions call for."""
-    radio = get(profile, "product.radio_equipment")
-    if radio is False:
-        return _na(False, msg("assess.na.no_radio"))
-    parts = [F.EN18031_PARTS[p](profile) for p in item.get("parts", [])]
-    if parts and all(x is False for x in parts):
-        return _na(False, msg("assess.na.en18031_parts", parts=", ".join("EN 18031-" + p for p in item["parts"])))
-    if radio is None:
-        return _na(None, msg("assess.unknown.radio"), "product.radio_equipment")
-    if not any(x is True for x in parts):
-        return _na(None, msg("assess.unknown.en18031_parts", parts=", ".join(item["parts"])),
-                   F.EN18031_PART_FIELDS[item["parts"][0]])
-    return None
-
-
-# the applicability hooks a framework names in frameworks/registry.yaml (`applicability:`): each
-# returns _na(...) when it decides, None to let the rules decide
-APPLICABILITY = {
-    "mlps_level": _appl_mlps_level,
-    "etsi_conditions": _appl_etsi_conditions,
-    "en18031_parts": _appl_en18031_parts,
-}
-
-
-def _applicability(item: dict, fw: str, rule: dict, profile: dict | None) -> tuple[bool | None, Text | None, str | None, str | None]:
-    """(applies, reason when not / unknown, profile field to ask, kind of the decision).
-
-    kind: "scope" (the profile's scope decides, whatever the firmware shows), "feature" (a feature the
-    profile says is absent: a finding showing it exists overrules), "readiness" (an event-triggered duty
-    not triggered yet), None (applies)."""
-    if item.get("status") == "informational" or rule.get("na"):
-        key = rule.get("na", "informational")
-        return _na(False, msg(f"assess.na.{key}"))
-    hook = registry.current().framework(fw).applicability
-    if hook:
-        decided = APPLICABILITY[hook](item, profile)
-        if decided is not None:
-            return decided
-    pred = rule.get("applies")
-    if pred:
-        val = F.PREDICATES[pred](profile)
-        if pred == "declared" and (get(profile, "declarations") or {}).get(item["ref"]) is not None:
-            val = True
-        if val is None and pred in OPTIONAL_PREDICATES:
-            val = False  # an optional provision applies only when the maker opts in
-        kind = "feature" if pred in FEATURE_PREDICATES else "scope"
-        if val is False:
-            return _na(False, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred), kind)
-        if val is None:
-            return _na(None, msg(f"assess.na.pred.{pred}"), F.PREDICATE_FIELDS.get(pred), kind)
-    trig = rule.get("trigger")
-    if trig and not _triggered(trig, profile):
-        return _na(None, msg(f"assess.trigger.{trig}"), None, "readiness")
-    return True, None, None, None
-
-
-def _triggered(trigger: str, profile: dict | None) -> bool:
-    """Has the profile recorded the event that starts an event-triggered duty?"""
-    kinds = {str(i.get("kind")) for i in (get(profile, "incidents") or []) if isinstance(i, dict)}
-    if trigger == "exploited":
-        return "vulnerability" in kinds
-    if trigger == "incident":
-        return "incident" in kinds
-    if trigger == "any_incident":
-        return bool(kinds)
-    return False  # events the profile cannot record yet (non-conformity, authority request, cessation)
-
-
 # ------------------------------------------------------------------ one verdict
 def _join(parts: Iterable[Text]) -> Text:
     ps = list(parts)
@@ -421,40 +240,20 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
     rule = rules().get(ref, {})
     aspects: list[Aspect] = []
     questions: list[str] = []
-    finding_ids: list[str] = []
-    fw_bad: list[Finding] = []
     use_links = rule.get("fw", True)
     fw_dependent = use_links or any(x in FIRMWARE_FACTS for x in rule.get("facts", []))
 
-    applies, why, qfield, kind = _applicability(item, fw, rule, profile)
+    applies, why, qfield, kind = decide_applicability(item, fw, rule, profile)
     appl = {"applies": applies if kind != "readiness" else "readiness", "kind": kind,
             "reason": why.model_dump() if isinstance(why, Text) else None}
     if applies is False and kind == "scope":  # the profile's scope decides before any finding
         return _verdict(item, fw, "not_applicable", why, [], [], msg("assess.next.not_applicable"), [], ctx,
                         appl=appl, basis="profile")
 
-    # firmware evidence: a finding that names the provision always counts (fw: false drops only the
-    # cross-walk links and the firmware-clean evidence)
-    direct = direct_refs(ref)
-    refs = evidence_refs(ref) if use_links else direct
-    checks = set(rule.get("checks", []))
-    hits = [f for f in result.findings if (refs & set(f.provisions)) or f.check in checks]
+    hits, fw_bad, fw_aspect = _firmware_aspect(ref, rule, use_links, result, ctx)
     finding_ids = [f.id for f in hits]
-    bad = [f for f in hits if f.severity in BAD_SEVERITIES]
-    low = [f for f in hits if f.severity == "low"]
-    if bad:
-        fw_bad = bad
-        aspects.append(Aspect(BAD, _finding_text(bad), findings=[f.id for f in bad], source="firmware"))
-    elif low:
-        aspects.append(Aspect(PARTIAL, _finding_text(low), findings=[f.id for f in low], source="firmware"))
-    elif not hits and use_links and ctx["understood"]["ok"] and result.image.opened is not False:
-        # (an image that could not be opened, unpack's image.opened false, gives the checks nothing to read)
-        # a check designed for this provision (its own provisions name it, or the rule lists it) that ran
-        # on material present in the image; a check serving only a cross-walk neighbour proves nothing here
-        covering = sorted(c for c, provs in ctx["checks"].items()
-                          if (direct & set(provs) or c in checks) and _had_material(c, result, ctx["paths"]))
-        if covering:
-            aspects.append(Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True, source="firmware"))
+    if fw_aspect is not None:
+        aspects.append(fw_aspect)
 
     if applies is False and not fw_bad:
         return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx,
@@ -468,9 +267,9 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
             a.source = "firmware"
         aspects.append(a)
     for expr in rule.get("answers", []):
-        aspects.append(_eval_answer(expr, profile))
+        aspects.append(eval_answer(expr, profile))
     for d in rule.get("docs", []):
-        aspects.append(_eval_doc(d, profile))
+        aspects.append(eval_doc(d, profile))
     decl = (get(profile, "declarations") or {}).get(ref)
     if isinstance(decl, dict):
         v = decl["verdict"]
@@ -484,31 +283,12 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         aspects.append(Aspect(st, msg("assess.decl", verdict=terms.value(v), evidence=ev), answers=ans))
 
     aspects = [a for a in aspects if a.state != NA]
-    states = {a.state for a in aspects}
     answers = [x for a in aspects for x in a.answers]
     for a in aspects:
         if a.state == UNKNOWN and a.question:
             questions.append(a.question)
 
-    if fw_bad:
-        verdict = "not_met"
-    elif kind == "readiness":  # nothing has triggered the duty: readiness, never "not met" or "met"
-        verdict = "needs_evidence"
-    elif applies is None and not (states & {BAD, PARTIAL}):
-        verdict = "needs_evidence"
-        if qfield:
-            questions.insert(0, qfield)
-    elif BAD in states:
-        strong = {a.state for a in aspects if not a.weak}
-        verdict = "partly_met" if strong & {OK, PARTIAL} else "not_met"
-    elif PARTIAL in states:
-        verdict = "partly_met"
-    elif not aspects or UNKNOWN in states:
-        verdict = "needs_evidence"
-        if not aspects or all(a.state == UNKNOWN and not a.question for a in aspects):
-            questions.append(f"declarations.{ref}")
-    else:
-        verdict = "met"
+    verdict = _decide(aspects, bool(fw_bad), kind, applies, qfield, ref, questions)
 
     reason_parts = [a.text for a in aspects if verdict != "met" or a.state == OK] or []
     if applies is None and why is not None:
@@ -529,6 +309,57 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
     else:
         nxt = _next_step(verdict, fw_bad, aspects, questions, item)
     return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=appl, basis=basis)
+
+
+def _firmware_aspect(ref: str, rule: dict, use_links: bool, result: ScanResult,
+                     ctx: dict) -> tuple[list[Finding], list[Finding], Aspect | None]:
+    """The firmware's evidence on a provision: (the findings that name it, the bad ones, the aspect they give).
+    A finding that names the provision always counts (fw: false drops only the cross-walk links and the
+    firmware-clean evidence)."""
+    direct = direct_refs(ref)
+    refs = evidence_refs(ref) if use_links else direct
+    checks = set(rule.get("checks", []))
+    hits = [f for f in result.findings if (refs & set(f.provisions)) or f.check in checks]
+    bad = [f for f in hits if f.severity in BAD_SEVERITIES]
+    low = [f for f in hits if f.severity == "low"]
+    if bad:
+        return hits, bad, Aspect(BAD, _finding_text(bad), findings=[f.id for f in bad], source="firmware")
+    if low:
+        return hits, [], Aspect(PARTIAL, _finding_text(low), findings=[f.id for f in low], source="firmware")
+    if not hits and use_links and ctx["understood"]["ok"] and result.image.opened is not False:
+        # (an image that could not be opened, unpack's image.opened false, gives the checks nothing to read)
+        # a check designed for this provision (its own provisions name it, or the rule lists it) that ran
+        # on material present in the image; a check serving only a cross-walk neighbour proves nothing here
+        covering = sorted(c for c, provs in ctx["checks"].items()
+                          if (direct & set(provs) or c in checks) and _had_material(c, result, ctx["paths"]))
+        if covering:
+            return hits, [], Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True,
+                                    source="firmware")
+    return hits, [], None
+
+
+def _decide(aspects: list[Aspect], fw_bad: bool, kind: str, applies: bool | None, qfield: str | None, ref: str,
+            questions: list[str]) -> str:
+    """The verdict from the aspects (and the questions it leaves open, appended to `questions`)."""
+    states = {a.state for a in aspects}
+    if fw_bad:
+        return "not_met"
+    if kind == "readiness":  # nothing has triggered the duty: readiness, never "not met" or "met"
+        return "needs_evidence"
+    if applies is None and not (states & {BAD, PARTIAL}):
+        if qfield:
+            questions.insert(0, qfield)
+        return "needs_evidence"
+    if BAD in states:
+        strong = {a.state for a in aspects if not a.weak}
+        return "partly_met" if strong & {OK, PARTIAL} else "not_met"
+    if PARTIAL in states:
+        return "partly_met"
+    if not aspects or UNKNOWN in states:
+        if not aspects or all(a.state == UNKNOWN and not a.question for a in aspects):
+            questions.append(f"declarations.{ref}")
+        return "needs_evidence"
+    return "met"
 
 
 def _basis(aspects: list[Aspect]) -> str:

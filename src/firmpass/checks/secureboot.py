@@ -62,10 +62,8 @@ def _candidates(run: CheckRun):
             yield e.path, e.container, (lambda e=e: run.ctx.read(e, BLOB_MAX)), "env" if is_env else ""
 
 
-def analyse(run: CheckRun) -> dict:
-    if "secure_boot" in run.memo:
-        return run.memo["secure_boot"]
-    fits, uimages, ctl_keys, envs, bootargs = [], [], {}, [], []
+def _boot_blobs(run: CheckRun) -> list[tuple[dict, bytes, str]]:
+    """The candidate boot blobs, each content once: (record with every location, data, format)."""
     seen: dict[str, dict] = {}
     blobs = []
     for label, container, reader, fmt in _candidates(run):
@@ -81,46 +79,65 @@ def analyse(run: CheckRun) -> dict:
         rec = {"evidence": [ev], "name": label}
         seen[digest] = rec
         blobs.append((rec, data, fmt))
+    return blobs
+
+
+def _control_dtb(rec: dict, data: bytes, ctl_keys: dict, bootargs: list) -> None:
+    """A device tree: parsed into rec["fdt"]; when it is not a FIT, its public keys (a U-Boot control
+    DTB) go to `ctl_keys` and its /chosen bootargs to `bootargs`."""
+    try:
+        f = fdtmod.parse(data)
+    except fdtmod.FdtError as e:
+        rec["error"] = str(e)
+        return
+    rec["fdt"] = f
+    if not uboot.is_fit(f):
+        keys = uboot.keys_from_dtb(f)
+        if keys:
+            ctl_keys.update(keys)
+            rec["kind"] = "control-dtb"
+            rec["keys"] = sorted(keys)
+        ch = f.node("/chosen")
+        if ch is not None and ch.prop("bootargs") is not None:
+            bootargs.append((rec, ch.prop("bootargs").as_str()))
+
+
+def _verify_fit_record(rec: dict, data: bytes, ctl_keys: dict, bootargs: list) -> None:
+    """A FIT: its verification against the control DTBs' keys, and the bootargs of the board DTBs inside."""
+    rec["kind"] = "fit"
+    try:
+        rep = uboot.verify_fit(data, ctl_keys or None)
+        rec["report"] = rep.as_dict()
+        rec["verdict"] = rep.verdict
+        f = rec["fdt"]
+        for img in f.node("/images").children:  # board DTBs inside the FIT: their bootargs
+            t = img.prop("type")
+            if t is not None and t.as_str() == "flat_dt":
+                d = uboot.image_data(f, img, data)
+                if d and d[:4] == FDT_MAGIC:
+                    try:
+                        ch = fdtmod.parse(d).node("/chosen")
+                        if ch is not None and ch.prop("bootargs") is not None:
+                            bootargs.append((rec, ch.prop("bootargs").as_str()))
+                    except fdtmod.FdtError:
+                        pass
+    except Exception as e:  # noqa: BLE001 - a malformed FIT fails verification, it does not stop the scan
+        rec["verdict"] = "signature_invalid"
+        rec["report"] = {"reasons": [f"malformed FIT: {type(e).__name__}: {e}"], "configs": {}}
+
+
+def analyse(run: CheckRun) -> dict:
+    if "secure_boot" in run.memo:
+        return run.memo["secure_boot"]
+    fits, uimages, ctl_keys, envs, bootargs = [], [], {}, [], []
+    blobs = _boot_blobs(run)
     # control DTBs first: their keys verify the FITs
     for rec, data, fmt in blobs:
         if data[:4] == FDT_MAGIC:
-            try:
-                f = fdtmod.parse(data)
-            except fdtmod.FdtError as e:
-                rec["error"] = str(e)
-                continue
-            rec["fdt"] = f
-            if not uboot.is_fit(f):
-                keys = uboot.keys_from_dtb(f)
-                if keys:
-                    ctl_keys.update(keys)
-                    rec["kind"] = "control-dtb"
-                    rec["keys"] = sorted(keys)
-                ch = f.node("/chosen")
-                if ch is not None and ch.prop("bootargs") is not None:
-                    bootargs.append((rec, ch.prop("bootargs").as_str()))
+            _control_dtb(rec, data, ctl_keys, bootargs)
     for rec, data, fmt in blobs:
         if "fdt" in rec and uboot.is_fit(rec["fdt"]):
-            rec["kind"] = "fit"
-            try:
-                rep = uboot.verify_fit(data, ctl_keys or None)
-                rec["report"] = rep.as_dict()
-                rec["verdict"] = rep.verdict
-                f = rec["fdt"]
-                for img in f.node("/images").children:  # board DTBs inside the FIT: their bootargs
-                    t = img.prop("type")
-                    if t is not None and t.as_str() == "flat_dt":
-                        d = uboot.image_data(f, img, data)
-                        if d and d[:4] == FDT_MAGIC:
-                            try:
-                                ch = fdtmod.parse(d).node("/chosen")
-                                if ch is not None and ch.prop("bootargs") is not None:
-                                    bootargs.append((rec, ch.prop("bootargs").as_str()))
-                            except fdtmod.FdtError:
-                                pass
-            except Exception as e:  # noqa: BLE001 - a malformed FIT fails verification, it does not stop the scan
-                rec["verdict"] = "signature_invalid"
-                rec["report"] = {"reasons": [f"malformed FIT: {type(e).__name__}: {e}"], "configs": {}}
+            _verify_fit_record(rec, data, ctl_keys, bootargs)
             fits.append(rec)
         elif data[:4] == UIMG_MAGIC:
             hdr = uboot.parse_uimage(data)

@@ -366,49 +366,8 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
     notes: list[dict[str, str]] = []
     validation: dict[str, Any] = {}
 
-    # ---- SBOMs (written by the sbom stage)
-    sboms = []
-    for name in ("sbom.cdx.json", "sbom.spdx.json"):
-        src = out / name
-        if src.is_file() and not src.is_symlink():
-            shutil.copyfile(src, ev / name)
-            sboms.append(name)
-            try:
-                from firmpass.sbom.check import check_sbom
-            except ImportError:
-                check_sbom = None
-            if check_sbom is not None:
-                try:
-                    validation[name] = json.loads(json.dumps(check_sbom(ev / name), default=str))
-                except Exception as e:  # noqa: BLE001 - a checker bug must not lose the package
-                    validation[name] = {"error": f"{type(e).__name__}: {e}"}
-        else:
-            _note(notes, "evidence.note.sbom_absent", name=name)
-
-    # ---- VEX (vulns helper's module)
-    vex_files = []
-    try:
-        from firmpass.vulns.vex import to_csaf, to_cyclonedx_vex, validate_csaf
-    except ImportError:
-        to_csaf = None
-        _note(notes, "evidence.note.vex_absent")
-    if to_csaf is not None:
-        try:
-            csaf = to_csaf(result, profile)
-            errs = list(validate_csaf(csaf))
-            (ev / "vex.csaf.json").write_text(json.dumps(csaf, indent=2, ensure_ascii=False), encoding="utf-8")
-            vex_files.append("vex.csaf.json")
-            validation["vex.csaf.json"] = {"valid": not errs, "errors": errs[:50], "schema": "CSAF 2.0"}
-            if errs:
-                _note(notes, "evidence.note.csaf_invalid", n=len(errs))
-        except Exception as e:  # noqa: BLE001
-            _note(notes, "evidence.note.vex_failed", detail=exc_detail(e))
-        try:
-            cdx = to_cyclonedx_vex(result)
-            (ev / "vex.cdx.json").write_text(json.dumps(cdx, indent=2, ensure_ascii=False), encoding="utf-8")
-            vex_files.append("vex.cdx.json")
-        except Exception as e:  # noqa: BLE001
-            _note(notes, "evidence.note.vex_failed", detail=exc_detail(e))
+    sboms = _copy_sboms(out, ev, validation, notes)
+    vex_files = _write_vex(ev, result, profile, validation, notes)
 
     # ---- security.txt
     if profile is None:
@@ -444,6 +403,65 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
                "image": {"name": result.image.name, "sha256": result.image.sha256},
                "validation": validation, "notes": notes}
     (ev / "validation.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    files = _seal(out, ev, now)
+    summary["files"] = [p.relative_to(ev).as_posix() for p in files] + ["MANIFEST.sha256"]
+    return summary
+
+
+def _copy_sboms(out: Path, ev: Path, validation: dict[str, Any], notes: list[dict[str, str]]) -> list[str]:
+    """Copy the SBOMs the sbom stage wrote into evidence/ and record each one's check."""
+    sboms = []
+    for name in ("sbom.cdx.json", "sbom.spdx.json"):
+        src = out / name
+        if src.is_file() and not src.is_symlink():
+            shutil.copyfile(src, ev / name)
+            sboms.append(name)
+            try:
+                from firmpass.sbom.check import check_sbom
+            except ImportError:
+                check_sbom = None
+            if check_sbom is not None:
+                try:
+                    validation[name] = json.loads(json.dumps(check_sbom(ev / name), default=str))
+                except Exception as e:  # noqa: BLE001 - a checker bug must not lose the package
+                    validation[name] = {"error": f"{type(e).__name__}: {e}"}
+        else:
+            _note(notes, "evidence.note.sbom_absent", name=name)
+    return sboms
+
+
+def _write_vex(ev: Path, result: ScanResult, profile: dict | None, validation: dict[str, Any],
+               notes: list[dict[str, str]]) -> list[str]:
+    """evidence/vex.csaf.json (validated against CSAF 2.0) and vex.cdx.json; the names written."""
+    vex_files = []
+    try:
+        from firmpass.vulns.vex import to_csaf, to_cyclonedx_vex, validate_csaf
+    except ImportError:
+        to_csaf = None
+        _note(notes, "evidence.note.vex_absent")
+    if to_csaf is not None:
+        try:
+            csaf = to_csaf(result, profile)
+            errs = list(validate_csaf(csaf))
+            (ev / "vex.csaf.json").write_text(json.dumps(csaf, indent=2, ensure_ascii=False), encoding="utf-8")
+            vex_files.append("vex.csaf.json")
+            validation["vex.csaf.json"] = {"valid": not errs, "errors": errs[:50], "schema": "CSAF 2.0"}
+            if errs:
+                _note(notes, "evidence.note.csaf_invalid", n=len(errs))
+        except Exception as e:  # noqa: BLE001
+            _note(notes, "evidence.note.vex_failed", detail=exc_detail(e))
+        try:
+            cdx = to_cyclonedx_vex(result)
+            (ev / "vex.cdx.json").write_text(json.dumps(cdx, indent=2, ensure_ascii=False), encoding="utf-8")
+            vex_files.append("vex.cdx.json")
+        except Exception as e:  # noqa: BLE001
+            _note(notes, "evidence.note.vex_failed", detail=exc_detail(e))
+    return vex_files
+
+
+def _seal(out: Path, ev: Path, now: datetime) -> list[Path]:
+    """MANIFEST.sha256 over evidence/ and evidence.zip (fixed timestamps and modes); the files listed."""
+    from firmpass.outdir import EVIDENCE_MARKER
     files = sorted(p for p in ev.rglob("*") if p.is_file() and p.name not in ("MANIFEST.sha256", EVIDENCE_MARKER))
     manifest = "".join(f"{_sha256(p)}  {p.relative_to(ev).as_posix()}\n" for p in files)
     (ev / "MANIFEST.sha256").write_text(manifest, encoding="utf-8")
@@ -456,8 +474,7 @@ def write_evidence(out: Path, result: ScanResult, assessment: dict | None, profi
             zi.external_attr = 0o644 << 16
             z.writestr(zi, p.read_bytes())
     os.replace(tmp, out / "evidence.zip")
-    summary["files"] = [p.relative_to(ev).as_posix() for p in files] + ["MANIFEST.sha256"]
-    return summary
+    return files
 
 
 def run(ctx: ScanContext) -> None:

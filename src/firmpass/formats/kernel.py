@@ -255,11 +255,15 @@ def payload_compression(data, start: int = 0x30, window: int = 256 << 10, probe:
 
 
 def payload_version(data: bytes, limit: int = MAX_OUT, max_candidates: int = 16,
-                    seconds: float = MAX_SECONDS) -> dict | None:
-    """Find the compressed payload (bzImage payload_offset first, then by magic) and look for the banner.
+                    seconds: float = MAX_SECONDS, known: tuple[str, int] | None = None) -> dict | None:
+    """Find the compressed payload (the one the unpack stage recorded, `known` = (compressor, offset), first;
+    then bzImage payload_offset, then by magic) and look for the banner.
     Bounded: at most `limit` bytes decompressed per candidate and `seconds` of CPU time for all of them."""
     deadline = time.process_time() + seconds
     starts: list[tuple[int, str, object]] = []
+    if known is not None:
+        starts += [(known[1], name, fn) for magic, name, fn in MAGICS
+                   if name == known[0] and data[known[1]: known[1] + len(magic)] == magic]
     if len(data) > 0x260 and data[0x202:0x206] == b"HdrS":
         setup = ((data[0x1F1] or 4) + 1) * 512
         poff = setup + struct.unpack("<I", data[0x248:0x24C])[0]
@@ -287,16 +291,23 @@ def payload_version(data: bytes, limit: int = MAX_OUT, max_candidates: int = 16,
     return None
 
 
-def kernel_version(data: bytes, decompress: bool = True) -> dict | None:
-    """Version of a kernel image blob, or None when it is not a (recognisable) Linux kernel."""
-    hit = bzimage_version(data)
+def kernel_version(data: bytes, decompress: bool = True, recorded: dict | None = None) -> dict | None:
+    """Version of a kernel image blob, or None when it is not a (recognisable) Linux kernel.
+    `recorded`: what the unpack stage's kernel leaf already read from this blob (ContainerNode.meta:
+    the bzImage's version string, the zImage payload's compressor and offset), used rather than found again."""
+    recorded = recorded or {}
+    vs = recorded.get("version_string")
+    # (unpack reads 256 bytes of it: a longer string is read again from the header, whole)
+    hit = (parse_banner(vs) | {"method": "bzimage-header"} if isinstance(vs, str) and len(vs) < 255 and RELEASE.match(vs)
+           else bzimage_version(data))
     if hit:
         return hit
     raw = _banner_in(data)
     if raw:
         return raw | {"method": "kernel-banner"}
     if decompress:
-        return payload_version(data)
+        known = (recorded.get("payload_compression"), recorded.get("payload_offset"))
+        return payload_version(data, known=known if isinstance(known[1], int) else None)
     return None
 
 

@@ -140,25 +140,7 @@ def verify_fit(whole: bytes, keys: dict[str, dict] | None = None) -> FitReport:
     images_node, confs_node = f.node("/images"), f.node("/configurations")
     rep.default = confs_node.prop("default").as_str() if confs_node.prop("default") else None
     for img in images_node.children:
-        data = image_data(f, img, whole)
-        hs = []
-        for h in img.children:
-            if not h.name.startswith("hash"):
-                continue
-            algo = h.prop("algo").as_str() if h.prop("algo") else "?"
-            val = h.prop("value").value if h.prop("value") else b""
-            if data is None:
-                ok = False
-            elif algo == "crc32":
-                ok = struct.pack(">I", zlib.crc32(data)) == val
-            elif algo in HASHES:
-                ok = HASHES[algo](data).digest() == val
-            else:
-                ok = None
-            hs.append({"node": h.name, "algo": algo, "ok": ok})
-        rep.images[img.name] = {"type": img.prop("type").as_str() if img.prop("type") else None,
-                                "size": len(data) if data is not None else None, "hashes": hs,
-                                "image_signatures": [c.name for c in img.children if c.name.startswith("signature")]}
+        rep.images[img.name] = _fit_image(f, img, whole)
     any_sig, any_ok, any_bad, no_key = False, False, False, False
     for conf in confs_node.children:
         refs = {}
@@ -170,63 +152,7 @@ def verify_fit(whole: bytes, keys: dict[str, dict] | None = None) -> FitReport:
             if not sn.name.startswith("signature"):
                 continue
             any_sig = True
-            algo = sn.prop("algo").as_str() if sn.prop("algo") else ""
-            hint = sn.prop("key-name-hint").as_str() if sn.prop("key-name-hint") else None
-            entry = {"node": sn.name, "algo": algo, "key_name_hint": hint, "status": "no_key", "reasons": []}
-            value = sn.prop("value").value if sn.prop("value") else b""
-            nodes = sn.prop("hashed-nodes").as_strs() if sn.prop("hashed-nodes") else []
-            hs = sn.prop("hashed-strings").as_u32s() if sn.prop("hashed-strings") else []
-            cands = []
-            if keys:
-                if hint and hint in keys:
-                    cands = [keys[hint]]
-                else:
-                    cands = [k for k in keys.values() if not k.get("algo") or k.get("algo") == algo]
-            if not value or not nodes or len(hs) < 2:
-                entry.update(status="invalid")
-                entry["reasons"].append("signature node without value / hashed-nodes / hashed-strings")
-            elif not cands:
-                entry.update(status="no_key")
-            else:
-                # the signed node list must cover this configuration and every image it uses with its hashes
-                missing = [] if conf.path in nodes else [conf.path]
-                for names in refs.values():
-                    for nm in names:
-                        ip = f"/images/{nm}"
-                        if ip not in nodes:
-                            missing.append(ip)
-                        im = images_node.child(nm)
-                        for h in (im.children if im else []):
-                            if h.name.startswith("hash") and f"{ip}/{h.name}" not in nodes:
-                                missing.append(f"{ip}/{h.name}")
-                try:
-                    regions = fdtmod.find_regions(f, nodes, EXCLUDED_PROPS)
-                    msg = b"".join(whole[o: o + s] for o, s in regions)
-                    msg += whole[f.off_strings + hs[0]: f.off_strings + hs[0] + hs[1]]
-                    good = any(_verify_sig(k, algo, sn.prop("padding").as_str() if sn.prop("padding") else None,
-                                           value, msg) for k in cands)
-                except fdtmod.FdtError as e:
-                    good = False
-                    entry["reasons"].append(f"region selection failed: {e}")
-                entry["key"] = cands[0]["name"] if len(cands) == 1 else [k["name"] for k in cands]
-                if not good:
-                    entry["status"] = "invalid"
-                    entry["reasons"].append("RSA/ECDSA signature does not verify over the signed regions")
-                elif missing:
-                    entry["status"] = "invalid"
-                    entry["reasons"].append("signature does not cover: " + ", ".join(missing))
-                else:
-                    entry["status"] = "verified"
-            # the images the config uses must match their signed hashes
-            for names in refs.values():
-                for nm in names:
-                    info = rep.images.get(nm)
-                    if info is None:
-                        entry["status"] = "invalid"
-                        entry["reasons"].append(f"image {nm} missing")
-                    elif not info["hashes"] or any(h["ok"] is False for h in info["hashes"]):
-                        entry["status"] = "invalid"
-                        entry["reasons"].append(f"image {nm}: hash does not match its data")
+            entry = _fit_config_signature(f, whole, conf, sn, refs, rep.images, keys)
             any_ok |= entry["status"] == "verified"
             any_bad |= entry["status"] == "invalid"
             no_key |= entry["status"] == "no_key"
@@ -239,13 +165,102 @@ def verify_fit(whole: bytes, keys: dict[str, dict] | None = None) -> FitReport:
         rep.verdict = "unsigned"
     elif any_bad:
         rep.verdict = "signature_invalid"
-    elif any_ok and not no_key:
-        rep.verdict = "verified"
     elif any_ok:
         rep.verdict = "verified"
     else:
         rep.verdict = "signed_no_key"
     return rep
+
+
+def _fit_image(f, img, whole: bytes) -> dict:
+    """One FIT image node: its type, size and whether each of its hash nodes matches the data."""
+    data = image_data(f, img, whole)
+    hs = []
+    for h in img.children:
+        if not h.name.startswith("hash"):
+            continue
+        algo = h.prop("algo").as_str() if h.prop("algo") else "?"
+        val = h.prop("value").value if h.prop("value") else b""
+        if data is None:
+            ok = False
+        elif algo == "crc32":
+            ok = struct.pack(">I", zlib.crc32(data)) == val
+        elif algo in HASHES:
+            ok = HASHES[algo](data).digest() == val
+        else:
+            ok = None
+        hs.append({"node": h.name, "algo": algo, "ok": ok})
+    return {"type": img.prop("type").as_str() if img.prop("type") else None,
+            "size": len(data) if data is not None else None, "hashes": hs,
+            "image_signatures": [c.name for c in img.children if c.name.startswith("signature")]}
+
+
+def _fit_signed_coverage(images_node, conf, refs: dict, nodes: list[str]) -> list[str]:
+    """The nodes a configuration signature must cover (the configuration, its images and their hashes) but does not."""
+    missing = [] if conf.path in nodes else [conf.path]
+    for names in refs.values():
+        for nm in names:
+            ip = f"/images/{nm}"
+            if ip not in nodes:
+                missing.append(ip)
+            im = images_node.child(nm)
+            for h in (im.children if im else []):
+                if h.name.startswith("hash") and f"{ip}/{h.name}" not in nodes:
+                    missing.append(f"{ip}/{h.name}")
+    return missing
+
+
+def _fit_config_signature(f, whole: bytes, conf, sn, refs: dict, images: dict, keys: dict[str, dict] | None) -> dict:
+    """One configuration signature node: verified, invalid (with reasons) or no_key."""
+    algo = sn.prop("algo").as_str() if sn.prop("algo") else ""
+    hint = sn.prop("key-name-hint").as_str() if sn.prop("key-name-hint") else None
+    entry = {"node": sn.name, "algo": algo, "key_name_hint": hint, "status": "no_key", "reasons": []}
+    value = sn.prop("value").value if sn.prop("value") else b""
+    nodes = sn.prop("hashed-nodes").as_strs() if sn.prop("hashed-nodes") else []
+    hs = sn.prop("hashed-strings").as_u32s() if sn.prop("hashed-strings") else []
+    cands = []
+    if keys:
+        if hint and hint in keys:
+            cands = [keys[hint]]
+        else:
+            cands = [k for k in keys.values() if not k.get("algo") or k.get("algo") == algo]
+    if not value or not nodes or len(hs) < 2:
+        entry.update(status="invalid")
+        entry["reasons"].append("signature node without value / hashed-nodes / hashed-strings")
+    elif not cands:
+        entry.update(status="no_key")
+    else:
+        # the signed node list must cover this configuration and every image it uses with its hashes
+        missing = _fit_signed_coverage(f.node("/images"), conf, refs, nodes)
+        try:
+            regions = fdtmod.find_regions(f, nodes, EXCLUDED_PROPS)
+            msg = b"".join(whole[o: o + s] for o, s in regions)
+            msg += whole[f.off_strings + hs[0]: f.off_strings + hs[0] + hs[1]]
+            good = any(_verify_sig(k, algo, sn.prop("padding").as_str() if sn.prop("padding") else None,
+                                   value, msg) for k in cands)
+        except fdtmod.FdtError as e:
+            good = False
+            entry["reasons"].append(f"region selection failed: {e}")
+        entry["key"] = cands[0]["name"] if len(cands) == 1 else [k["name"] for k in cands]
+        if not good:
+            entry["status"] = "invalid"
+            entry["reasons"].append("RSA/ECDSA signature does not verify over the signed regions")
+        elif missing:
+            entry["status"] = "invalid"
+            entry["reasons"].append("signature does not cover: " + ", ".join(missing))
+        else:
+            entry["status"] = "verified"
+    # the images the config uses must match their signed hashes
+    for names in refs.values():
+        for nm in names:
+            info = images.get(nm)
+            if info is None:
+                entry["status"] = "invalid"
+                entry["reasons"].append(f"image {nm} missing")
+            elif not info["hashes"] or any(h["ok"] is False for h in info["hashes"]):
+                entry["status"] = "invalid"
+                entry["reasons"].append(f"image {nm}: hash does not match its data")
+    return entry
 
 
 # ----------------------------------------------------------------------------- environment

@@ -29,7 +29,7 @@ class FrameworkEntry(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     order: int
     catalogue: str | None = None  # relative to the registry file; default data/<id>.yaml
-    applicability: str | None = None  # name of a hook in assess.engine.APPLICABILITY
+    applicability: str | None = None  # name of a hook in assess.applicability.APPLICABILITY
     label: Text
 
 

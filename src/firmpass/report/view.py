@@ -165,7 +165,59 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     r = result
     extra = r.extra or {}
 
-    # ----------------------------------------------------------------- identity and data dates
+    identity, chain = _identity(r, extra, assessment, caps)
+    fv = _findings(r, assessment, caps)
+
+    # ----------------------------------------------------------------- components
+    comps = sorted(r.components, key=lambda c: (c.name.lower(), c.version or ""))
+    cview = [{"name": c.name, "version": c.version or "", "type": c.type, "purl": c.purl or "", "cpe": c.cpe or "",
+              "supplier": c.supplier or "", "confidence": c.confidence, "weak": c.confidence < 0.5,
+              "methods": sorted({e.method for e in c.evidence})} for c in comps[: caps.components]]
+
+    # ----------------------------------------------------------------- vulnerabilities: exploited first
+    vview, vulns_total, vex_counts, kev_count = _vulnerabilities(r, caps)
+
+    # ----------------------------------------------------------------- assessment
+    assessment_view = _assessment_view(assessment, caps)
+
+    hard = extra.get("hardening") or {}
+    elf_count = _int(hard.get("elf_count"))
+    hardening = _hardening(hard, elf_count)
+    sb = extra.get("secure_boot") or {}
+
+    prof = profile or {}
+    from firmpass.present.decision import build_decision
+
+    decision = build_decision(r, assessment, profile)
+    return {
+        "decision": decision,
+        "identity": identity,
+        "findings": fv["findings"], "findings_total": len(r.findings),
+        "findings_more": max(0, len(r.findings) - caps.findings),
+        "findings_rest": fv["findings_rest"], "pdf": caps.pdf, "chain_total": len(chain),
+        "divergences_total": len(_dicts((assessment or {}).get("divergences"))) if assessment else 0,
+        "severity_counts": fv["severity_counts"], "finding_titles": fv["finding_titles"],
+        "components": cview, "components_total": len(comps), "components_more": max(0, len(comps) - caps.components),
+        "vulns": vview, "vulns_total": vulns_total, "vulns_more": max(0, vulns_total - caps.vulns),
+        "vex_counts": vex_counts, "kev_count": kev_count,
+        "assessment": assessment is not None, **assessment_view, "compact": caps.compact_verdicts,
+        "hardening": hardening, "elf_count": elf_count,
+        "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
+        "warnings": [{"stage": w.stage, "code": w.code, "message": as_text(w.message), "part": w.part or ""}
+                     for w in r.warnings[: caps.warnings]],
+        "warnings_more": max(0, len(r.warnings) - caps.warnings),
+        "product": {
+            "manufacturer": str(get(prof, "manufacturer.name", "")),
+            "manufacturer_zh": str(get(prof, "manufacturer.name_zh", "")), "name": str(get(prof, "product.name", "")),
+            "model": str(get(prof, "product.model", "")), "firmware_version": str(get(prof, "product.firmware_version", "")),
+            "support_end": str(get(prof, "support.end_date", "")),
+        },
+        "profile": profile is not None,
+    }
+
+
+def _identity(r: ScanResult, extra: dict, assessment: dict | None, caps: Caps) -> tuple[dict[str, Any], list[dict]]:
+    """The image, its container chain, the tool and the vulnerability data it was matched against."""
     chain = [{"id": c.id, "parent": c.parent or "", "format": c.format, "offset": c.offset, "size": human_size(c.size),
               "status": c.status, "source_path": c.source_path or ""} for c in r.image.container_chain]
     vdb = extra.get("vuln_db") or {}
@@ -186,8 +238,11 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
         "assessment_generated": (assessment or {}).get("generated", ""),
         "unopened": _unopened(r),
     }
+    return identity, chain
 
-    # ----------------------------------------------------------------- findings
+
+def _findings(r: ScanResult, assessment: dict | None, caps: Caps) -> dict[str, Any]:
+    """The findings, worst first, up to the cap (with their evidence), the rest one line each, the counts."""
     findings = sorted(r.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.id))
     sev_counts = {s: 0 for s in SEVERITIES}
     for f in r.findings:
@@ -211,22 +266,12 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
     # the findings past the cap, one line each: every finding is named in the PDF, its details are in report.html
     findings_rest = [{"id": f.id, "severity": f.severity, "title": as_text(f.title)}
                      for f in findings[caps.findings:]] if caps.pdf else []
+    return {"findings": fview, "findings_rest": findings_rest, "severity_counts": sev_counts,
+            "finding_titles": finding_titles}
 
-    # ----------------------------------------------------------------- components
-    comps = sorted(r.components, key=lambda c: (c.name.lower(), c.version or ""))
-    cview = [{"name": c.name, "version": c.version or "", "type": c.type, "purl": c.purl or "", "cpe": c.cpe or "",
-              "supplier": c.supplier or "", "confidence": c.confidence, "weak": c.confidence < 0.5,
-              "methods": sorted({e.method for e in c.evidence})} for c in comps[: caps.components]]
 
-    # ----------------------------------------------------------------- vulnerabilities: exploited first
-    vview, vulns_total, vex_counts, kev_count = _vulnerabilities(r, caps)
-
-    # ----------------------------------------------------------------- assessment
-    assessment_view = _assessment_view(assessment, caps)
-
-    # ----------------------------------------------------------------- hardening, secure boot
-    hard = extra.get("hardening") or {}
-    elf_count = _int(hard.get("elf_count"))
+def _hardening(hard: dict, elf_count: int) -> list[dict[str, Any]]:
+    """Each hardening property: how many of the ELF files (of the executables, for PIE) have it."""
     hardening = []
     if elf_count:
         executables = _int(hard.get("executables")) or elf_count
@@ -236,36 +281,7 @@ def build_view(result: ScanResult, assessment: dict | None, profile: dict | None
                 # PIE is a property of executables; shared libraries are position-independent anyway
                 total = executables if k == "pie" else elf_count
                 hardening.append({"key": k, "n": n, "total": total, "ratio": n / total if total else 0.0})
-    sb = extra.get("secure_boot") or {}
-
-    prof = profile or {}
-    from firmpass.present.decision import build_decision
-
-    decision = build_decision(r, assessment, profile)
-    return {
-        "decision": decision,
-        "identity": identity,
-        "findings": fview, "findings_total": len(r.findings), "findings_more": max(0, len(findings) - caps.findings),
-        "findings_rest": findings_rest, "pdf": caps.pdf, "chain_total": len(chain),
-        "divergences_total": len(_dicts((assessment or {}).get("divergences"))) if assessment else 0,
-        "severity_counts": sev_counts, "finding_titles": finding_titles,
-        "components": cview, "components_total": len(comps), "components_more": max(0, len(comps) - caps.components),
-        "vulns": vview, "vulns_total": vulns_total, "vulns_more": max(0, vulns_total - caps.vulns),
-        "vex_counts": vex_counts, "kev_count": kev_count,
-        "assessment": assessment is not None, **assessment_view, "compact": caps.compact_verdicts,
-        "hardening": hardening, "elf_count": elf_count,
-        "secure_boot": {"verdict": str(sb.get("verdict", "")), "detail": str(sb.get("detail", "") or "")} if sb else None,
-        "warnings": [{"stage": w.stage, "code": w.code, "message": as_text(w.message), "part": w.part or ""}
-                     for w in r.warnings[: caps.warnings]],
-        "warnings_more": max(0, len(r.warnings) - caps.warnings),
-        "product": {
-            "manufacturer": str(get(prof, "manufacturer.name", "")),
-            "manufacturer_zh": str(get(prof, "manufacturer.name_zh", "")), "name": str(get(prof, "product.name", "")),
-            "model": str(get(prof, "product.model", "")), "firmware_version": str(get(prof, "product.firmware_version", "")),
-            "support_end": str(get(prof, "support.end_date", "")),
-        },
-        "profile": profile is not None,
-    }
+    return hardening
 
 
 def as_question(q: Text) -> Text:

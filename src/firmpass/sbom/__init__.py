@@ -87,112 +87,16 @@ def _filename(c: Component) -> str | None:
 # ---------------------------------------------------------------------------------------------- CycloneDX
 def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path | None = None) -> str:
     """The CycloneDX 1.6 JSON text (validated by the caller / tests with JsonStrictValidator)."""
-    from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
     from cyclonedx.model.bom import Bom
-    from cyclonedx.model.component import Component as CxComponent
-    from cyclonedx.model.component import ComponentType
-    from cyclonedx.model.component_evidence import (AnalysisTechnique, ComponentEvidence, Identity, IdentityField,
-                                                    Method, Occurrence)
-    from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
-    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
-    from cyclonedx.model.tool import ToolRepository
     from cyclonedx.output.json import JsonV1Dot6
-    from packageurl import PackageURL
 
     files = {f.path: f for f in result.files}
     ri = root_info(result, profile, out)
-    ctype = {"application": ComponentType.APPLICATION, "library": ComponentType.LIBRARY,
-             "operating-system": ComponentType.OPERATING_SYSTEM, "firmware": ComponentType.FIRMWARE,
-             "file": ComponentType.FILE, "framework": ComponentType.FRAMEWORK}
-
-    def hashes(sha256: str | None, sha512: str | None) -> list:
-        h = []
-        if sha512:
-            h.append(HashType(alg=HashAlgorithm.SHA_512, content=sha512))
-        if sha256:
-            h.append(HashType(alg=HashAlgorithm.SHA_256, content=sha256))
-        return h
-
-    root_supplier = OrganizationalEntity(
-        name=ri["supplier"] or NOASSERTION,
-        urls=[XsUri(ri["supplier_url"])] if ri["supplier_url"] else None,
-        contacts=[OrganizationalContact(email=ri["supplier_email"])] if ri["supplier_email"] else None)
-    root = CxComponent(
-        type=ComponentType.FIRMWARE, name=ri["name"], version=ri["version"], bom_ref="firmware",
-        supplier=root_supplier, hashes=hashes(ri["sha256"], ri["sha512"]),
-        purl=PackageURL(type="generic", name=ri["name"], version=ri["version"]),
-        properties=[Property(name="bsi:component:filename", value=ri["file"]),
-                    Property(name="bsi:component:executable", value="executable"),
-                    Property(name="bsi:component:archive", value="archive"),
-                    Property(name="bsi:component:structured", value="structured"),
-                    Property(name="firmpass:license", value=NOASSERTION)])
     bom = Bom()
-    bom.metadata.component = root
-    bom.metadata.timestamp = datetime.now(timezone.utc).replace(microsecond=0)
-    tool = CxComponent(type=ComponentType.APPLICATION, name=TOOL, version=firmpass.__version__, bom_ref="tool-firmpass",
-                       supplier=OrganizationalEntity(name="firmpass project", urls=[XsUri(TOOL_URL)]),
-                       external_references=[ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(TOOL_URL))])
-    bom.metadata.tools = ToolRepository(components=[tool])
-    bom.metadata.authors = [OrganizationalContact(name=f"{TOOL} {firmpass.__version__} (automated)",
-                                                  email=ri["supplier_email"] or None)]
-    if ri["supplier"]:
-        bom.metadata.manufacturer = OrganizationalEntity(name=ri["supplier"],
-                                                         urls=[XsUri(ri["supplier_url"])] if ri["supplier_url"] else None)
-    bom.metadata.properties.add(Property(name="firmpass:image:sha256", value=result.image.sha256))
-
+    root = _cx_metadata(bom, result, ri)
     cx_by_ref: dict[str, Any] = {}
     for c in result.components:
-        props = []
-        fn = _filename(c)
-        if fn:
-            props.append(Property(name="bsi:component:filename", value=fn))
-        props += [Property(name="bsi:component:executable",
-                           value="executable" if _is_executable(c, files) else "non-executable"),
-                  Property(name="bsi:component:archive", value="no archive"),
-                  Property(name="bsi:component:structured", value="unstructured")]
-        if not c.licenses:
-            props.append(Property(name="firmpass:license", value=NOASSERTION))
-        if not c.supplier:
-            props.append(Property(name="firmpass:supplier", value=NOASSERTION))
-        props.append(Property(name="firmpass:confidence", value=str(c.confidence)))
-        for k, v in sorted(c.properties.items()):
-            if k in ("applets",):
-                v = " ".join(v)
-            if isinstance(v, (list, dict)):
-                v = json.dumps(v, ensure_ascii=False)
-            props.append(Property(name=f"firmpass:{k}", value=str(v)))
-        for f in c.files:
-            props.append(Property(name="firmpass:file", value=f))
-        lic = _cdx_licenses(c.licenses, DisjunctiveLicense, LicenseExpression)
-        methods = []
-        seen_m = set()
-        for e in c.evidence:
-            if e.method in seen_m:
-                continue
-            seen_m.add(e.method)
-            kind = EvidenceMethod.of(e.method)
-            tech = AnalysisTechnique(kind.technique if kind else
-                                     "binary-analysis" if e.method.startswith(("kernel-", "signature-")) else "other")
-            methods.append(Method(technique=tech, confidence=Decimal(str(c.confidence)),
-                                  value=f"{e.method}{': ' + e.rule if e.rule else ''}{' = ' + e.match if e.match else ''}"[:500]))
-        occ = [Occurrence(location=e.path, additional_context=f"container {e.container}; {e.method}")
-               for e in c.evidence if e.path]
-        evidence = ComponentEvidence(
-            identity=[Identity(field=IdentityField.NAME, confidence=Decimal(str(c.confidence)), methods=methods)]
-            + ([Identity(field=IdentityField.VERSION, confidence=Decimal(str(c.confidence)), concluded_value=c.version)]
-               if c.version else []),
-            occurrences=occ)
-        purl = None
-        if c.purl:
-            try:
-                purl = PackageURL.from_string(c.purl)
-            except ValueError:
-                purl = None
-        cx = CxComponent(
-            type=ctype.get(c.type, ComponentType.APPLICATION), name=c.name, version=c.version or NOASSERTION,
-            bom_ref=c.bom_ref, supplier=OrganizationalEntity(name=c.supplier) if c.supplier else None,
-            purl=purl, cpe=c.cpe, hashes=hashes(c.hashes.get("sha256"), c.hashes.get("sha512")),
-            licenses=lic, properties=props, evidence=evidence)
+        cx = _cx_component(c, files)
         cx_by_ref[c.bom_ref] = cx
         bom.components.add(cx)
     bom.register_dependency(root, list(cx_by_ref.values()))
@@ -209,6 +113,128 @@ def build_cyclonedx(result: ScanResult, profile: dict | None = None, out: Path |
         {"aggregate": "incomplete", "dependencies": [c.bom_ref for c in result.components] + ["firmware"]},
     ]
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def _cx_hashes(sha256: str | None, sha512: str | None) -> list:
+    from cyclonedx.model import HashAlgorithm, HashType
+    h = []
+    if sha512:
+        h.append(HashType(alg=HashAlgorithm.SHA_512, content=sha512))
+    if sha256:
+        h.append(HashType(alg=HashAlgorithm.SHA_256, content=sha256))
+    return h
+
+
+def _cx_metadata(bom, result: ScanResult, ri: dict):
+    """The BOM's metadata (the firmware as root component, the tool, authors, manufacturer); returns the root."""
+    from cyclonedx.model import ExternalReference, ExternalReferenceType, Property, XsUri
+    from cyclonedx.model.component import Component as CxComponent
+    from cyclonedx.model.component import ComponentType
+    from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
+    from cyclonedx.model.tool import ToolRepository
+    from packageurl import PackageURL
+
+    root_supplier = OrganizationalEntity(
+        name=ri["supplier"] or NOASSERTION,
+        urls=[XsUri(ri["supplier_url"])] if ri["supplier_url"] else None,
+        contacts=[OrganizationalContact(email=ri["supplier_email"])] if ri["supplier_email"] else None)
+    root = CxComponent(
+        type=ComponentType.FIRMWARE, name=ri["name"], version=ri["version"], bom_ref="firmware",
+        supplier=root_supplier, hashes=_cx_hashes(ri["sha256"], ri["sha512"]),
+        purl=PackageURL(type="generic", name=ri["name"], version=ri["version"]),
+        properties=[Property(name="bsi:component:filename", value=ri["file"]),
+                    Property(name="bsi:component:executable", value="executable"),
+                    Property(name="bsi:component:archive", value="archive"),
+                    Property(name="bsi:component:structured", value="structured"),
+                    Property(name="firmpass:license", value=NOASSERTION)])
+    bom.metadata.component = root
+    bom.metadata.timestamp = datetime.now(timezone.utc).replace(microsecond=0)
+    tool = CxComponent(type=ComponentType.APPLICATION, name=TOOL, version=firmpass.__version__, bom_ref="tool-firmpass",
+                       supplier=OrganizationalEntity(name="firmpass project", urls=[XsUri(TOOL_URL)]),
+                       external_references=[ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(TOOL_URL))])
+    bom.metadata.tools = ToolRepository(components=[tool])
+    bom.metadata.authors = [OrganizationalContact(name=f"{TOOL} {firmpass.__version__} (automated)",
+                                                  email=ri["supplier_email"] or None)]
+    if ri["supplier"]:
+        bom.metadata.manufacturer = OrganizationalEntity(name=ri["supplier"],
+                                                         urls=[XsUri(ri["supplier_url"])] if ri["supplier_url"] else None)
+    bom.metadata.properties.add(Property(name="firmpass:image:sha256", value=result.image.sha256))
+    return root
+
+
+def _cx_properties(c: Component, files: dict) -> list:
+    """A component's properties: the BSI TR-03183-2 ones, the known unknowns, and firmpass's own."""
+    from cyclonedx.model import Property
+    props = []
+    fn = _filename(c)
+    if fn:
+        props.append(Property(name="bsi:component:filename", value=fn))
+    props += [Property(name="bsi:component:executable",
+                       value="executable" if _is_executable(c, files) else "non-executable"),
+              Property(name="bsi:component:archive", value="no archive"),
+              Property(name="bsi:component:structured", value="unstructured")]
+    if not c.licenses:
+        props.append(Property(name="firmpass:license", value=NOASSERTION))
+    if not c.supplier:
+        props.append(Property(name="firmpass:supplier", value=NOASSERTION))
+    props.append(Property(name="firmpass:confidence", value=str(c.confidence)))
+    for k, v in sorted(c.properties.items()):
+        if k in ("applets",):
+            v = " ".join(v)
+        if isinstance(v, (list, dict)):
+            v = json.dumps(v, ensure_ascii=False)
+        props.append(Property(name=f"firmpass:{k}", value=str(v)))
+    for f in c.files:
+        props.append(Property(name="firmpass:file", value=f))
+    return props
+
+
+def _cx_evidence(c: Component):
+    """How the component was identified (methods per evidence kind) and where (occurrences)."""
+    from cyclonedx.model.component_evidence import (AnalysisTechnique, ComponentEvidence, Identity, IdentityField,
+                                                    Method, Occurrence)
+    methods = []
+    seen_m = set()
+    for e in c.evidence:
+        if e.method in seen_m:
+            continue
+        seen_m.add(e.method)
+        kind = EvidenceMethod.of(e.method)
+        tech = AnalysisTechnique(kind.technique if kind else
+                                 "binary-analysis" if e.method.startswith(("kernel-", "signature-")) else "other")
+        methods.append(Method(technique=tech, confidence=Decimal(str(c.confidence)),
+                              value=f"{e.method}{': ' + e.rule if e.rule else ''}{' = ' + e.match if e.match else ''}"[:500]))
+    occ = [Occurrence(location=e.path, additional_context=f"container {e.container}; {e.method}")
+           for e in c.evidence if e.path]
+    return ComponentEvidence(
+        identity=[Identity(field=IdentityField.NAME, confidence=Decimal(str(c.confidence)), methods=methods)]
+        + ([Identity(field=IdentityField.VERSION, confidence=Decimal(str(c.confidence)), concluded_value=c.version)]
+           if c.version else []),
+        occurrences=occ)
+
+
+def _cx_component(c: Component, files: dict):
+    from cyclonedx.model.component import Component as CxComponent
+    from cyclonedx.model.component import ComponentType
+    from cyclonedx.model.contact import OrganizationalEntity
+    from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+    from packageurl import PackageURL
+
+    ctype = {"application": ComponentType.APPLICATION, "library": ComponentType.LIBRARY,
+             "operating-system": ComponentType.OPERATING_SYSTEM, "firmware": ComponentType.FIRMWARE,
+             "file": ComponentType.FILE, "framework": ComponentType.FRAMEWORK}
+    purl = None
+    if c.purl:
+        try:
+            purl = PackageURL.from_string(c.purl)
+        except ValueError:
+            purl = None
+    return CxComponent(
+        type=ctype.get(c.type, ComponentType.APPLICATION), name=c.name, version=c.version or NOASSERTION,
+        bom_ref=c.bom_ref, supplier=OrganizationalEntity(name=c.supplier) if c.supplier else None,
+        purl=purl, cpe=c.cpe, hashes=_cx_hashes(c.hashes.get("sha256"), c.hashes.get("sha512")),
+        licenses=_cdx_licenses(c.licenses, DisjunctiveLicense, LicenseExpression),
+        properties=_cx_properties(c, files), evidence=_cx_evidence(c))
 
 
 def _cdx_licenses(names: list[str], Disjunctive, Expression) -> list:  # noqa: N803 - classes passed in (lazy imports)
