@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from firmpass.batch import MARKER, dask_client, read_progress, run_batch
 from firmpass.context import ScanOptions
 from firmpass.pipeline import STAGES
 from tests.clitool import cli
+from tests.workers import kill_worker_at_stage
 
 pytestmark = pytest.mark.corpus
 EXPECTED_STAGES = [s for s in STAGES if s != "report"] + ["report"]  # every stage runs
@@ -121,26 +121,12 @@ def test_killed_worker_mid_scan_the_scan_finishes_on_the_other(tmp_path, corpus)
     img = tmp_path / "in" / "rootfs-gzip.sqfs"
     img.parent.mkdir()
     shutil.copy(corpus / "rootfs-gzip.sqfs", img)
-    killed: dict = {}
     with dask_client(workers=2, processes=True) as (client, _label):
         box: dict = {}
         th = threading.Thread(target=lambda: box.setdefault("index", run_batch(img.parent, out, _opts(tmp_path),
                                                                               client=client)))
         th.start()
-        deadline = time.monotonic() + 120
-        prog = out / "progress.jsonl"
-        while time.monotonic() < deadline and not killed:
-            for line in prog.read_text().splitlines() if prog.exists() else []:
-                try:
-                    e = json.loads(line)
-                except ValueError:  # a line being written at this very moment
-                    continue
-                if e.get("event") == "start" and e.get("stage") == "inventory":
-                    pids = client.run(os.getpid, workers=[e["worker"]])
-                    killed.update(worker=e["worker"], pid=pids[e["worker"]])
-                    os.kill(killed["pid"], signal.SIGKILL)
-                    break
-            time.sleep(0.05)
+        killed = kill_worker_at_stage(client, out / "progress.jsonl")
         th.join(240)
         assert not th.is_alive()
     assert killed, "the scan never reached its second stage"

@@ -77,3 +77,31 @@ def client(server):
     app, _ = server
     with TestClient(app) as c:
         yield c
+
+
+def api_user_with_product(app, product: str, email: str = "a@a.example", pw: str = "pw-long-enough"):
+    """One analyst of a new "Org A" on `app`'s store, a product `product` with PROFILE, and the analyst's
+    API token: returns (API client, auth headers, product id)."""
+    from firmpass.server.auth import new_api_token
+
+    with app.state.srv.Session() as s:
+        u = add_user(s, email, pw, "Org A", "analyst")
+        p = Product(org_id=s.query(Org).one().id, name=product, profile=PROFILE)
+        s.add(p)
+        s.flush()
+        tok, pid = new_api_token(s, u, "t"), p.id
+        s.commit()
+    return TestClient(app), {"Authorization": f"Bearer {tok}"}, pid
+
+
+def wait_scan(get, timeout: float = 180) -> dict:
+    """Poll get() (a scan's status document) until the scan is done or failed; fail after `timeout` s."""
+    import time
+
+    t0, doc = time.time(), None
+    while time.time() - t0 < timeout:
+        doc = get()
+        if doc["status"] in ("done", "failed"):
+            return doc
+        time.sleep(0.3)
+    raise AssertionError(f"scan not finished in {timeout} s: {doc}")

@@ -6,50 +6,29 @@ before OUT is touched."""
 from __future__ import annotations
 
 import json
-import time
 import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
 
 from firmpass.server.app import Settings, create_app
-from firmpass.server.auth import add_user, new_api_token
-from firmpass.server.db import Org, Product
 from tests.clitool import cli
 
-from .conftest import PROFILE, login
+from .conftest import api_user_with_product, login, wait_scan
 
 pytestmark = pytest.mark.corpus
-
-
-def _wait(api, sid, h, timeout=180):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        doc = api.get(f"/api/v1/scans/{sid}", headers=h).json()
-        if doc["status"] in ("done", "failed"):
-            return doc
-        time.sleep(0.3)
-    raise AssertionError(f"scan {sid} not finished in {timeout} s")
 
 
 def test_finding_decisions_reach_the_next_scans_report_and_evidence(corpus, tmp_path):
     app = create_app(Settings(data=tmp_path / "data", vulns_db=str(tmp_path / "none.db"), secure_cookies=False))
     srv = app.state.srv
     try:
-        with srv.Session() as s:
-            u = add_user(s, "a@a.example", "pw-long-enough", "Org A", "analyst")
-            p = Product(org_id=s.query(Org).one().id, name="Camera", profile=PROFILE)
-            s.add(p)
-            s.flush()
-            tok, pid = new_api_token(s, u, "t"), p.id
-            s.commit()
-        api = TestClient(app)
-        h = {"Authorization": f"Bearer {tok}"}
+        api, h, pid = api_user_with_product(app, "Camera")
         with open(corpus / "etc.tar.gz", "rb") as fh:
             r = api.post(f"/api/v1/products/{pid}/versions", files={"file": ("etc.tar.gz", fh)}, data={"label": "1.0"},
                          headers=h)
         vid, sid = r.json()["version"], r.json()["scan"]
-        assert _wait(api, sid, h)["status"] == "done"
+        assert wait_scan(lambda: api.get(f"/api/v1/scans/{sid}", headers=h).json())["status"] == "done"
         first = json.loads((srv.scan_dir(sid) / "out" / "findings.json").read_text())
         checks = sorted({f["check"] for f in first["findings"]})
         assert len(checks) >= 2 and all(f["decision"] is None for f in first["findings"])
@@ -64,7 +43,7 @@ def test_finding_decisions_reach_the_next_scans_report_and_evidence(corpus, tmp_
                           follow_redirects=False).status_code == 303
         r = c.post(f"/versions/{vid}/rescan", data={"csrf": csrf}, follow_redirects=False)
         sid2 = int(r.headers["location"].rsplit("/", 1)[1])
-        assert _wait(api, sid2, h)["status"] == "done"
+        assert wait_scan(lambda: api.get(f"/api/v1/scans/{sid2}", headers=h).json())["status"] == "done"
         out = srv.scan_dir(sid2) / "out"
 
         # findings.json: every finding of the two checks carries its decision, the others none

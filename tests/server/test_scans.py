@@ -6,50 +6,30 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import time
 
 from fastapi.testclient import TestClient
 
 from firmpass.server.app import Settings, create_app
-from firmpass.server.auth import add_user, new_api_token
+from firmpass.server.auth import add_user
 from firmpass.server.db import Org, Product, Scan, Version
 
-from .conftest import PROFILE, login
+from .conftest import PROFILE, api_user_with_product, login, wait_scan
 
 STAGES = ["unpack", "inventory", "identify", "vulns", "sbom", "checks", "assess", "report", "evidence"]
-
-
-def _wait(get, timeout=180):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        doc = get()
-        if doc["status"] in ("done", "failed"):
-            return doc
-        time.sleep(0.3)
-    raise AssertionError(f"scan not finished in {timeout} s: {doc}")
 
 
 def test_upload_through_api_runs_on_dask(corpus, tmp_path):
     app = create_app(Settings(data=tmp_path / "data", vulns_db=str(tmp_path / "none.db"), secure_cookies=False))
     srv = app.state.srv
     try:
-        with srv.Session() as s:
-            u = add_user(s, "a@a.example", "pw-long-enough", "Org A", "analyst")
-            o = s.query(Org).one()
-            p = Product(org_id=o.id, name="Camera", profile=PROFILE)
-            s.add(p)
-            s.flush()
-            tok, pid = new_api_token(s, u, "t"), p.id
-            s.commit()
-        api = TestClient(app)
-        h = {"Authorization": f"Bearer {tok}"}
+        api, h, pid = api_user_with_product(app, "Camera")
         image = corpus / "etc.tar.gz"
         with open(image, "rb") as fh:
             r = api.post(f"/api/v1/products/{pid}/versions", files={"file": ("etc.tar.gz", fh)}, data={"label": "0.9"},
                          headers=h)
         assert r.status_code == 201, r.text
         sid = r.json()["scan"]
-        doc = _wait(lambda: api.get(f"/api/v1/scans/{sid}", headers=h).json())
+        doc = wait_scan(lambda: api.get(f"/api/v1/scans/{sid}", headers=h).json())
         assert doc["status"] == "done", doc
         assert [st["stage"] for st in doc["stages"]] == STAGES and all(st["status"] == "ok" for st in doc["stages"])
         assert doc["stages"][0]["counts"]["files"] > 10
@@ -85,7 +65,7 @@ def test_upload_through_api_runs_on_dask(corpus, tmp_path):
         # not firmware at all: the scan fails with firmpass's bilingual reason, the upload is kept
         r = api.post(f"/api/v1/products/{pid}/versions", files={"file": ("notes.txt", b"release notes\n" * 100)},
                      headers=h)
-        doc = _wait(lambda: api.get(f"/api/v1/scans/{r.json()['scan']}", headers=h).json())
+        doc = wait_scan(lambda: api.get(f"/api/v1/scans/{r.json()['scan']}", headers=h).json())
         assert doc["status"] == "failed" and "text" in doc["error"] and " / " in doc["error"], doc
     finally:
         srv.close()
@@ -126,7 +106,7 @@ def test_unfinished_scan_is_run_again_at_start(corpus, tmp_path):
             with srv2.Session() as s:
                 r = s.get(Scan, sid)
                 return {"status": r.status, "attempts": r.attempts, "summary": r.summary, "error": r.error}
-        doc = _wait(status)
+        doc = wait_scan(status)
         assert doc["status"] == "done" and doc["attempts"] == 2, doc
         assert doc["summary"]["files"] > 10
     finally:

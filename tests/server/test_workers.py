@@ -7,16 +7,15 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import tempfile
 import threading
-import time
 
 import pytest
 
 from firmpass.batch import read_progress
 from firmpass.outdir import TMP
 from firmpass.server.runner import Runner, scan_task
+from tests.workers import kill_worker_at_stage
 
 pytestmark = pytest.mark.corpus
 
@@ -93,27 +92,15 @@ def test_killed_worker_under_the_server_the_scan_is_run_again(corpus, tmp_path):
     """`firmpass serve --processes --workers 2`: an upload through the API; the worker process running
     its scan is killed (SIGKILL) when the scan starts its second stage; the scan is run again on the
     other worker and ends `done`, the upload still stored under its sha256."""
-    from fastapi.testclient import TestClient
-
     from firmpass.server.app import Settings, create_app
-    from firmpass.server.auth import add_user, new_api_token
-    from firmpass.server.db import Org, Product
 
-    from .conftest import PROFILE
+    from .conftest import api_user_with_product, wait_scan
 
     app = create_app(Settings(data=tmp_path / "data", vulns_db=str(tmp_path / "none.db"), secure_cookies=False,
                               workers=2, processes=True))
     srv = app.state.srv
     try:
-        with srv.Session() as s:
-            u = add_user(s, "a@a.example", "pw-long-enough", "Org A", "analyst")
-            p = Product(org_id=s.query(Org).one().id, name="Router", profile=PROFILE)
-            s.add(p)
-            s.flush()
-            tok, pid = new_api_token(s, u, "t"), p.id
-            s.commit()
-        api = TestClient(app)
-        h = {"Authorization": f"Bearer {tok}"}
+        api, h, pid = api_user_with_product(app, "Router")
         image = tmp_path / "rootfs-gzip.sqfs"
         shutil.copy(corpus / "rootfs-gzip.sqfs", image)
         with open(image, "rb") as fh:
@@ -124,27 +111,9 @@ def test_killed_worker_under_the_server_the_scan_is_run_again(corpus, tmp_path):
         client = srv.runner.client
         assert "processes" in srv.runner.label
         prog = srv.scan_dir(sid) / "progress.jsonl"
-        killed: dict = {}
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            for line in prog.read_text().splitlines() if prog.exists() else []:
-                try:
-                    e = json.loads(line)
-                except ValueError:  # a line being written at this very moment
-                    continue
-                if e.get("event") == "start" and e.get("stage") == "inventory":
-                    pids = client.run(os.getpid, workers=[e["worker"]])
-                    killed.update(worker=e["worker"], pid=pids[e["worker"]])
-                    os.kill(killed["pid"], signal.SIGKILL)
-                    break
-            time.sleep(0.05)
+        killed = kill_worker_at_stage(client, prog)
         assert killed, "the scan never reached its second stage"
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 240:
-            doc = api.get(f"/api/v1/scans/{sid}", headers=h).json()
-            if doc["status"] in ("done", "failed"):
-                break
-            time.sleep(0.3)
+        doc = wait_scan(lambda: api.get(f"/api/v1/scans/{sid}", headers=h).json(), timeout=240)
         assert doc["status"] == "done", doc
         st = read_progress(prog)[f"scan-{sid}"]
         assert st["attempts"] == 2 and st["workers"][0] == killed["worker"] and st["workers"][1] != killed["worker"]
