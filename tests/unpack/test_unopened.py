@@ -101,6 +101,28 @@ def test_encrypted_image_scan(corpus, tmp_path):
     assert ref is None or isinstance(ref, list)
 
 
+def test_gzip_magic_inside_random_data_does_not_open_it(tmp_path):
+    """Ciphertext holds 1f 8b 08 with a valid flag byte about once in 128 MB: the corpus's
+    encrypted.bin (17 MB, rebuilt with a new squashfs time stamp on every corpus build) once had one,
+    and the scan called the image opened through one corrupt gzip part.  A gzip header carved after
+    other bytes opens only if its first bytes decode; a real gzip stream at the same place still opens."""
+    import gzip
+    import random
+
+    noise = random.Random(18).randbytes(1 << 20)
+    fake = noise[:300_000] + b"\x1f\x8b\x08\x00" + noise[300_004:]
+    img = tmp_path / "fake.bin"
+    img.write_bytes(fake)
+    ctx = unpack(img, tmp_path / "out")
+    assert ctx.result.image.opened is False and ctx.result.image.likely_cause == "encrypted"
+    assert [n.format for n in ctx.result.image.container_chain] == ["data"]
+    real = noise[:300_000] + gzip.compress(b"busybox\n" * 4000, mtime=0) + noise[300_000:]
+    img.write_bytes(real)
+    ctx = unpack(img, tmp_path / "out2")
+    assert ctx.result.image.opened is True
+    assert "gzip" in [n.format for n in ctx.result.image.container_chain]
+
+
 def test_archive_of_unopened_images_warns(corpus, tmp_path):
     """A vendor download (zip) of three .img files nobody opens: one warning naming each with its likely
     cause, and their strings still scanned (the Wi-Fi firmware's RTOS is named)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import zlib
 
 from firmpass.errors import LimitExceeded
 from firmpass.formats import inflate
@@ -11,6 +12,10 @@ from firmpass.unpack.handlers.common import (
     CHUNK,
     OUT_CHUNK,
 )
+
+# a gzip header carved after other bytes must decode this far (GzipHandler.probe)
+GZIP_PROBE_IN = 64 * 1024
+GZIP_PROBE_OUT = 4096
 
 
 class _Stream(Handler):
@@ -97,7 +102,19 @@ class GzipHandler(_Stream):
     magics = [(b"\x1f\x8b\x08", 0)]
 
     def probe(self, buf, off, end):
-        return -1 if off + 18 <= end and buf[off + 3] & 0xE0 == 0 else None
+        if off + 18 > end or buf[off + 3] & 0xE0:
+            return None
+        if off == 0:  # the blob starts with it: opened as before (a damaged stream is a corrupt part)
+            return -1
+        # carved after other bytes: 1f 8b 08 and a valid flag byte turn up about once in 128 MB of
+        # ciphertext or other random data (an encrypted image then looked 'opened' through one corrupt
+        # part), so, as for LZMA-alone, the first bytes must decode: 4 KiB of output or the whole stream
+        d = zlib.decompressobj(31)
+        try:
+            out = d.decompress(bytes(buf[off: off + min(end - off, GZIP_PROBE_IN)]), GZIP_PROBE_OUT)
+        except zlib.error:
+            return None
+        return -1 if len(out) >= GZIP_PROBE_OUT or d.eof else None
 
     def decompressor(self):
         return _Z(inflate.decompressobj(31))
