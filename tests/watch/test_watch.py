@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from firmpass.vulns.vex import validate_csaf
+from tests.batch.scenario import kev_with_new_entry
 from tests.clitool import cli as shared_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,18 +27,6 @@ pytestmark = pytest.mark.corpus
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return shared_cli(*args, env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
-
-
-def _kev_with_new_entry(path: Path) -> Path:
-    kev = json.loads((FIX / "vulns" / "kev.json").read_text())
-    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
-    entry = dict(kev["vulnerabilities"][0])
-    entry.update(cveID=CVE, vendorProject="Haxx", product="curl", vulnerabilityName="curl SOCKS5 heap buffer overflow",
-                 dateAdded=yesterday, dueDate=yesterday, notes="test scenario: the catalogue gains this entry", cwes=["CWE-787"])
-    kev["vulnerabilities"].append(entry)
-    kev.update(count=len(kev["vulnerabilities"]), dateReleased=yesterday, catalogVersion=yesterday.replace("-", "."))
-    path.write_text(json.dumps(kev))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +45,7 @@ def watched(tmp_path_factory, corpus):
             "--profile", str(FIX / "profile-full.yaml"))
     assert r.returncode == 0, r.stderr
     assert not [v for v in json.loads((out / "findings.json").read_text())["vulnerabilities"] if v["id"] == CVE]
-    r = cli("db", "import", str(FIX / "vulns" / "curl_vuln.json"), str(_kev_with_new_entry(w / "kev-new.json")),
+    r = cli("db", "import", str(FIX / "vulns" / "curl_vuln.json"), str(kev_with_new_entry(w / "kev-new.json")),
             "--db", str(db))
     assert r.returncode == 0, r.stderr
     first = cli("watch", str(out), "--db", str(db), "--fail-on", "exploited")

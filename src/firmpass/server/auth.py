@@ -52,13 +52,18 @@ def add_user(s, email: str, password: str, org: str, role: str, name: str = "") 
         o = Org(name=org)
         s.add(o)
     s.flush()
-    m = s.get(Member, (u.id, o.id))
-    if m is None:
-        s.add(Member(user_id=u.id, org_id=o.id, role=role))
-    else:
-        m.role = role
+    set_member(s, u, o.id, role)
     s.flush()
     return u
+
+
+def set_member(s, u: User, org_id: int, role: str) -> None:
+    """Give user `u` the role `role` in organisation `org_id` (a new membership or a changed role)."""
+    m = s.get(Member, (u.id, org_id))
+    if m is None:
+        s.add(Member(user_id=u.id, org_id=org_id, role=role))
+    else:
+        m.role = role
 
 
 def new_session(s, user: User) -> tuple[str, WebSession]:

@@ -6,7 +6,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from sqlalchemy import select
 
 from firmpass.server import auth, forms, triage
-from firmpass.server.db import ROLES, FindingDecision, Member, Product, Scan, User, Version, VexDecision
+from firmpass.server.db import ROLES, FindingDecision, Product, Scan, User, Version, VexDecision
 from firmpass.server.i18n import LANGS, t
 from firmpass.server.web import CAN_WRITE, Web
 
@@ -288,11 +288,7 @@ def org_router(w: Web) -> APIRouter:
             u = User(email=email, name=email, pw_hash=auth.hash_password(pw))
             s.add(u)
             s.flush()
-        m = s.get(Member, (u.id, org.id))
-        if m is None:
-            s.add(Member(user_id=u.id, org_id=org.id, role=role))
-        else:
-            m.role = role
+        auth.set_member(s, u, org.id, role)
         s.commit()
         return RedirectResponse(f"/orgs/{oid}/members", status_code=303)
 
