@@ -6,8 +6,10 @@ with its file and line (``extra["services"]``).  Nothing from the image is execu
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
+import shlex
 
 from firmpass.checks.base import CheckRun, Hit, in_dir
 from firmpass.checks.registry import check
@@ -122,12 +124,18 @@ def _split_commands(line: str) -> list[tuple[str, bool]]:
 
 
 def _words(cmd: str) -> list[str]:
-    import shlex
+    """The words of one simple command, as the shell would split them (a copy: callers may change it)."""
+    return list(_split_words(cmd))
 
+
+@functools.lru_cache(maxsize=8192)
+def _split_words(cmd: str) -> tuple[str, ...]:
+    # cached: the walk meets the same commands once per init script that sources a shared library
+    # script (OpenWrt's /etc/rc.common, /lib/functions.sh), and shlex costs ~0.1 ms a command
     try:
-        return shlex.split(cmd, comments=False, posix=True)
+        return tuple(shlex.split(cmd, comments=False, posix=True))
     except ValueError:
-        return cmd.split()
+        return tuple(cmd.split())
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -164,6 +172,8 @@ class _Graph:
         self.out: list[dict] = []
         self.lines_read = 0
         self.seen: dict[tuple, int] = {}  # (container, path, line, command) -> index in out
+        self._parsed: dict[tuple[str, str], list] = {}
+        self._scripts: dict[tuple[str, str, str, str], object] = {}
 
     def add(self, e, n, cmd, via, chain, background=False, env=None, text=None):
         raw = cmd.strip()
@@ -228,6 +238,13 @@ class _Graph:
         """The text script `ref` names, in the root filesystem of `near` (or None)."""
         if not ref or "$" in ref or "*" in ref:
             return None
+        here = posixpath.dirname(self.run.rel(near)) if "/" in ref and not ref.startswith("/") else ""
+        k = (ref, near.container, self.run.root_of(near), here)
+        if k not in self._scripts:
+            self._scripts[k] = self._find_script(ref, near)
+        return self._scripts[k]
+
+    def _find_script(self, ref: str, near) -> object:
         cands = [ref] if "/" in ref else [d + "/" + ref for d in PATH_DIRS]
         if "/" in ref and not ref.startswith("/"):
             cands = [posixpath.join(posixpath.dirname(self.run.rel(near)), ref), "/" + ref]
@@ -240,16 +257,23 @@ class _Graph:
                 return t
         return None
 
+    def parsed(self, e) -> list[tuple[int, list[tuple[str, bool]]]]:
+        """Script `e` as (line number, its simple commands), parsed once per scan."""
+        k = (e.container, e.path)
+        if k not in self._parsed:
+            text = self.run.read(e).decode("utf-8", "replace")
+            self._parsed[k] = [(n, _split_commands(line)) for n, line in _logical_lines(text)]
+        return self._parsed[k]
+
     def walk(self, e, via: str, chain: list, env: dict, depth: int = 0):
         """Every command of script `e` (and of the scripts it calls, depth-first)."""
         if depth > GRAPH_MAX_DEPTH or any(c.path == e.path and c.container == e.container for c in chain[::3]):
             return
-        text = self.run.read(e).decode("utf-8", "replace")
-        for n, line in _logical_lines(text):
+        for n, cmds in self.parsed(e):
             self.lines_read += 1
             if self.lines_read > GRAPH_MAX_LINES:
                 return
-            for cmd, bg in _split_commands(line):
+            for cmd, bg in cmds:
                 self.command(e, n, cmd, via, chain, env, depth, bg)
 
     def command(self, e, n, cmd, via, chain, env, depth, bg=False):
