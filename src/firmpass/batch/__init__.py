@@ -378,6 +378,29 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, proces
             cluster.close()
 
 
+def _submit_all(c: Any, todo: list[Job], out: Path, options: ScanOptions | None, progress: Path) -> dict[Any, Job]:
+    """Queue one scan task per job on client C (each retried once on another worker); future -> job."""
+    futs = {}
+    for j in todo:
+        append_line(progress, {"t": now_iso(), "image": j.name, "event": "queued"})
+        f = c.submit(scan_task, str(j.image), str(j.out(out)), options, str(progress), j.name,
+                     key=f"firmpass-scan-{j.name}-{uuid.uuid4().hex[:8]}", pure=False, retries=1)
+        futs[f] = j
+    return futs
+
+
+def _failed_result(j: Job, e: BaseException, progress: Path) -> dict[str, Any]:
+    """The index row of a task that raised E (recorded in the progress log too)."""
+    from firmpass.i18n import exc_detail
+
+    d = exc_detail(e)  # a library's own message: the same text in both halves
+    res = {"name": j.name, "status": "failed", "error": {"en": d, "zh": d},
+           "image": {"path": str(j.image)}, "summary": {}}
+    append_line(progress, {"t": now_iso(), "image": j.name, "event": "failed", "status": "failed",
+                           "detail": res["error"]["en"]})
+    return res
+
+
 def run_batch(source: Path | list[tuple[Path, str]], out: Path, options: ScanOptions | None = None, *,
               scheduler: str | None = None, workers: int | None = None, processes: bool = True, client=None,
               force: bool = False, on_event: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -401,25 +424,14 @@ def run_batch(source: Path | list[tuple[Path, str]], out: Path, options: ScanOpt
             on_event("plan", {"total": len(jobs), "todo": len(todo), "skipped": len(skipped), "cluster": label})
         from distributed import as_completed
 
-        futs = {}
-        for j in todo:
-            append_line(progress, {"t": now_iso(), "image": j.name, "event": "queued"})
-            f = c.submit(scan_task, str(j.image), str(j.out(out)), options, str(progress), j.name,
-                         key=f"firmpass-scan-{j.name}-{uuid.uuid4().hex[:8]}", pure=False, retries=1)
-            futs[f] = j
+        futs = _submit_all(c, todo, out, options, progress)
         last = time.monotonic()
         for f in as_completed(list(futs)):
             j = futs[f]
             try:
                 res = f.result()
             except Exception as e:  # noqa: BLE001 - retried once already (or lost a worker twice): recorded
-                from firmpass.i18n import exc_detail
-
-                d = exc_detail(e)  # a library's own message: the same text in both halves
-                res = {"name": j.name, "status": "failed", "error": {"en": d, "zh": d},
-                       "image": {"path": str(j.image)}, "summary": {}}
-                append_line(progress, {"t": now_iso(), "image": j.name, "event": "failed", "status": "failed",
-                                       "detail": res["error"]["en"]})
+                res = _failed_result(j, e, progress)
             results[j.name] = res
             if time.monotonic() - last > INDEX_EVERY:  # a long batch keeps an index of what is done so far
                 write_index(out, build_index(out, jobs, results, {x.name for x in skipped},

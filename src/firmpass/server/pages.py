@@ -1,9 +1,12 @@
 """The team server's HTML pages, one router per area (the REST API is firmpass.server.api)."""
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from firmpass.server import auth, forms, triage
 from firmpass.server.db import ROLES, FindingDecision, Product, Scan, User, Version, VexDecision
@@ -61,12 +64,37 @@ def auth_router(w: Web) -> APIRouter:
 
 
 def product_router(w: Web) -> APIRouter:
-    """Portfolio, products and their profile."""
+    """Portfolio, a product's page and the comparison of two of its versions."""
     r = APIRouter()
 
     @r.get("/", response_class=HTMLResponse)
     def home(ctx=Depends(w.page_ctx)):
         return w.render(ctx, "portfolio.html", orgs=w.portfolio(ctx["s"], ctx["roles"]))
+
+    @r.get("/products/{pid}", response_class=HTMLResponse)
+    def product_page(pid: int, ctx=Depends(w.page_ctx)):
+        s = ctx["s"]
+        p = w.get_product(s, ctx["roles"], pid)
+        vs = s.scalars(select(Version).where(Version.product_id == p.id).order_by(Version.id.desc())).all()
+        rows = [{"v": v, "scan": w.latest_scan(s, v.id)} for v in vs]
+        vex = s.scalars(select(VexDecision).where(VexDecision.product_id == p.id).order_by(VexDecision.id.desc())).all()
+        fds = s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id)
+                        .order_by(FindingDecision.id.desc())).all()
+        labels = {v.id: v.label for v in vs}
+        return w.render(ctx, "product.html", p=p, rows=rows, vex=vex, fds=fds, labels=labels,
+                      can_write=ctx["roles"][p.org_id] in CAN_WRITE)
+
+    @r.get("/products/{pid}/compare", response_class=HTMLResponse)
+    def compare_page(pid: int, a: int, b: int, ctx=Depends(w.page_ctx)):
+        p, va, vb, diff = w.compare_versions(ctx["s"], ctx["roles"], pid, a, b)
+        return w.render(ctx, "compare.html", p=p, va=va, vb=vb, diff=diff)
+
+    return r
+
+
+def profile_router(w: Web) -> APIRouter:
+    """A new product and the edit of a product's profile (the same form)."""
+    r = APIRouter()
 
     @r.get("/orgs/{oid}/products/new", response_class=HTMLResponse)
     def new_product(oid: int, ctx=Depends(w.page_ctx)):
@@ -91,19 +119,6 @@ def product_router(w: Web) -> APIRouter:
         ctx["s"].commit()
         return RedirectResponse(f"/products/{p.id}", status_code=303)
 
-    @r.get("/products/{pid}", response_class=HTMLResponse)
-    def product_page(pid: int, ctx=Depends(w.page_ctx)):
-        s = ctx["s"]
-        p = w.get_product(s, ctx["roles"], pid)
-        vs = s.scalars(select(Version).where(Version.product_id == p.id).order_by(Version.id.desc())).all()
-        rows = [{"v": v, "scan": w.latest_scan(s, v.id)} for v in vs]
-        vex = s.scalars(select(VexDecision).where(VexDecision.product_id == p.id).order_by(VexDecision.id.desc())).all()
-        fds = s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id)
-                        .order_by(FindingDecision.id.desc())).all()
-        labels = {v.id: v.label for v in vs}
-        return w.render(ctx, "product.html", p=p, rows=rows, vex=vex, fds=fds, labels=labels,
-                      can_write=ctx["roles"][p.org_id] in CAN_WRITE)
-
     @r.get("/products/{pid}/profile", response_class=HTMLResponse)
     def edit_profile(pid: int, ctx=Depends(w.page_ctx)):
         p = w.get_product(ctx["s"], ctx["roles"], pid)
@@ -123,16 +138,11 @@ def product_router(w: Web) -> APIRouter:
         ctx["s"].commit()
         return RedirectResponse(f"/products/{pid}", status_code=303)
 
-    @r.get("/products/{pid}/compare", response_class=HTMLResponse)
-    def compare_page(pid: int, a: int, b: int, ctx=Depends(w.page_ctx)):
-        p, va, vb, diff = w.compare_versions(ctx["s"], ctx["roles"], pid, a, b)
-        return w.render(ctx, "compare.html", p=p, va=va, vb=vb, diff=diff)
-
     return r
 
 
 def version_router(w: Web) -> APIRouter:
-    """Versions: upload, rescan, re-assess, triage."""
+    """Versions: upload, rescan, re-assess."""
     r = APIRouter()
 
     @r.post("/products/{pid}/versions")
@@ -173,6 +183,33 @@ def version_router(w: Web) -> APIRouter:
         await run_in_threadpool(w.reassess, s, v, p, sc, ctx["user"].email)
         return RedirectResponse(f"/versions/{vid}", status_code=303)
 
+    return r
+
+
+def _vuln_rows(s: Session, p: Product, f: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scan's vulnerabilities, each with the product's latest VEX decision on it."""
+    latest_dec = triage.latest(s.scalars(select(VexDecision).where(VexDecision.product_id == p.id)).all())
+    rows = []
+    for vu in f.get("vulnerabilities", []):
+        # decisions are keyed by component name: the same component keeps its decision in the next
+        # version even when it is identified another way there (package database vs binary)
+        key = vu["component_name"]
+        rows.append({"v": vu, "key": key, "decision": latest_dec.get((vu["id"], key))})
+    return rows
+
+
+def _finding_decisions(s: Session, p: Product) -> dict[str, FindingDecision]:
+    """The product's latest decision per finding id (later rows win)."""
+    fdec = {}
+    for d in s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id).order_by(FindingDecision.id)):
+        fdec[d.finding] = d
+    return fdec
+
+
+def triage_router(w: Web) -> APIRouter:
+    """A version's page and the VEX and finding decisions taken on it."""
+    r = APIRouter()
+
     @r.get("/versions/{vid}", response_class=HTMLResponse)
     def version_page(vid: int, ctx=Depends(w.page_ctx), tab: str = "verdicts", market: str = ""):
         s = ctx["s"]
@@ -180,19 +217,10 @@ def version_router(w: Web) -> APIRouter:
         sc = w.latest_scan(s, v.id, done=True)
         last = w.latest_scan(s, v.id)
         f, a = w.load_out(sc)
-        vulns = []
-        latest_dec = triage.latest(s.scalars(select(VexDecision).where(VexDecision.product_id == p.id)).all())
-        for vu in f.get("vulnerabilities", []):
-            # decisions are keyed by component name: the same component keeps its decision in the next
-            # version even when it is identified another way there (package database vs binary)
-            key = vu["component_name"]
-            vulns.append({"v": vu, "key": key, "decision": latest_dec.get((vu["id"], key))})
-        fdec = {}
-        for d in s.scalars(select(FindingDecision).where(FindingDecision.product_id == p.id).order_by(FindingDecision.id)):
-            fdec[d.finding] = d
         verdicts = [x for x in a.get("verdicts", []) if not market or market in (x.get("markets") or [])]
-        return w.render(ctx, "version.html", v=v, p=p, sc=sc, last=last, f=f, a=a, tab=tab, market=market, vulns=vulns,
-                      verdicts=verdicts, fdec=fdec, can_write=ctx["roles"][p.org_id] in CAN_WRITE)
+        return w.render(ctx, "version.html", v=v, p=p, sc=sc, last=last, f=f, a=a, tab=tab, market=market,
+                        vulns=_vuln_rows(s, p, f), verdicts=verdicts, fdec=_finding_decisions(s, p),
+                        can_write=ctx["roles"][p.org_id] in CAN_WRITE)
 
     @r.post("/versions/{vid}/vex")
     async def vex_post(vid: int, ctx=Depends(w.page_ctx)):
@@ -312,4 +340,5 @@ def org_router(w: Web) -> APIRouter:
     return r
 
 
-ROUTERS = (auth_router, product_router, version_router, scan_router, postmarket_router, org_router)
+ROUTERS = (auth_router, product_router, profile_router, version_router, triage_router, scan_router, postmarket_router,
+           org_router)

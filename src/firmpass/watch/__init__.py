@@ -274,22 +274,57 @@ def _history(raw: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _baseline(sc: SavedScan, hist: dict[str, dict[str, Any]], scanned: Any) -> tuple[set[str], set[str]]:
+    """The open and the exploited vulnerability keys of the last watch; on the first watch those of the
+    scan itself, whose open vulnerabilities then enter HIST as first seen at scan time."""
+    if sc.previous is not None:
+        return ({k for k, h in hist.items() if h.get("open")},
+                {k for k, h in hist.items() if h.get("open") and h.get("exploited_seen")})
+    before = {_key(v) for v in sc.result.vulnerabilities if v.vex.state in OPEN_STATES}
+    before_expl = {_key(v) for v in sc.result.vulnerabilities if v.vex.state in OPEN_STATES and v.is_exploited}
+    for v in sc.result.vulnerabilities:
+        if v.vex.state in OPEN_STATES:
+            h = hist.setdefault(_key(v), {"first_seen": scanned})
+            if v.is_exploited:
+                h.setdefault("exploited_seen", scanned)
+    return before, before_expl
+
+
+def _resolve(gone: set[str], cur_keys: set[str], vulns: list[Hit], hist: dict[str, dict[str, Any]],
+             nowiso: str) -> list[dict[str, Any]]:
+    """Close in HIST every key not open now; the rows of those open at the last watch (GONE), with why."""
+    resolved = []
+    states = {_key(v): v.vex.state for v in vulns if _key(v) in gone} if gone else {}
+    for k in sorted(gone):
+        h = hist.get(k, {})
+        h["open"] = False
+        h["resolved"] = nowiso
+        vid, _, comp = k.partition("@")
+        why = states.get(k, "no_longer_matched")
+        resolved.append({"id": vid, "component_ref": comp, "first_seen": h.get("first_seen"), "why": why})
+    for k, h in hist.items():
+        if k not in cur_keys:
+            h["open"] = False
+    return resolved
+
+
+def _art14(exploited_rows: dict[str, list[dict[str, Any]]], hist: dict[str, dict[str, Any]],
+           profile: dict[str, Any] | None, now: dt.datetime) -> list[dict[str, Any]]:
+    """One CRA Art. 14 clock per exploited vulnerability (from its first exploited sighting), open ones first."""
+    art14 = []
+    for vid, rows in exploited_rows.items():
+        seen = min(hist[f"{vid}@{r['component_ref']}"]["exploited_seen"] for r in rows)
+        art14.append(art14_entry(vid, rows, seen, profile, now))
+    art14.sort(key=lambda a: (a["status"] == "closed", a["next_deadline"] or "9999"))
+    return art14
+
+
 def watch_one(sc: SavedScan, vulns: list[Hit], now: dt.datetime, store_info: dict[str, Any]) -> dict[str, Any]:
     """The watch.json of one saved scan (not yet written)."""
     scanned = sc.result.tool.finished or sc.result.tool.started
     prev = sc.previous or {}
     hist = _history(prev.get("history"))
-    if sc.previous is None:  # first watch: the scan itself is the baseline
-        before = {_key(v) for v in sc.result.vulnerabilities if v.vex.state in OPEN_STATES}
-        before_expl = {_key(v) for v in sc.result.vulnerabilities if v.vex.state in OPEN_STATES and v.is_exploited}
-        for v in sc.result.vulnerabilities:
-            if v.vex.state in OPEN_STATES:
-                h = hist.setdefault(_key(v), {"first_seen": scanned})
-                if v.is_exploited:
-                    h.setdefault("exploited_seen", scanned)
-    else:
-        before = {k for k, h in hist.items() if h.get("open")}
-        before_expl = {k for k, h in hist.items() if h.get("open") and h.get("exploited_seen")}
+    before, before_expl = _baseline(sc, hist, scanned)
     nowiso = iso(now)
     current = [v for v in vulns if v.vex.state in OPEN_STATES]
     cur_keys = set()
@@ -310,26 +345,10 @@ def watch_one(sc: SavedScan, vulns: list[Hit], now: dt.datetime, store_info: dic
             exploited_rows.setdefault(v.id, []).append(row)
             if k not in before_expl:
                 newly_exploited.append(row)
-    resolved = []
-    gone = before - cur_keys
-    states = {_key(v): v.vex.state for v in vulns if _key(v) in gone} if gone else {}
-    for k in sorted(gone):
-        h = hist.get(k, {})
-        h["open"] = False
-        h["resolved"] = nowiso
-        vid, _, comp = k.partition("@")
-        why = states.get(k, "no_longer_matched")
-        resolved.append({"id": vid, "component_ref": comp, "first_seen": h.get("first_seen"), "why": why})
-    for k, h in hist.items():
-        if k not in cur_keys:
-            h["open"] = False
+    resolved = _resolve(before - cur_keys, cur_keys, vulns, hist, nowiso)
     new.sort(key=_row_order)
     newly_exploited.sort(key=_row_order)
-    art14 = []
-    for vid, rows in exploited_rows.items():
-        seen = min(hist[f"{vid}@{r['component_ref']}"]["exploited_seen"] for r in rows)
-        art14.append(art14_entry(vid, rows, seen, sc.profile, now))
-    art14.sort(key=lambda a: (a["status"] == "closed", a["next_deadline"] or "9999"))
+    art14 = _art14(exploited_rows, hist, sc.profile, now)
     return {
         "tool": "firmpass", "checked": nowiso, "scan": {"out": str(sc.out), "image": sc.result.image.name,
                                                          "sha256": sc.result.image.sha256, "scanned": scanned},
