@@ -125,7 +125,7 @@ class LoggingFacts(_M):
 class ServiceStart(_M):
     """A network service the boot sequence starts, with the file and line that start it (extra.checks_services)."""
     service: str
-    class_: str = Field(alias="class")  # cleartext / ssh / web / ... (checks/services.py)
+    class_: str = Field(alias="class")  # cleartext / ssh / web / ... (checks/startup.py DAEMONS)
     path: str
     line: int
     command: str = ""
