@@ -5,6 +5,7 @@ A mixin of identify's _Identifier (self.ctx, self.comp, self.kernel)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +15,14 @@ from firmpass.model import ComponentEvidence, FileEntry
 from firmpass.unpack.engine import kind_of
 
 if TYPE_CHECKING:
-    from firmpass.identify import _Builder
+    from firmpass.identify.common import _Builder
 
 MAX_SCAN_BYTES = 64 << 20  # as identify's: what is read of one file
 
 
 class KernelSources:
+    _MODULES_DIR = re.compile(r"^/(?:usr/)?lib/modules/(\d+\.\d+(?:\.\d+)?)([^/]*)/.+\.ko$")
+
     def _kernel(self, kv: dict, path: str, cont: str | None, f: FileEntry | None, conf: float = 0.95,
                 match: str | None = None, blob: bytes | None = None) -> _Builder:
         rule = rules_by_id()["linux_kernel"]
