@@ -48,14 +48,9 @@ recommendations (base status R, also when conditional) never appear in it.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
-
-import yaml
+from typing import Any
 
 from firmpass import __version__, frameworks
 from firmpass.frameworks import registry
@@ -63,186 +58,25 @@ from firmpass.assess import facts as F
 from firmpass.assess import postmarket
 from firmpass.assess.answers import eval_answer, eval_doc
 from firmpass.assess.applicability import (APPLICABILITY, FEATURE_PREDICATES, OPTIONAL_PREDICATES,  # noqa: F401 - re-exported
-                                           ZH_NUM, decide_applicability, mlps_min_level)
-from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect
+                                           decide_applicability, mlps_min_level)
+from firmpass.assess.facts import BAD, NA, OK, PARTIAL, UNKNOWN, Aspect, join_texts
+from firmpass.assess.firmware import FIRMWARE_FACTS, check_provisions, file_paths, firmware_aspect, understood
+from firmpass.assess.parents import derive_parents
+from firmpass.assess.refs import cite_all, direct_refs, etsi_cite, evidence_refs, rules  # noqa: F401 - re-exported
+from firmpass.assess.summary import classification, divergences, framework_entry, summary
 from firmpass.i18n import msg
 from firmpass.i18n import terms
 from firmpass.model import ASSESSMENT_SCHEMA_VERSION, Finding, ScanResult, Text
 from firmpass.profile import get
 
-# which frameworks each market needs and in which order: frameworks/registry.yaml (registry.*)
-VERDICTS = ("met", "not_met", "partly_met", "needs_evidence", "not_applicable")
-BAD_SEVERITIES = {"critical", "high", "medium"}
-
-
-@lru_cache(maxsize=None)
-def rules() -> dict[str, dict[str, Any]]:
-    data = yaml.load(resources.files(__package__).joinpath("rules.yaml").read_text(encoding="utf-8"),
-                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return data["rules"]
-
-
-# ------------------------------------------------------------------ evidence refs
-_VARIANT = re.compile(r"^(.*\d)([AB])$")
-
-
-def _etsi_variants(pid: str) -> set[str]:
-    """V2/V3 forms of one EN 303 645 provision: 5.6-4 <-> 5.6-4A/5.6-4B, 4-1 <-> 5.0-1."""
-    out = {pid}
-    m = _VARIANT.match(pid)
-    if m:
-        out.add(m.group(1))
-    else:
-        out |= {pid + "A", pid + "B"}
-    if pid in ("4-1", "5.0-1"):
-        out |= {"4-1", "5.0-1"}
-    return {f"en303645:{x}" for x in out}
-
-
-@lru_cache(maxsize=None)
-def _links() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """Established cross-walk links only (the law or standard states them, e.g. PSTI Schedule 2 deeming
-    EN 303 645 compliance): the reference's 'derived' links are its compilers' own reading and are not
-    evidence - they made a command-injection finding fail MLPS anti-replay."""
-    to_other: dict[str, set[str]] = {}
-    established: dict[str, set[str]] = {}
-    for l in frameworks.crosswalk()["links"]:
-        if l["basis"] == "established":
-            to_other.setdefault(l["to"], set()).add(l["from"])
-            established.setdefault(l["from"], set()).add(l["to"])
-    return to_other, established
-
-
-def direct_refs(ref: str) -> set[str]:
-    """The provision itself in every EN 303 645 version, plus the refs its rule names."""
-    fw, pid = ref.split(":", 1)
-    refs = {ref} | set(rules().get(ref, {}).get("refs", []))
-    if fw == "en303645":
-        refs |= _etsi_variants(pid)
-    return refs
-
-
-def evidence_refs(ref: str) -> set[str]:
-    """direct_refs plus the provisions an established cross-walk link ties to it."""
-    fw, pid = ref.split(":", 1)
-    refs = direct_refs(ref)
-    to_other, established = _links()
-    if fw == "en303645":
-        refs |= established.get(ref, set())
-    else:
-        for e in to_other.get(ref, set()):
-            refs |= _etsi_variants(e.split(":", 1)[1])
-    return refs
-
-
-def _check_provisions(result: ScanResult) -> dict[str, list[str]]:
-    """Check id -> provisions it serves, for the checks that ran."""
-    ran = result.extra.get("checks_run") or []
-    out: dict[str, list[str]] = {}
-    registry: dict[str, list[str]] = {}
-    try:  # the checks registry, when that stage is installed
-        from firmpass.checks.registry import all_checks  # type: ignore
-
-        registry = {c.id: list(c.provisions) for c in all_checks()}
-    except Exception:  # noqa: BLE001 - optional stage
-        registry = {}
-    for entry in ran:
-        if isinstance(entry, dict) and entry.get("id"):
-            out[entry["id"]] = list(entry.get("provisions") or registry.get(entry["id"], []))
-        elif isinstance(entry, str):
-            out[entry] = registry.get(entry, [])
-    # a check that produced findings also serves the provisions on them
-    for f in result.findings:
-        if f.check in out:
-            out[f.check] = sorted(set(out[f.check]) | set(f.provisions))
-    return out
-
-
-# ------------------------------------------------------------------ material a check needs
-# A check that ran with no finding is evidence only when what it inspects exists in the image: the
-# checks stage records which checks ran, not what they had to look at, so the assessment asks the
-# scan result itself (files, ELF summary, boot images, components).
-def _paths(result: ScanResult) -> set[str]:
-    return {f.path for f in result.files if f.type in ("file", "symlink", "hardlink")}
-
-
-def _has(prefixes: tuple[str, ...]):
-    return lambda r, paths: any(p.startswith(prefixes) for p in paths)
-
-
-_INIT = ("/etc/inittab", "/etc/init.d/", "/etc/rc", "/etc/systemd/", "/lib/systemd/system/", "/usr/lib/systemd/system/",
-         "/etc/inetd.conf", "/etc/xinetd", "/etc/runit", "/etc/sv/")
-MATERIAL: dict[str, Any] = {
-    "CRED-00": _has(("/etc/shadow", "/etc/passwd")),
-    "CRED-006": lambda r, paths: bool(paths),
-    "SVC-": _has(_INIT),
-    "HARD-": lambda r, paths: bool((r.extra.get("hardening") or {}).get("elf_count")),
-    "BOOT-": lambda r, paths: bool((r.extra.get("secure_boot") or {}).get("images")),
-    "EOL-": lambda r, paths: bool(r.components),
-    "UPD-001": lambda r, paths: bool(paths),
-    # signature / transport / rollback checks look at an updater: without one, their silence proves nothing
-    "UPD-00": lambda r, paths: bool(r.extra.get("checks_updates")),
-}
-
-
-def _had_material(check: str, result: ScanResult, paths: set[str]) -> bool:
-    for prefix in sorted(MATERIAL, key=len, reverse=True):
-        if check.startswith(prefix):
-            return bool(MATERIAL[prefix](result, paths))
-    return bool(paths)  # file-content checks (keys, secrets, updater scripts, logging, permissions)
-
-
-def understood(result: ScanResult) -> dict[str, Any]:
-    """Did the scan understand the image: files unpacked and components identified."""
-    n_files = sum(1 for f in result.files if f.type == "file")
-    n_comp = len(result.components)
-    return {"ok": bool(n_files and n_comp), "files": n_files, "components": n_comp}
-
-
-# ------------------------------------------------------------------ EN 303 645 V2 <-> V3 citations
-def etsi_cite(ref: str, version: str) -> str | None:
-    """A provision ref as the chosen EN 303 645 version numbers it (5.6-4 in V3 -> 5.6-4A; 5.6-4A in V2 ->
-    5.6-4; 4-1 <-> 5.0-1); None for a provision the version does not have (6-8 in V2).  Other frameworks
-    and provisions present in the version are unchanged."""
-    if not ref.startswith("en303645:"):
-        return ref
-    present = {it["ref"] for it in frameworks.items("en303645", version)}
-    if ref in present:
-        return ref
-    pid = ref.split(":", 1)[1]
-    for cand in (pid + "A", pid[:-1] if _VARIANT.match(pid) else None, "5.0-1" if pid == "4-1" else None,
-                 "4-1" if pid == "5.0-1" else None):
-        if cand and f"en303645:{cand}" in present:
-            return f"en303645:{cand}"
-    return None
-
-
-def cite_all(refs: Iterable[str], version: str) -> list[str]:
-    return [r for r in dict.fromkeys(etsi_cite(r, version) for r in refs) if r]
-
 
 # ------------------------------------------------------------------ one verdict
-def _join(parts: Iterable[Text]) -> Text:
-    ps = list(parts)
-    return Text(en="; ".join(p.en for p in ps), zh="；".join(p.zh for p in ps))
-
-
-FIRMWARE_FACTS = {"sbom", "kev", "known_vulns", "secure_boot", "hardening"}
-
-
-def _finding_text(fs: list[Finding]) -> Text:
-    return _join(msg("assess.fw.finding", id=f.id, severity=terms.severity(f.severity), title_en=f.title.en, title_zh=f.title.zh)
-                 for f in fs[:5])
-
-
 def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, ctx: dict) -> dict[str, Any]:
+    """One provision's verdict: its applicability first, then the firmware's findings, the rule's facts,
+    answers and documents, and the maker's declaration (the rules: this module's docstring)."""
     ref = item["ref"]
     rule = rules().get(ref, {})
-    aspects: list[Aspect] = []
-    questions: list[str] = []
     use_links = rule.get("fw", True)
-    fw_dependent = use_links or any(x in FIRMWARE_FACTS for x in rule.get("facts", []))
-
     applies, why, qfield, kind = decide_applicability(item, fw, rule, profile)
     appl = {"applies": applies if kind != "readiness" else "readiness", "kind": kind,
             "reason": why.model_dump() if isinstance(why, Text) else None}
@@ -250,31 +84,18 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         return _verdict(item, fw, "not_applicable", why, [], [], msg("assess.next.not_applicable"), [], ctx,
                         appl=appl, basis="profile")
 
-    hits, fw_bad, fw_aspect = _firmware_aspect(ref, rule, use_links, result, ctx)
+    hits, fw_bad, fw_aspect = firmware_aspect(ref, rule, use_links, result, ctx)
     finding_ids = [f.id for f in hits]
-    if fw_aspect is not None:
-        aspects.append(fw_aspect)
-
     if applies is False and not fw_bad:
         return _verdict(item, fw, "not_applicable", why, finding_ids, [], msg("assess.next.not_applicable"), [], ctx,
                         appl=appl, basis="profile")
     if applies is False:  # a finding shows the feature the profile calls absent
         appl = {**appl, "applies": True, "overruled_by": [f.id for f in fw_bad]}
 
-    for name in rule.get("facts", []):
-        a = F.FACTS[name](result, profile)
-        if name in FIRMWARE_FACTS:
-            a.source = "firmware"
-        aspects.append(a)
-    for expr in rule.get("answers", []):
-        aspects.append(eval_answer(expr, profile))
-    for d in rule.get("docs", []):
-        aspects.append(eval_doc(d, profile))
-    decl = (get(profile, "declarations") or {}).get(ref)
-    if isinstance(decl, dict):
-        v = decl["verdict"]
-        ev = decl.get("evidence") or decl.get("justification") or ""
-        ans = [{"field": f"declarations.{ref}", "value": decl}]
+    aspects = ([fw_aspect] if fw_aspect is not None else []) + _rule_aspects(rule, result, profile)
+    decl = _declaration(ref, profile)
+    if decl is not None:
+        v, ev, ans = decl
         if v == "not_applicable" and not fw_bad:
             return _verdict(item, fw, "not_applicable", msg("assess.decl.na", why=ev), finding_ids, ans,
                             msg("assess.next.not_applicable"), [], ctx, appl={**appl, "applies": False, "kind": "declared"},
@@ -284,17 +105,49 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
 
     aspects = [a for a in aspects if a.state != NA]
     answers = [x for a in aspects for x in a.answers]
-    for a in aspects:
-        if a.state == UNKNOWN and a.question:
-            questions.append(a.question)
-
+    questions = [a.question for a in aspects if a.state == UNKNOWN and a.question]
     verdict = _decide(aspects, bool(fw_bad), kind, applies, qfield, ref, questions)
+    fw_dependent = use_links or any(x in FIRMWARE_FACTS for x in rule.get("facts", []))
+    verdict, reason, basis = _reasoned(verdict, aspects, why if applies is None else None, fw_dependent,
+                                       ctx["understood"])
+    if kind == "readiness" and verdict == "needs_evidence":
+        nxt = msg("assess.next.readiness")
+    else:
+        nxt = _next_step(verdict, fw_bad, aspects, questions, item)
+    return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=appl, basis=basis)
 
-    reason_parts = [a.text for a in aspects if verdict != "met" or a.state == OK] or []
-    if applies is None and why is not None:
-        reason_parts.insert(0, why)
-    # an image the scan did not understand proves nothing either way for firmware-dependent provisions
-    und = ctx["understood"]
+
+def _rule_aspects(rule: dict, result: ScanResult, profile: dict | None) -> list[Aspect]:
+    """The aspects the rule names: facts (read from the scan or the profile), profile answers, documents."""
+    aspects = []
+    for name in rule.get("facts", []):
+        a = F.FACTS[name](result, profile)
+        if name in FIRMWARE_FACTS:
+            a.source = "firmware"
+        aspects.append(a)
+    aspects += [eval_answer(expr, profile) for expr in rule.get("answers", [])]
+    aspects += [eval_doc(d, profile) for d in rule.get("docs", [])]
+    return aspects
+
+
+def _declaration(ref: str, profile: dict | None) -> tuple[str, str, list[dict]] | None:
+    """The maker's declaration on the provision (profile `declarations[ref]`): its verdict, its evidence and
+    the profile answer that cites it; None when the profile declares nothing on it."""
+    decl = (get(profile, "declarations") or {}).get(ref)
+    if not isinstance(decl, dict):
+        return None
+    ev = decl.get("evidence") or decl.get("justification") or ""
+    return decl["verdict"], ev, [{"field": f"declarations.{ref}", "value": decl}]
+
+
+def _reasoned(verdict: str, aspects: list[Aspect], intro: Text | None, fw_dependent: bool,
+              und: dict[str, Any]) -> tuple[str, Text, str]:
+    """The final verdict, its reason and its basis.  An image the scan did not understand proves nothing
+    either way for firmware-dependent provisions (met -> needs evidence); a "met" on declarations only
+    says so; `intro` (why applicability is unknown) comes first."""
+    reason_parts = [a.text for a in aspects if verdict != "met" or a.state == OK]
+    if intro is not None:
+        reason_parts.insert(0, intro)
     if fw_dependent and not und["ok"] and verdict in ("met", "needs_evidence"):
         verdict = "needs_evidence"
         reason_parts.insert(0, msg("assess.understood.no", files=und["files"], components=und["components"]))
@@ -303,39 +156,7 @@ def assess_item(item: dict, fw: str, result: ScanResult, profile: dict | None, c
         reason_parts.append(msg("assess.basis.declared_note"))
     if not reason_parts:
         reason_parts = [msg("assess.reason.no_evidence")]
-    reason = _join(reason_parts[:9])
-    if kind == "readiness" and verdict == "needs_evidence":
-        nxt = msg("assess.next.readiness")
-    else:
-        nxt = _next_step(verdict, fw_bad, aspects, questions, item)
-    return _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=appl, basis=basis)
-
-
-def _firmware_aspect(ref: str, rule: dict, use_links: bool, result: ScanResult,
-                     ctx: dict) -> tuple[list[Finding], list[Finding], Aspect | None]:
-    """The firmware's evidence on a provision: (the findings that name it, the bad ones, the aspect they give).
-    A finding that names the provision always counts (fw: false drops only the cross-walk links and the
-    firmware-clean evidence)."""
-    direct = direct_refs(ref)
-    refs = evidence_refs(ref) if use_links else direct
-    checks = set(rule.get("checks", []))
-    hits = [f for f in result.findings if (refs & set(f.provisions)) or f.check in checks]
-    bad = [f for f in hits if f.severity in BAD_SEVERITIES]
-    low = [f for f in hits if f.severity == "low"]
-    if bad:
-        return hits, bad, Aspect(BAD, _finding_text(bad), findings=[f.id for f in bad], source="firmware")
-    if low:
-        return hits, [], Aspect(PARTIAL, _finding_text(low), findings=[f.id for f in low], source="firmware")
-    if not hits and use_links and ctx["understood"]["ok"] and result.image.opened is not False:
-        # (an image that could not be opened, unpack's image.opened false, gives the checks nothing to read)
-        # a check designed for this provision (its own provisions name it, or the rule lists it) that ran
-        # on material present in the image; a check serving only a cross-walk neighbour proves nothing here
-        covering = sorted(c for c, provs in ctx["checks"].items()
-                          if (direct & set(provs) or c in checks) and _had_material(c, result, ctx["paths"]))
-        if covering:
-            return hits, [], Aspect(OK, msg("assess.fw.clean", checks=", ".join(covering[:6])), weak=True,
-                                    source="firmware")
-    return hits, [], None
+    return verdict, join_texts(reason_parts[:9]), basis
 
 
 def _decide(aspects: list[Aspect], fw_bad: bool, kind: str, applies: bool | None, qfield: str | None, ref: str,
@@ -377,6 +198,7 @@ def _basis(aspects: list[Aspect]) -> str:
 
 
 def _next_step(verdict: str, fw_bad: list[Finding], aspects: list[Aspect], questions: list[str], item: dict) -> Text:
+    """What to do next: fix the worst finding, the bad aspects, or answer the open questions."""
     if fw_bad:
         f = fw_bad[0]
         more = len(fw_bad) - 1
@@ -384,16 +206,17 @@ def _next_step(verdict: str, fw_bad: list[Finding], aspects: list[Aspect], quest
         return Text(en=f"Fix {f.id}: {f.remediation.en}{extra.en}", zh=f"修复 {f.id}：{f.remediation.zh}{extra.zh}")
     if verdict in ("not_met", "partly_met"):
         bad = [a for a in aspects if a.state in (BAD, PARTIAL)]
-        return _join([msg("assess.next.fix")] + [a.text for a in bad[:3]])
+        return join_texts([msg("assess.next.fix")] + [a.text for a in bad[:3]])
     if verdict == "needs_evidence":
         if questions:
             qs = [question_text(q, item) for q in dict.fromkeys(questions)]
-            return _join([msg("assess.next.answer")] + qs[:3])
+            return join_texts([msg("assess.next.answer")] + qs[:3])
         return msg("assess.next.evidence")
     return msg("assess.next.keep")
 
 
 def question_text(field: str, item: dict | None = None) -> Text:
+    """The question a profile field (a declaration, a document, an answer) asks, in both languages."""
     if field.startswith("declarations."):
         ref = field.split(".", 1)[1]
         it = frameworks.get(ref) or item or {"title": {"en": ref, "zh": ref}}
@@ -420,6 +243,7 @@ def binding(item: dict) -> str:
 
 
 def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ctx, appl=None, basis="none") -> dict[str, Any]:
+    """The verdict record as assessment.json writes it (model.Verdict)."""
     markets = [m for m in ctx["markets"] if fw in ctx["market_frameworks"][m]]
     declared = verdict == "met" and basis == "declared"
     version = ctx.get("version")
@@ -448,6 +272,7 @@ def _verdict(item, fw, verdict, reason, finding_ids, answers, nxt, questions, ct
 
 
 def _dedup_answers(answers: list[dict]) -> list[dict]:
+    """The profile answers cited, each field once."""
     seen, out = set(), []
     for a in answers:
         k = a["field"]
@@ -461,12 +286,14 @@ def _dedup_answers(answers: list[dict]) -> list[dict]:
 def assess(result: ScanResult, profile: dict | None = None, markets: list[str] | None = None,
            profile_path: str | Path | None = None, profile_sha256: str | None = None,
            en303645_version: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """assessment.json for a scan result and a profile: a verdict per provision of the markets' frameworks,
+    the per-market summary, the open questions, divergences and post-market duties."""
     by_market = registry.market_frameworks()
     markets = [m for m in (markets or get(profile, "markets") or list(by_market)) if m in by_market]
     version = en303645_version or get(profile, "en303645_version") or frameworks.catalogue("en303645")["default_version"]
     fws = [fw for fw in registry.framework_ids() if any(fw in by_market[m] for m in markets)]
     und = understood(result)
-    ctx = {"markets": markets, "checks": _check_provisions(result), "understood": und, "paths": _paths(result),
+    ctx = {"markets": markets, "checks": check_provisions(result), "understood": und, "paths": file_paths(result),
            "version": version, "market_frameworks": by_market}
 
     verdicts = []
@@ -492,7 +319,7 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
         "profile": {"path": str(profile_path) if profile_path else None,
                     "abs_path": str(Path(profile_path).resolve()) if profile_path else None, "sha256": profile_sha256},
         "markets": markets,
-        "frameworks": [_framework_entry(fw, version, markets, profile) for fw in fws],
+        "frameworks": [framework_entry(fw, version, markets, profile) for fw in fws],
         "classification": classification(profile),
         "verdicts": verdicts,
         "summary": summary(verdicts, markets),
@@ -508,151 +335,3 @@ def assess(result: ScanResult, profile: dict | None = None, markets: list[str] |
         "citations": {"en303645_version": version,
                       "findings": {f.id: cite_all(f.provisions, version) for f in result.findings}},
     }
-
-
-# ------------------------------------------------------------------ parents from children
-_NIST_CHILD = re.compile(r"^(8425-[A-Z]+)-\d+$")
-_PSTI_CHILD = re.compile(r"^(PSTI-S1-\d)\.[a-z]$")
-
-
-def parent_of(ref: str) -> str | None:
-    fw, pid = ref.split(":", 1)
-    if fw == "nistir8425" and (m := _NIST_CHILD.match(pid)):
-        return f"{fw}:{m.group(1)}"
-    if fw == "psti" and (m := _PSTI_CHILD.match(pid)):
-        return f"{fw}:{m.group(1)}"
-    if fw == "cra" and pid.startswith("AnnexI.PartI.2."):
-        return "cra:AnnexI.PartI.1"  # Part I(1) is met through the Part I(2) essential requirements
-    return None
-
-
-def derive_parents(verdicts: list[dict]) -> None:
-    """A parent is never better than its applicable children: any child not met / partly met -> the parent
-    is at most partly met (not met when most children are not met); children needing evidence keep a
-    'met' parent at needs_evidence.  The parent's own evidence still counts (a bad parent stays bad)."""
-    by_ref = {v["ref"]: v for v in verdicts}
-    kids: dict[str, list[dict]] = {}
-    for v in verdicts:
-        p = parent_of(v["ref"])
-        if p in by_ref:
-            kids.setdefault(p, []).append(v)
-    rank = {"not_met": 0, "partly_met": 1, "needs_evidence": 2, "met": 3}
-    for pref, cs in kids.items():
-        par = by_ref[pref]
-        app = [c for c in cs if c["verdict"] != "not_applicable"]
-        if not app or par["verdict"] == "not_applicable":
-            continue
-        counts = {k: sum(1 for c in app if c["verdict"] == k) for k in rank}
-        n_bad = counts["not_met"]
-        if n_bad * 2 > len(app):
-            from_kids = "not_met"
-        elif n_bad or counts["partly_met"]:
-            from_kids = "partly_met"
-        elif counts["needs_evidence"]:
-            from_kids = "needs_evidence"
-        else:
-            from_kids = "met"
-        own = par["verdict"]
-        new = min(own, from_kids, key=lambda x: rank[x])
-        if own == "needs_evidence" and from_kids in ("not_met", "partly_met"):
-            new = from_kids
-        par["derived_from"] = [c["ref"] for c in app]
-        labels = [(msg(f"assess.verdict.{k}"), n) for k, n in counts.items() if n]
-        shown = Text(en=", ".join(f"{t.en} {n}" for t, n in labels), zh="，".join(f"{t.zh} {n} 项" for t, n in labels))
-        worst = [c["ref"].split(":", 1)[1] for c in app if c["verdict"] in ("not_met", "partly_met", "needs_evidence")]
-        note = msg("assess.derived", n=len(app), counts=shown, refs=", ".join(worst[:8]) or "-")
-        par["reason"] = {"en": f"{par['reason']['en']}; {note.en}", "zh": f"{par['reason']['zh']}；{note.zh}"}
-        if new != own:
-            if par["declared"]:
-                dn = msg("assess.basis.declared_note")
-                par["reason"] = {"en": par["reason"]["en"].replace(f"; {dn.en}", ""),
-                                 "zh": par["reason"]["zh"].replace(f"；{dn.zh}", "")}
-            par["verdict"] = new
-            par["declared"] = False
-            par["qualifier"] = None
-            par["next_step"] = msg("assess.next.children", refs=", ".join(worst[:8])).model_dump()
-
-
-def _framework_entry(fw: str, version: str, markets: list[str], profile: dict | None = None) -> dict[str, Any]:
-    cat = frameworks.catalogue(fw)
-    v = version if fw == "en303645" else cat["default_version"]
-    title = dict(cat["title"])
-    out: dict[str, Any] = {}
-    if fw == "mlps":  # the heading names the protection level of the operator's system (profile mlps_level)
-        lvl = get(profile, "mlps_level")
-        out["level"] = lvl
-        t = msg("assess.mlps.level", level=lvl, level_zh=ZH_NUM.get(lvl, lvl)) if isinstance(lvl, int) \
-            else msg("assess.mlps.level_unknown")
-        title = {"en": f"{title['en']} - {t.en}", "zh": f"{title['zh']}——{t.zh}"}
-    return {"id": fw, "version": v, "title": title, "uncertainty": cat.get("uncertainty"),
-            "markets": [m for m in markets if fw in registry.market_frameworks()[m]],
-            "provisions": len(frameworks.items(fw, version if fw == "en303645" else None)), **out}
-
-
-def summary(verdicts: list[dict], markets: list[str]) -> dict[str, Any]:
-    out = {}
-    for m in markets:
-        vs = [v for v in verdicts if m in v["markets"]]
-        counts = {k: sum(1 for v in vs if v["verdict"] == k) for k in VERDICTS}
-        applicable = len(vs) - counts["not_applicable"]
-        score = round((counts["met"] + 0.5 * counts["partly_met"]) / applicable, 3) if applicable else None
-        if score is None:
-            label = msg("assess.readiness.none")
-        elif counts["not_met"] == 0 and counts["needs_evidence"] == 0 and counts["partly_met"] == 0:
-            label = msg("assess.readiness.ready")
-        elif counts["not_met"] == 0:
-            label = msg("assess.readiness.evidence")
-        else:
-            label = msg("assess.readiness.gaps", n=counts["not_met"])
-        out[m] = {"score": score, "counts": counts, "frameworks": registry.market_frameworks()[m], "label": label.model_dump(),
-                  "mandatory_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["binding"] == "mandatory"),
-                  "recommended_not_met": sorted(v["ref"] for v in vs if v["verdict"] == "not_met" and v["binding"] == "recommended"),
-                  "declared_only": sum(1 for v in vs if v["declared"]),
-                  "readiness_items": sorted(v["ref"] for v in vs if v["applicability"]["kind"] == "readiness"
-                                            and v["verdict"] == "needs_evidence")}
-    return out
-
-
-def classification(profile: dict | None) -> dict[str, Any]:
-    declared = get(profile, "cra_class")
-    cat_id = get(profile, "product.cra_category")
-    row = frameworks.cra_class_for(cat_id) if cat_id else None
-    if row is None and get(profile, "product.category"):
-        row = frameworks.guess_cra_category(get(profile, "product.category"))
-    derived = row["class"] if row else None
-    classes = frameworks.cra_classes()["classes"]
-    cls = declared or derived
-    out = {"declared": declared, "derived": derived, "category": row["id"] if row else None,
-           "annex_point": row["annex"] if row else None,
-           "conformity_route": classes[cls]["route"] if cls in classes else None,
-           "agrees": None if not (declared and derived) else declared == derived}
-    if out["agrees"] is False:
-        out["note"] = msg("assess.class.disagree", declared=declared, derived=derived, point=row["annex"] or "-").model_dump()
-    return out
-
-
-DIVERGENCES = [
-    ("auto_updates", ["cra:AnnexI.PartI.2.c", "en303645:5.3-4B", "en303645:5.3-6A"], {"cra", "en303645"}),
-    ("support_length", ["cra:Art13.8", "en303645:5.3-13", "psti:PSTI-S1-3", "psti:PSTI-S1-3.a"], {"cra", "en303645", "psti"}),
-    ("sbom", ["cra:AnnexI.PartII.1", "en303645:5.2-3", "nistir8425:8425-AI-2"], {"cra", "en303645", "nistir8425"}),
-    ("known_vulns", ["cra:AnnexI.PartI.2.a", "en18031:GEC-1", "en303645:5.3-8"], {"cra", "en303645", "en18031"}),
-    ("logging", ["cra:AnnexI.PartI.2.l", "en303645:5.10-1", "mlps:MLPS-CE-AU"], {"cra", "en303645", "mlps"}),
-    ("passwords_scope", ["psti:PSTI-S1-1.x", "en303645:5.1-1", "en18031:AUM-5-1"], {"psti", "en303645", "en18031"}),
-    ("mlps_scope", ["mlps:MLPS-CE-IA", "cra:AnnexI.PartI.2.d"], {"mlps", "cra"}),
-]
-
-
-def divergences(fws: list[str], profile: dict | None) -> list[dict[str, Any]]:
-    out = []
-    for key, refs, need in DIVERGENCES:
-        present = need & set(fws)
-        if len(present) < 2:
-            continue
-        d = {"id": key, "topic": msg(f"assess.div.{key}.topic").model_dump(),
-             "refs": [r for r in refs if r.split(":")[0] in fws],
-             "detail": msg(f"assess.div.{key}.detail").model_dump()}
-        if key == "auto_updates" and get(profile, "updates.default_on") is not None:
-            d["profile"] = {"updates.default_on": get(profile, "updates.default_on"),
-                            "updates.user_consent_at_setup": get(profile, "updates.user_consent_at_setup")}
-        out.append(d)
-    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from firmpass.i18n import msg, terms
 from firmpass.model import ScanResult, Text
@@ -26,6 +26,12 @@ class Aspect:
     question: str | None = None  # profile field to ask about when unknown
     weak: bool = False  # firmware-clean evidence: supports 'met', never turns a bad answer into 'partly met'
     source: str = "profile"  # "firmware" when read from the scan (findings, clean checks, scan facts)
+
+
+def join_texts(parts: Iterable[Text]) -> Text:
+    """Bilingual texts joined into one line ("; " in English, "；" in Chinese)."""
+    ps = list(parts)
+    return Text(en="; ".join(p.en for p in ps), zh="；".join(p.zh for p in ps))
 
 
 def _affected(result: ScanResult):
