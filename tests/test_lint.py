@@ -52,7 +52,7 @@ def _sizes():
 
 def test_no_new_long_functions_or_modules():
     funcs, mods = _sizes()
-    assert len(funcs) > 500 and "src/firmpass/model.py" in mods  # the walk saw the package
+    assert len(funcs) > 500 and "src/firmpass/model/__init__.py" in mods  # the walk saw the package
     long_f = {k: n for k, n in funcs.items() if n > FUNCTION_LIMIT and k not in LONG_FUNCTIONS}
     long_m = {k: n for k, n in mods.items() if n > MODULE_LIMIT and k not in LONG_MODULES}
     assert not long_f, f"functions over {FUNCTION_LIMIT} lines (split them, or name them in LONG_FUNCTIONS): {long_f}"

@@ -4,13 +4,14 @@
     python tools/gen_architecture.py --check  # exit 1 when the document is out of date (the tests run this)
 
 What it reads: the stage order (`firmpass.pipeline.STAGES`), the pydantic models of `firmpass.model`
-(every field with its type and default, and the comment written beside it in model.py), and the
+(every field with its type and default, and the comment written beside it in src/firmpass/model/), and the
 table below of what each stage hands to the next.  A stage added to the pipeline without a row here,
 or a row naming a field the models do not have, stops the generator with an error.
 """
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import typing
 from pathlib import Path
@@ -44,24 +45,26 @@ MODELS = ["ScanResult", "ToolInfo", "ImageInfo", "ContainerNode", "FileEntry", "
           "PackageOrigin", "KevEntry", "ExploitEvidence", "EpssScore", "MatchInfo", "Assessment", "Verdict", "MarketSummary"]
 
 
-def _comments(path: Path) -> dict[tuple[str, str], str]:
-    """(class, field) -> the comment written beside the field in the source."""
-    src = path.read_text(encoding="utf-8")
-    lines = src.splitlines()
+def _comments(package: Path) -> dict[tuple[str, str], str]:
+    """(class, field) -> the comment written beside the field in the package's source."""
     out: dict[tuple[str, str], str] = {}
-    for node in ast.parse(src).body:
-        if isinstance(node, ast.ClassDef):
-            for st in node.body:
-                if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name):
-                    line = lines[st.end_lineno - 1]
-                    if "  # " in line:
-                        out[(node.name, st.target.id)] = line.split("  # ", 1)[1].strip()
+    for path in sorted(package.glob("*.py")):
+        src = path.read_text(encoding="utf-8")
+        lines = src.splitlines()
+        for node in ast.parse(src).body:
+            if isinstance(node, ast.ClassDef):
+                for st in node.body:
+                    if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name):
+                        line = lines[st.end_lineno - 1]
+                        if "  # " in line:
+                            out[(node.name, st.target.id)] = line.split("  # ", 1)[1].strip()
     return out
 
 
 def _type(t: typing.Any) -> str:
     s = t.__name__ if isinstance(t, type) and not typing.get_args(t) else str(t)
-    for junk in ("typing.", "firmpass.model.", "NoneType"):
+    s = re.sub(r"firmpass\.model\.(?:\w+\.)?", "", s)  # a model's own name, not the module it is defined in
+    for junk in ("typing.", "NoneType"):
         s = s.replace(junk, "None" if junk == "NoneType" else "")
     return s.replace("|", "\\|")
 
@@ -82,7 +85,7 @@ def render() -> str:
     if missing or set(STAGES) - set(ORDER):
         raise SystemExit(f"tools/gen_architecture.py: stages without a row or rows without a stage: "
                          f"{missing or sorted(set(STAGES) - set(ORDER))}")
-    comments = _comments(Path(model.__file__))
+    comments = _comments(Path(model.__file__).parent)
     out = ["### Stage by stage", "",
            "`firmpass.pipeline.STAGES`, in order.  Each stage is a package with `run(ctx)`; it reads the",
            "`ScanResult` in `ctx.result` as the stages before it left it and adds its part.  findings.json is",
@@ -109,7 +112,7 @@ def render() -> str:
             + ", ".join(f"`{m.value}`" for m in model.EvidenceMethod) + ".",
             "", "The profile: `firmpass.profile.model.profile_model()` is generated from `src/firmpass/profile/schema.json` "
             "(top-level fields: " + ", ".join(f"`{k}`" for k in _profile_fields()) + ")."]
-    out += ["", "### The models (src/firmpass/model.py)", "",
+    out += ["", "### The models (src/firmpass/model/)", "",
             "Types and defaults read from the pydantic models; the notes are the comments beside each field.", ""]
     for cname in MODELS:
         cls = getattr(model, cname)

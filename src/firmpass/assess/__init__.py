@@ -28,7 +28,7 @@ def __getattr__(name: str):
 
 
 def write_assessment(out: Path, data: dict[str, Any]) -> Path:
-    """OUT/assessment.json; the data is checked against the Assessment model first (model.py): what
+    """OUT/assessment.json; the data is checked against the Assessment model first (model/assessment.py): what
     this stage hands to report, evidence and later runs has the shape it says."""
     Assessment.model_validate(data)
     p = Path(out) / "assessment.json"

@@ -67,6 +67,9 @@ class CheckRun:
         self.system = bool(self.regular) and not (single and set(self.containers) <= single)
         self.roots = find_roots(ctx.result.files)  # container -> root prefixes ("" = the top), deepest first
         self._rel: dict[tuple[str, str], str] = {}
+        # the tree does not change while the checks run: init-script walks ask for the same few
+        # paths (/etc/rc.common, /lib/functions.sh ...) tens of thousands of times on OpenWrt
+        self._found: dict[tuple[str, str, str, bool], FileEntry | None] = {}
 
     # -------------------------------------------------------------- root filesystems
     def root_of(self, e: FileEntry) -> str:
@@ -89,10 +92,12 @@ class CheckRun:
     def lookup(self, path: str, near: FileEntry | str, follow: bool = True) -> FileEntry | None:
         """`path` (as the device sees it) in the root filesystem of `near` (an entry, or a container id
         for its top); absolute symlinks resolve inside that root, never above it."""
-        if isinstance(near, str):
-            return self.ctx.lookup(path, near, follow)
-        pre = self.root_of(near)
-        return self._lookup_in(near.container, pre, path, follow)
+        container, pre = (near, "") if isinstance(near, str) else (near.container, self.root_of(near))
+        k = (container, pre, path, follow)
+        if k not in self._found:
+            self._found[k] = (self.ctx.lookup(path, near, follow) if isinstance(near, str)
+                              else self._lookup_in(container, pre, path, follow))
+        return self._found[k]
 
     def _lookup_in(self, container: str, pre: str, path: str, follow: bool = True, depth: int = 0):
         if not pre:

@@ -312,7 +312,7 @@ def _login_credentials(r: dict):
 
 @check("CRED-007")
 def hardcoded_login(run: CheckRun):
-    from firmpass.checks.services import chain_evidence, startups
+    from firmpass.checks.startup import chain_evidence, startups
 
     # a publicly reported vendor maintenance account present in the account database with a login shell
     for a in accounts(run):

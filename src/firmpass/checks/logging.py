@@ -6,7 +6,7 @@ import re
 
 from firmpass.checks.base import CheckRun, Hit
 from firmpass.checks.registry import check
-from firmpass.checks.services import startups
+from firmpass.checks.startup import startups
 from firmpass.model import Evidence, Text
 
 # how logs leave the device (the `via` of a remote destination), for the evidence detail

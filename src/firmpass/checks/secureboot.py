@@ -127,50 +127,28 @@ def _verify_fit_record(rec: dict, data: bytes, ctl_keys: dict, bootargs: list) -
 
 
 def analyse(run: CheckRun) -> dict:
+    """The secure-boot summary of the image (extra.secure_boot): every boot image with its verdict,
+    the control-DTB keys, bootargs, U-Boot environments, dm-verity / IMA signs and whether boot
+    verification is switched off; computed once per scan, the records kept in run.memo["_boot"]."""
     if "secure_boot" in run.memo:
         return run.memo["secure_boot"]
-    fits, uimages, ctl_keys, envs, bootargs = [], [], {}, [], []
+    ctl_keys: dict = {}
+    bootargs: list = []
     blobs = _boot_blobs(run)
     # control DTBs first: their keys verify the FITs
     for rec, data, fmt in blobs:
         if data[:4] == FDT_MAGIC:
             _control_dtb(rec, data, ctl_keys, bootargs)
-    for rec, data, fmt in blobs:
-        if "fdt" in rec and uboot.is_fit(rec["fdt"]):
-            _verify_fit_record(rec, data, ctl_keys, bootargs)
-            fits.append(rec)
-        elif data[:4] == UIMG_MAGIC:
-            hdr = uboot.parse_uimage(data)
-            if hdr:
-                rec.update(kind="uimage", header=hdr, verdict="unsigned")
-                uimages.append(rec)
-        elif "env" in fmt or "env" in rec["name"].lower():
-            env = uboot.parse_env(data)
-            if env:
-                rec.update(kind="uboot-env", env=env)
-                envs.append(rec)
-                if "bootargs" in env["vars"]:
-                    bootargs.append((rec, env["vars"]["bootargs"]))
+    fits, uimages, envs = _boot_images(blobs, ctl_keys, bootargs)
     images = fits + uimages
     verdict = min((r["verdict"] for r in images), key=lambda v: RANK[v]) if images else "unknown"
-    # dm-verity / IMA signs
-    files = {run.rel(f) for f in run.ctx.result.files}
-    verity = sorted(p for p in files if re.search(r"(^|/)(veritysetup|verity_?setup)$", p))
-    verity += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"roothash=|dm-mod\.create=.*verity|dm=.*verity", a)]
-    ima = sorted(p for p in files if p.startswith("/etc/ima") or p.endswith("ima-policy"))
-    ima += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"ima_appraise|ima_policy|evm=", a)]
+    verity, ima = _integrity_signs(run, bootargs)
     fw_env = run.find("/etc/fw_env.config")
     summary = {
         "verdict": verdict,
-        "images": [{"name": r["name"], "kind": r["kind"], "verdict": r["verdict"],
-                    "locations": [{"path": e.path, "container": e.container} for e in r["evidence"]],
-                    "sha256": r["evidence"][0].sha256,
-                    **({"fit": r["report"]} if "report" in r else {}),
-                    **({"uimage": r["header"]} if "header" in r else {})} for r in images],
+        "images": [_image_summary(r) for r in images],
         "control_dtb_keys": sorted(ctl_keys), "bootargs": list(dict.fromkeys(a for _r, a in bootargs)),
-        "uboot_env": [{"name": r["name"], "vars": {k: v for k, v in r["env"]["vars"].items()
-                                                   if k in ("bootdelay", "bootargs", "bootcmd", "stdin", "stdout",
-                                                            "console", "silent", "bootstopkey", "preboot")}}
+        "uboot_env": [{"name": r["name"], "vars": {k: v for k, v in r["env"]["vars"].items() if k in ENV_SHOWN}}
                       for r in envs],
         "fw_env_config": [f.path for f in fw_env][:1],
         "dm_verity": verity, "ima": ima,
@@ -187,6 +165,54 @@ def analyse(run: CheckRun) -> dict:
     run.memo["_boot"] = {"fits": fits, "uimages": uimages, "envs": envs, "bootargs": bootargs, "fw_env": fw_env,
                          "verify_off": off}
     return summary
+
+
+# the U-Boot environment variables the summary shows
+ENV_SHOWN = ("bootdelay", "bootargs", "bootcmd", "stdin", "stdout", "console", "silent", "bootstopkey", "preboot")
+
+
+def _boot_images(blobs: list[tuple[dict, bytes, str]], ctl_keys: dict,
+                 bootargs: list) -> tuple[list[dict], list[dict], list[dict]]:
+    """The FITs (verified against the control-DTB keys), legacy uImages and U-Boot environments among
+    the boot blobs, each record completed with its kind and verdict; bootargs found are added."""
+    fits, uimages, envs = [], [], []
+    for rec, data, fmt in blobs:
+        if "fdt" in rec and uboot.is_fit(rec["fdt"]):
+            _verify_fit_record(rec, data, ctl_keys, bootargs)
+            fits.append(rec)
+        elif data[:4] == UIMG_MAGIC:
+            hdr = uboot.parse_uimage(data)
+            if hdr:
+                rec.update(kind="uimage", header=hdr, verdict="unsigned")
+                uimages.append(rec)
+        elif "env" in fmt or "env" in rec["name"].lower():
+            env = uboot.parse_env(data)
+            if env:
+                rec.update(kind="uboot-env", env=env)
+                envs.append(rec)
+                if "bootargs" in env["vars"]:
+                    bootargs.append((rec, env["vars"]["bootargs"]))
+    return fits, uimages, envs
+
+
+def _integrity_signs(run: CheckRun, bootargs: list) -> tuple[list[str], list[str]]:
+    """Signs of dm-verity and of IMA: their tools and policies among the files, their kernel arguments."""
+    files = {run.rel(f) for f in run.ctx.result.files}
+    verity = sorted(p for p in files if re.search(r"(^|/)(veritysetup|verity_?setup)$", p))
+    verity += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"roothash=|dm-mod\.create=.*verity|dm=.*verity", a)]
+    ima = sorted(p for p in files if p.startswith("/etc/ima") or p.endswith("ima-policy"))
+    ima += [f"bootargs: {a}" for _r, a in bootargs if re.search(r"ima_appraise|ima_policy|evm=", a)]
+    return verity, ima
+
+
+def _image_summary(r: dict) -> dict:
+    """One boot image as the summary lists it: name, kind, verdict, where it is, and its FIT report or
+    uImage header."""
+    return {"name": r["name"], "kind": r["kind"], "verdict": r["verdict"],
+            "locations": [{"path": e.path, "container": e.container} for e in r["evidence"]],
+            "sha256": r["evidence"][0].sha256,
+            **({"fit": r["report"]} if "report" in r else {}),
+            **({"uimage": r["header"]} if "header" in r else {})}
 
 
 VERIFY_OFF_VALUES = {"n", "no", "0", "off", "false"}

@@ -32,63 +32,19 @@ AB_RX = re.compile(r"(\[slot\.\w+\.1\]|rootfs_?[ab]\b|altbootcmd|upgrade_availab
 
 
 def find_updaters(run: CheckRun) -> list[dict]:
+    """Every update path in the image, each {name, files, texts, signature, rollback, ab, urls} (and
+    `web` for a web-UI upload); computed once per scan, published as extra.checks_updates."""
     if "_updaters" in run.memo:
         return run.memo["_updaters"]
     found: dict[str, dict] = {}
-    for f in run.ctx.result.files:
-        if f.type not in ("file", "symlink"):
-            continue
-        base = posixpath.basename(f.path)
-        for name, (bins, confs) in UPDATERS.items():
-            if (base in bins and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
-                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or run.rel(f) in confs:
-                u = found.setdefault(name, {"name": name, "files": [], "texts": []})
-                u["files"].append(f)
-    # vendor update scripts: text files that write flash partitions
-    for e in run.regular:
-        if e.size > 256 * 1024 or in_dir(run.rel(e), "/usr/share", "/usr/include") or not run.is_text(e):
-            continue
-        if not re.search(r"(upgrade|update|firmware|fwup|flash|ota)", e.path, re.I):
-            continue
-        txt = run.read(e).decode("utf-8", "replace")
-        if FLASH_RX.search(txt):
-            u = found.setdefault(f"vendor script {e.path}", {"name": f"vendor script {e.path}", "files": [],
-                                                              "texts": []})
-            u["files"].append(e)
-    # the web UI's firmware upload (a page with a file input posting an image, an upgrade CGI) and
-    # vendor update daemons: an update path even without any of the updaters above
-    for f in web_update_files(run):
-        u = found.setdefault("web UI firmware upload", {"name": "web UI firmware upload", "files": [], "texts": [],
-                                                        "web": True})
-        u["files"].append(f)
-    for f in run.regular:
-        if VENDOR_DAEMON.search(posixpath.basename(f.path)) and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin",
-                                                                        "/usr/sbin"):
-            n = f"vendor update daemon {posixpath.basename(f.path)}"
-            found.setdefault(n, {"name": n, "files": [], "texts": []})["files"].append(f)
-    # related text (configs, scripts mentioning the updater) for signature / transport / rollback signs
+    _known_updaters(run, found)
+    _vendor_flash_scripts(run, found)
+    _web_uploads_and_daemons(run, found)
     for u in found.values():
-        names = {posixpath.basename(f.path) for f in u["files"]}
-        for f in u["files"]:
-            if f.type == "file" and run.is_text(f):
-                u["texts"].append(f)
-        for e in run.regular:
-            if e in u["texts"] or e.size > 256 * 1024 or not run.is_text(e):
-                continue
-            if not (in_dir(run.rel(e), "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
-                continue
-            txt = run.read(e)
-            if any(n.encode() in txt for n in names if len(n) > 3):
-                u["texts"].append(e)
+        _add_related_texts(run, u)
     out = list(found.values())
     for u in out:
-        u["signature"] = _first(run, u["texts"], SIGN_RX)
-        if u["name"] in ("RAUC", "fwupd"):  # these always verify (bundles / metadata are signed by design)
-            u["signature"] = u["signature"] or ("by design", None, None)
-        u["rollback"] = _first(run, u["texts"], ROLLBACK_RX)
-        u["ab"] = _first(run, u["texts"], AB_RX)
-        u["urls"] = [(e, n, m.group(0)) for e in u["texts"] for n, line in enumerate(run.lines(e), 1)
-                     if not line.lstrip().startswith("#") for m in URL_RX.finditer(line)]
+        _judge(run, u)
     run.memo["_updaters"] = out
     run.memo["updates"] = [{"updater": u["name"], "files": sorted({f.path for f in u["files"]}),
                             "signature_verification": bool(u["signature"]) if not u.get("web") or u["signature"]
@@ -96,6 +52,75 @@ def find_updaters(run: CheckRun) -> list[dict]:
                             "ab_or_recovery": bool(u["ab"]),
                             "urls": sorted({x[2] for x in u["urls"]})} for u in out]
     return out
+
+
+def _updater(found: dict[str, dict], name: str, **flags: bool) -> dict:
+    """The record of updater `name` in `found`, made on first use."""
+    return found.setdefault(name, {"name": name, "files": [], "texts": [], **flags})
+
+
+def _known_updaters(run: CheckRun, found: dict[str, dict]) -> None:
+    """The updaters of UPDATERS, by their binaries (in a bin directory) or their configuration files."""
+    for f in run.ctx.result.files:
+        if f.type not in ("file", "symlink"):
+            continue
+        base = posixpath.basename(f.path)
+        for name, (bins, confs) in UPDATERS.items():
+            if (base in bins and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/libexec",
+                                         "/usr/lib/fwupd", "/usr/libexec/fwupd")) or run.rel(f) in confs:
+                _updater(found, name)["files"].append(f)
+
+
+def _vendor_flash_scripts(run: CheckRun, found: dict[str, dict]) -> None:
+    """Vendor update scripts: text files named for an update that write flash partitions."""
+    for e in run.regular:
+        if e.size > 256 * 1024 or in_dir(run.rel(e), "/usr/share", "/usr/include") or not run.is_text(e):
+            continue
+        if not re.search(r"(upgrade|update|firmware|fwup|flash|ota)", e.path, re.I):
+            continue
+        txt = run.read(e).decode("utf-8", "replace")
+        if FLASH_RX.search(txt):
+            _updater(found, f"vendor script {e.path}")["files"].append(e)
+
+
+def _web_uploads_and_daemons(run: CheckRun, found: dict[str, dict]) -> None:
+    """The web UI's firmware upload (a page with a file input posting an image, an upgrade CGI) and
+    vendor update daemons: an update path even without any of the updaters above."""
+    for f in web_update_files(run):
+        _updater(found, "web UI firmware upload", web=True)["files"].append(f)
+    for f in run.regular:
+        if VENDOR_DAEMON.search(posixpath.basename(f.path)) and in_dir(run.rel(f), "/bin", "/sbin", "/usr/bin",
+                                                                        "/usr/sbin"):
+            _updater(found, f"vendor update daemon {posixpath.basename(f.path)}")["files"].append(f)
+
+
+def _add_related_texts(run: CheckRun, u: dict) -> None:
+    """The updater's own text files, then the configs and scripts that name one of its files: where
+    the signs of signature checks, transport and rollback protection are looked for."""
+    names = {posixpath.basename(f.path) for f in u["files"]}
+    for f in u["files"]:
+        if f.type == "file" and run.is_text(f):
+            u["texts"].append(f)
+    for e in run.regular:
+        if e in u["texts"] or e.size > 256 * 1024 or not run.is_text(e):
+            continue
+        if not (in_dir(run.rel(e), "/etc", "/lib/upgrade", "/usr/share/swupdate", "/usr/lib/swupdate", "/www")):
+            continue
+        txt = run.read(e)
+        if any(n.encode() in txt for n in names if len(n) > 3):
+            u["texts"].append(e)
+
+
+def _judge(run: CheckRun, u: dict) -> None:
+    """The first line of the updater's texts showing a signature check, rollback protection and an A/B
+    or recovery path, and every URL they name."""
+    u["signature"] = _first(run, u["texts"], SIGN_RX)
+    if u["name"] in ("RAUC", "fwupd"):  # these always verify (bundles / metadata are signed by design)
+        u["signature"] = u["signature"] or ("by design", None, None)
+    u["rollback"] = _first(run, u["texts"], ROLLBACK_RX)
+    u["ab"] = _first(run, u["texts"], AB_RX)
+    u["urls"] = [(e, n, m.group(0)) for e in u["texts"] for n, line in enumerate(run.lines(e), 1)
+                 if not line.lstrip().startswith("#") for m in URL_RX.finditer(line)]
 
 
 WEB_DIRS = ("/www", "/usr/www", "/var/www", "/srv/www", "/home/httpd", "/usr/share/www", "/webs", "/web", "/htdocs",

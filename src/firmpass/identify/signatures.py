@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -52,12 +52,14 @@ class Rule:
     purl: str  # type/name or type/namespace/name
     type: str
     supplier: str | None
-    files: re.Pattern | None
-    dirs: re.Pattern | None  # directories (dirname of a file) whose files belong to the product
-    anywhere: list[re.Pattern]
-    owned: list[re.Pattern]
-    bare: re.Pattern | None
-    fname: re.Pattern | None
+    # the patterns as the table writes them; compiled on first use (the cached properties below): a scan
+    # compiles only the rules its files reach, and loading the table costs no regex compilation
+    files_src: str | None
+    dirs_src: str | None  # the rule's own `dirs` (its private library / plugin directories are added)
+    anywhere_src: tuple[str, ...]
+    owned_src: tuple[str, ...]
+    bare_src: str | None
+    fname_src: str | None
     embeddable: bool
     debian: list[str]
     corpus: str | None = None
@@ -65,6 +67,37 @@ class Rule:
     deb: list[str] | None = None  # [Debian binary package, path of the file in it] whose real strings prove the rule
     raw: dict[str, Any] = field(default_factory=dict)
     anywhere_lits: tuple[str | None, ...] = ()  # required_literal() of each `anywhere` pattern
+
+    @cached_property
+    def files(self) -> re.Pattern | None:
+        return re.compile(self.files_src) if self.files_src else None
+
+    @cached_property
+    def dirs(self) -> re.Pattern:
+        """Directories (dirname of a file) whose files belong to the product."""
+        return _dir_pattern(list(self.dir_names), self.dirs_src)
+
+    @cached_property
+    def dir_names(self) -> frozenset[str]:
+        """The names a directory of the product is called by (every match of `dirs` without the rule's
+        own `dirs` holds one of them: the cheap pre-check of dir_owners)."""
+        return frozenset(n.lower() for n in (self.id, self.name) if n)
+
+    @cached_property
+    def anywhere(self) -> list[re.Pattern]:
+        return [_compile(p) for p in self.anywhere_src]
+
+    @cached_property
+    def owned(self) -> list[re.Pattern]:
+        return [_compile(p) for p in self.owned_src]
+
+    @cached_property
+    def bare(self) -> re.Pattern | None:
+        return re.compile(rf"^(?:{self.bare_src})$", re.M) if self.bare_src else None
+
+    @cached_property
+    def fname(self) -> re.Pattern | None:
+        return _compile(self.fname_src) if self.fname_src else None
 
     def owns(self, basename: str) -> bool:
         if rules_by_id().get(self.id) is self:
@@ -112,6 +145,13 @@ def _compile(p: str) -> re.Pattern:
     return rx
 
 
+def _checked(p: str) -> str:
+    """A version pattern as written, checked when the table loads for its (?P<v>...) group (compiled later)."""
+    if "(?P<v>" not in p:
+        raise ValueError(f"signature pattern lacks a (?P<v>...) group: {p}")
+    return p
+
+
 # signatures.yaml: the first table (products proven on the corpus or a string sample); field.yaml: products
 # proven by the real strings of a Debian binary (tests/fixtures/identify/field/, made by make_samples.py there)
 RULE_FILES = ("signatures.yaml", "field.yaml")
@@ -130,36 +170,57 @@ def load_rules() -> tuple[Rule, ...]:
         if rid in seen:
             raise ValueError(f"duplicate signature rule id {rid}")
         seen.add(rid)
-        bare = d.get("bare")
         name = d.get("name", rid)
+        anywhere = tuple(_checked(p) for p in d.get("anywhere", []))
         out.append(Rule(
             id=rid, name=name, cpe=d.get("cpe") or None, cpe_aliases=list(d.get("cpe_aliases", [])),
             purl=d.get("purl", f"generic/{name}"), type=d.get("type", "application"),
             # an open-source product's supplier is its project unless the table names the maintainer
             supplier=d.get("supplier") or f"{name} project",
-            files=re.compile(d["files"]) if d.get("files") else None,
-            dirs=_dir_pattern([rid, name], d.get("dirs")),
-            anywhere=[_compile(p) for p in d.get("anywhere", [])],
-            owned=[_compile(p) for p in d.get("owned", [])],
-            bare=re.compile(rf"^(?:{bare})$", re.M) if bare else None,
-            fname=_compile(d["fname"]) if d.get("fname") else None,
+            files_src=d.get("files") or None, dirs_src=d.get("dirs") or None, anywhere_src=anywhere,
+            owned_src=tuple(_checked(p) for p in d.get("owned", [])), bare_src=d.get("bare") or None,
+            fname_src=_checked(d["fname"]) if d.get("fname") else None,
             embeddable=bool(d.get("embeddable", False)), debian=list(d.get("debian", [])),
             corpus=d.get("corpus"), sample=d.get("sample"), deb=d.get("deb"), raw=d,
-            anywhere_lits=tuple(required_literal(p) for p in d.get("anywhere", [])),
+            anywhere_lits=tuple(required_literal(p) for p in anywhere),
         ))
+    return tuple(out)
+
+
+# the table's `files` patterns searched in groups of this many at once: a name that no pattern of a group
+# claims costs one search for the whole group (an ELF file name is claimed by one or two rules of hundreds)
+_GROUP = 24
+
+
+@lru_cache(maxsize=1)
+def _files_groups() -> tuple[tuple[re.Pattern, tuple[Rule, ...]], ...]:
+    """The rules that have a `files` pattern, in table order, in groups with one pattern for the whole
+    group (the alternation of its members': it finds a name iff one of them does)."""
+    with_files = [r for r in load_rules() if r.files_src]
+    groups = [tuple(with_files[i:i + _GROUP]) for i in range(0, len(with_files), _GROUP)]
+    return tuple((re.compile("|".join(f"(?:{r.files_src})" for r in g)), g) for g in groups)
+
+
+@lru_cache(maxsize=8192)
+def _owner_rules(basename: str) -> tuple[Rule, ...]:
+    """The rules of the table whose `files` claim a base name, in table order (cached: a firmware repeats
+    names).  Searched group by group (_files_groups): most names belong to no rule and the others to one
+    or two, and asking each of the several hundred rules (eleven times for an unversioned libfoo.so) is
+    what made this cost."""
+    names = [basename, *(f"{basename}.{n}" for n in range(10))] if _UNVERSIONED_SO.match(basename) else [basename]
+    if not any(any_files_rx().search(n) for n in names):
+        return ()
+    out: list[Rule] = []
+    for rx, group in _files_groups():
+        if any(rx.search(n) for n in names):
+            out += [r for r in group if r._owns(basename)]
     return tuple(out)
 
 
 @lru_cache(maxsize=8192)
 def _owner_ids(basename: str) -> frozenset[str]:
-    """The ids of the rules whose `files` claim a base name (cached: a firmware repeats names).  One
-    search of all rules' `files` at once first: most names belong to no rule, and asking each of the
-    several hundred rules (eleven times for an unversioned libfoo.so) is what made this cost."""
-    names = [basename, *(f"{basename}.{n}" for n in range(10))] if _UNVERSIONED_SO.match(basename) else [basename]
-    rx = any_files_rx()
-    if not any(rx.search(n) for n in names):
-        return frozenset()
-    return frozenset(r.id for r in load_rules() if r._owns(basename))
+    """The ids of the rules whose `files` claim a base name."""
+    return frozenset(r.id for r in _owner_rules(basename))
 
 
 def required_literal(pattern: str) -> str | None:
@@ -189,7 +250,7 @@ def required_literal(pattern: str) -> str | None:
 @lru_cache(maxsize=1)
 def any_files_rx() -> re.Pattern:
     """One pattern for every rule's `files` (a file some rule claims by name)."""
-    return re.compile("|".join(f"(?:{r.files.pattern})" for r in load_rules() if r.files))
+    return re.compile("|".join(f"(?:{r.files_src})" for r in load_rules() if r.files_src))
 
 
 @lru_cache(maxsize=1)
@@ -261,7 +322,32 @@ def _line(text: str, m: re.Match) -> str:
 @lru_cache(maxsize=4096)
 def dir_owners(dirname: str) -> tuple[Rule, ...]:
     """The rules whose product directory holds files of `dirname` (see Rule.owns_dir)."""
-    return tuple(r for r in load_rules() if r.owns_dir(dirname))
+    return tuple(r for r in load_rules()
+                 if (r.dirs_src or any(n in dirname for n in r.dir_names)) and r.owns_dir(dirname))
+
+
+@lru_cache(maxsize=1)
+def _banner_plan() -> tuple[tuple[Rule, ...], tuple[int, ...], tuple[tuple[str, tuple[int, ...]], ...]]:
+    """The table's `anywhere` rules in table order; the positions of those that have a pattern without
+    a required literal (always tried); each distinct literal once with the positions of the rules that
+    have a pattern needing it.  A file's text is searched once per literal, not once per rule."""
+    with_banner = tuple(r for r in load_rules() if r.anywhere_src)
+    always = tuple(i for i, r in enumerate(with_banner) if None in r.anywhere_lits)
+    by_lit: dict[str, list[int]] = {}
+    for i, r in enumerate(with_banner):
+        for lit in set(r.anywhere_lits) - {None}:
+            by_lit.setdefault(lit, []).append(i)
+    return with_banner, always, tuple((lit, tuple(ix)) for lit, ix in sorted(by_lit.items()))
+
+
+def _banner_candidates(text: str) -> list[Rule]:
+    """The `anywhere` rules of the table that can match `text` (a pattern whose literal it holds), in table order."""
+    with_banner, always, by_lit = _banner_plan()
+    idx = set(always)
+    for lit, ix in by_lit:
+        if lit in text:
+            idx.update(ix)
+    return [with_banner[i] for i in sorted(idx)]
 
 
 def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
@@ -271,9 +357,9 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     At most one match per rule: the strongest kind found (banner > owned > bare > file name > directory).
     """
     rules = rules or load_rules()
-    if rules is load_rules():
-        ids = _owner_ids(basename)
-        owners = [r for r in rules if r.id in ids]
+    table = rules is load_rules()
+    if table:
+        owners = list(_owner_rules(basename))
     else:
         owners = [r for r in rules if r.owns(basename)]
     owner_ids = {r.id for r in owners}
@@ -287,8 +373,12 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     # comes from no text naming it (a bare number, the file name, nothing) does not silence another
     # product's self-identifying banner (telnetd that is a copy of BusyBox: BusyBox, not inetutils)
     named = any(m.version and m.method in _NAMING for m in out)
-    for r in rules:
-        if r.id in owner_ids or not r.anywhere or not any(lit is None or lit in text for lit in r.anywhere_lits):
+    if table:
+        cands = _banner_candidates(text)
+    else:
+        cands = [r for r in rules if r.anywhere_src and any(lit is None or lit in text for lit in r.anywhere_lits)]
+    for r in cands:
+        if r.id in owner_ids:
             continue
         found = match_rule(r, basename, text, False, named, links_zlib=links_zlib)
         if found is not None:
@@ -308,7 +398,7 @@ def match_file(basename: str, text: str, rules: tuple[Rule, ...] | None = None,
     # A product's own directory is more specific than a generic file name: /usr/lib/proftpd/mod_ban.so is
     # proftpd's although lighttpd also names its modules mod_*.so
     if dirname and not any(m.version for m in out):
-        by_dir = dir_owners(dirname) if rules is load_rules() else tuple(r for r in rules if r.owns_dir(dirname))
+        by_dir = dir_owners(dirname) if table else tuple(r for r in rules if r.owns_dir(dirname))
         if by_dir and not owners:
             seen = {m.rule.id for m in out}
             out += [Match(r, None, dirname, "directory", 0.3, True) for r in by_dir if r.id not in seen]
