@@ -14,7 +14,7 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from firmpass import __version__
 from firmpass.context import ScanContext, ScanOptions
@@ -169,6 +169,44 @@ def run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], No
             lock.release()
 
 
+def _run_one(ctx: ScanContext, name: str, runner: Callable[[ScanContext], None], info: dict[str, Any],
+             fatal: bool) -> None:
+    """Run stage NAME and record in INFO how it ended and how long it took.  A stage stopped by the
+    deadline or failing is a warning and the scan goes on, unless the stage is FATAL: then what was
+    computed is written and the error raised."""
+    t0 = time.perf_counter()
+    if name in DEADLINE_SKIPPABLE:
+        ctx.bounded_stage = name  # ctx.checkpoint() stops it at the deadline
+    try:
+        runner(ctx)
+        info["status"] = "ok"
+    except DeadlineReached:
+        # stopped part-way: a warning; what the stage computed before is kept and written below
+        info["status"] = "stopped"
+        info["reason"] = "deadline"
+        ctx.warn(name, "deadline", msg("warn.deadline_stopped", stage=name,
+                                       seconds=f"{ctx.options.limits.max_seconds:g}"))
+    except FirmpassError as e:
+        info["status"] = "failed"
+        if fatal:
+            info["seconds"] = round(time.perf_counter() - t0, 3)
+            write_findings(ctx)
+            raise
+        info["error"] = e.text.en
+        ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=e.text))
+    except Exception as e:  # noqa: BLE001 - one stage's bug must not lose the others' results
+        info["status"] = "failed"
+        info["error"] = exc_detail(e)
+        if fatal:
+            info["seconds"] = round(time.perf_counter() - t0, 3)
+            write_findings(ctx)  # what was read before the failure stays on disk
+            raise InternalError(name, e, ctx.out) from e
+        ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=exc_detail(e)))
+    finally:
+        ctx.bounded_stage = None
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+
+
 def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], None] | None,
                 progress, fatal: set[str]) -> ScanContext:
     for name in stages:
@@ -190,37 +228,7 @@ def _run_stages(ctx: ScanContext, stages: list[str], on_stage: Callable[[str], N
             on_stage(name)
         if progress is not None:
             progress.start(name, ctx)
-        t0 = time.perf_counter()
-        if name in DEADLINE_SKIPPABLE:
-            ctx.bounded_stage = name  # ctx.checkpoint() stops it at the deadline
-        try:
-            runner(ctx)
-            info["status"] = "ok"
-        except DeadlineReached:
-            # stopped part-way: a warning; what the stage computed before is kept and written below
-            info["status"] = "stopped"
-            info["reason"] = "deadline"
-            ctx.warn(name, "deadline", msg("warn.deadline_stopped", stage=name,
-                                           seconds=f"{ctx.options.limits.max_seconds:g}"))
-        except FirmpassError as e:
-            info["status"] = "failed"
-            if name in fatal:
-                info["seconds"] = round(time.perf_counter() - t0, 3)
-                write_findings(ctx)
-                raise
-            info["error"] = e.text.en
-            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=e.text))
-        except Exception as e:  # noqa: BLE001 - one stage's bug must not lose the others' results
-            info["status"] = "failed"
-            info["error"] = exc_detail(e)
-            if name in fatal:
-                info["seconds"] = round(time.perf_counter() - t0, 3)
-                write_findings(ctx)  # what was read before the failure stays on disk
-                raise InternalError(name, e, ctx.out) from e
-            ctx.warn(name, "stage_failed", msg("warn.stage_failed", stage=name, detail=exc_detail(e)))
-        finally:
-            ctx.bounded_stage = None
-        info["seconds"] = round(time.perf_counter() - t0, 3)
+        _run_one(ctx, name, runner, info, name in fatal)
         write_findings(ctx)
         if progress is not None:
             progress.done(name, ctx, info)

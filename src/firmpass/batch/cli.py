@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _scan_options(source: Path, profile: Optional[Path], market: str, no_pdf: bool, db: Optional[str],
-                  timeout: Optional[float]) -> "ScanOptions":
+                  timeout: Optional[float]) -> ScanOptions:
     """The options of every scan of the batch, after checking the profile, the store and the list file
     here (one clear error before any cluster starts)."""
     from firmpass.context import ScanOptions, limits_from

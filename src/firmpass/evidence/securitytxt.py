@@ -9,6 +9,7 @@ URI fields (Canonical, Policy, Acknowledgments, Encryption, Hiring, CSAF) well-f
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -94,71 +95,94 @@ def _check_uri(name: str, value: str, bad) -> None:
         bad(f"{name}: {value!r} must use https:// (RFC 9116 section 2.5)", f"{name}：{value!r} 必须使用 https://（RFC 9116 第 2.5 节）")
 
 
+@dataclass
+class _Problems:
+    """The problems found, each in English and Chinese (the two lists of a kind in the same order)."""
+    errors: list[str] = field(default_factory=list)
+    errors_zh: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    warnings_zh: list[str] = field(default_factory=list)
+
+    def bad(self, en: str, zh: str) -> None:
+        self.errors.append(en)
+        self.errors_zh.append(zh)
+
+    def warn(self, en: str, zh: str) -> None:
+        self.warnings.append(en)
+        self.warnings_zh.append(zh)
+
+
 def validate_security_txt(text: str, now: datetime | None = None) -> dict[str, Any]:
     """{'valid': bool, 'errors': [...], 'warnings': [...], 'fields': {name: [values]}}; errors_zh and
     warnings_zh hold the same problems in Chinese, in the same order."""
     now = now or datetime.now(timezone.utc)
-    errors: list[str] = []
-    warnings: list[str] = []
-    errors_zh: list[str] = []
-    warnings_zh: list[str] = []
+    pr = _Problems()
+    fields = _fields(_unsign(text), pr)
+    _check_contacts(fields.get("contact", []), pr)
+    _check_expires(fields.get("expires", []), now, pr)
+    _check_languages(fields.get("preferred-languages", []), pr)
+    for name in sorted(URI_FIELDS):
+        for v in fields.get(name, []):
+            _check_uri(name.capitalize(), v, pr.bad)
+    return {"valid": not pr.errors, "errors": pr.errors, "errors_zh": pr.errors_zh, "warnings": pr.warnings,
+            "warnings_zh": pr.warnings_zh, "fields": fields}
+
+
+def _fields(body: str, pr: _Problems) -> dict[str, list[str]]:
+    """Field name (lower case) -> its values, in order; a line that is not 'Field: value' is an error,
+    an unknown field a warning."""
     fields: dict[str, list[str]] = {}
-
-    def bad(en: str, zh: str) -> None:
-        errors.append(en)
-        errors_zh.append(zh)
-
-    def warn(en: str, zh: str) -> None:
-        warnings.append(en)
-        warnings_zh.append(zh)
-
-    body = _unsign(text)
     for n, raw in enumerate(body.splitlines(), 1):
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = FIELD_RE.match(line)
         if not m:
-            bad(f"line {n}: not a 'Field: value' line", f"第 {n} 行：不是“字段: 值”格式")
+            pr.bad(f"line {n}: not a 'Field: value' line", f"第 {n} 行：不是“字段: 值”格式")
             continue
         name, value = m.group(1).lower(), m.group(2)
         fields.setdefault(name, []).append(value)
         if name not in KNOWN:
-            warn(f"line {n}: unknown field {m.group(1)!r} (ignored by parsers)", f"第 {n} 行：未知字段 {m.group(1)!r}（解析器会忽略）")
-    contacts = fields.get("contact", [])
+            pr.warn(f"line {n}: unknown field {m.group(1)!r} (ignored by parsers)", f"第 {n} 行：未知字段 {m.group(1)!r}（解析器会忽略）")
+    return fields
+
+
+def _check_contacts(contacts: list[str], pr: _Problems) -> None:
+    """Contact: at least one, each an https:, mailto: or tel: URI."""
     if not contacts:
-        bad("Contact: required, missing", "Contact：必填字段，缺失（应填写漏洞报告联系方式）")
+        pr.bad("Contact: required, missing", "Contact：必填字段，缺失（应填写漏洞报告联系方式）")
     for c in contacts:
         m = URI_RE.match(c)
         if not m:
-            bad(f"Contact: {c!r} is not a URI (use https:, mailto: or tel:)", f"Contact：{c!r} 不是 URI（请使用 https:、mailto: 或 tel:）")
+            pr.bad(f"Contact: {c!r} is not a URI (use https:, mailto: or tel:)", f"Contact：{c!r} 不是 URI（请使用 https:、mailto: 或 tel:）")
         elif m.group(1).lower() not in ("https", "mailto", "tel"):
-            bad(f"Contact: {c!r} uses scheme {m.group(1)!r}; web URIs must be https://", f"Contact：{c!r} 使用了 {m.group(1)!r} 协议；网址必须为 https://")
-    exp = fields.get("expires", [])
+            pr.bad(f"Contact: {c!r} uses scheme {m.group(1)!r}; web URIs must be https://", f"Contact：{c!r} 使用了 {m.group(1)!r} 协议；网址必须为 https://")
+
+
+def _check_expires(exp: list[str], now: datetime, pr: _Problems) -> None:
+    """Expires: exactly once, an RFC 3339 date-time in the future (a warning beyond a year)."""
     if len(exp) != 1:
-        bad(f"Expires: required exactly once, found {len(exp)}", f"Expires：必须且只能出现一次，实际 {len(exp)} 次")
+        pr.bad(f"Expires: required exactly once, found {len(exp)}", f"Expires：必须且只能出现一次，实际 {len(exp)} 次")
     for e in exp[:1]:
         if not RFC3339_RE.match(e):
-            bad(f"Expires: {e!r} is not an RFC 3339 date-time", f"Expires：{e!r} 不是 RFC 3339 日期时间")
-        else:
-            try:
-                when = datetime.fromisoformat(e.upper().replace("Z", "+00:00"))
-            except ValueError:
-                bad(f"Expires: {e!r} is not a valid date", f"Expires：{e!r} 不是有效日期")
-            else:
-                if when <= now:
-                    bad(f"Expires: {e} is in the past; the file is stale", f"Expires：{e} 已过期，该文件已失效")
-                elif when > now + timedelta(days=366):
-                    warn(f"Expires: {e} is more than a year ahead (RFC 9116 recommends less)", f"Expires：{e} 距今超过一年（RFC 9116 建议不超过一年）")
-    pl = fields.get("preferred-languages", [])
+            pr.bad(f"Expires: {e!r} is not an RFC 3339 date-time", f"Expires：{e!r} 不是 RFC 3339 日期时间")
+            continue
+        try:
+            when = datetime.fromisoformat(e.upper().replace("Z", "+00:00"))
+        except ValueError:
+            pr.bad(f"Expires: {e!r} is not a valid date", f"Expires：{e!r} 不是有效日期")
+            continue
+        if when <= now:
+            pr.bad(f"Expires: {e} is in the past; the file is stale", f"Expires：{e} 已过期，该文件已失效")
+        elif when > now + timedelta(days=366):
+            pr.warn(f"Expires: {e} is more than a year ahead (RFC 9116 recommends less)", f"Expires：{e} 距今超过一年（RFC 9116 建议不超过一年）")
+
+
+def _check_languages(pl: list[str], pr: _Problems) -> None:
+    """Preferred-Languages: at most once, a comma-separated list of language tags."""
     if len(pl) > 1:
-        bad("Preferred-Languages: at most once", "Preferred-Languages：最多出现一次")
+        pr.bad("Preferred-Languages: at most once", "Preferred-Languages：最多出现一次")
     for v in pl[:1]:
         for tag in [x.strip() for x in v.split(",")]:
             if not LANGTAG_RE.match(tag):
-                bad(f"Preferred-Languages: {tag!r} is not a language tag", f"Preferred-Languages：{tag!r} 不是语言标签")
-    for name in sorted(URI_FIELDS):
-        for v in fields.get(name, []):
-            _check_uri(name.capitalize(), v, bad)
-    return {"valid": not errors, "errors": errors, "errors_zh": errors_zh, "warnings": warnings,
-            "warnings_zh": warnings_zh, "fields": fields}
+                pr.bad(f"Preferred-Languages: {tag!r} is not a language tag", f"Preferred-Languages：{tag!r} 不是语言标签")

@@ -146,6 +146,8 @@ def _root_key(v: dict, finding_check: dict[str, str]) -> tuple[str, str]:
 
 def build_decision(result: ScanResult, assessment: dict | None, profile: dict | None,
                    today: dt.date | None = None) -> dict[str, Any]:
+    """Per market: ship, fix or blocked, rule by rule; the root causes behind the open mandatory
+    verdicts, most urgent first; the CRA route and the Art. 14 readiness."""
     if not assessment:
         return {"markets": [], "root_causes": [], "fix_first": [], "cra": cra_route(None, profile), "art14": None}
     today = today or _date(assessment.get("generated")) or dt.date.today()
@@ -160,80 +162,92 @@ def build_decision(result: ScanResult, assessment: dict | None, profile: dict | 
     for mid in ("eu", "uk", "us", "cn"):
         if mid not in markets_wanted:
             continue
-        rules = []
-        state = "ship"
-        for rule in legal()["markets"][mid]["rules"]:
-            cond = rule.get("applies_if")
-            if cond and _get(profile, cond) is False:
-                continue
-            dates = rule_dates(rule, today)
-            fws = rule.get("binding_frameworks") or rule["frameworks"]
-            vs = [v for v in verdicts if v.get("framework") in fws and mid in (v.get("markets") or [mid])]
-            mandatory_open = [v for v in vs if v.get("status") in BLOCKING_STATUS and v.get("verdict") in OPEN]
-            not_met = [v for v in mandatory_open if v.get("verdict") == "not_met"]
-            evidence = [v for v in mandatory_open if v.get("verdict") != "not_met"]
-            in_force = any(d["in_force"] and d["scope"] == "main" for d in dates)
-            binds = rule["binds"]
-            if binds == "product":
-                if not_met and in_force:
-                    rstate = "blocked"
-                elif not_met or evidence:
-                    rstate = "fix"
-                else:
-                    rstate = "ship"
-            else:
-                rstate = "ship"
-            if binds == "product":
-                for v in mandatory_open:
-                    key = _root_key(v, finding_check)
-                    rc = blockers_all.setdefault(key, {"kind": key[0], "key": key[1], "refs": [], "markets": set(),
-                                                       "in_force": False, "not_met": False, "findings": set()})
-                    rc["refs"].append(str(v.get("ref")))
-                    rc["markets"].add(mid)
-                    rc["in_force"] = rc["in_force"] or (in_force and v.get("verdict") == "not_met")
-                    rc["not_met"] = rc["not_met"] or v.get("verdict") == "not_met"
-                    rc["findings"].update(str(f) for f in v.get("findings") or [])
-                    rc.setdefault("verdict_example", v)
-            state = max(state, rstate, key=["ship", "fix", "blocked"].index)
-            rules.append({"id": rule["id"], "name": as_text(rule["name"]), "short": as_text(rule.get("short") or rule["name"]), "binds": binds,
-                          "binds_label": t(f"decision.binds.{binds}"), "dates": dates, "in_force": in_force,
-                          "state": rstate, "not_met": len(not_met), "evidence": len(evidence),
-                          "blockers": sorted({str(v.get("ref")) for v in not_met})})
+        rules = [_rule_row(rule, mid, verdicts, today, finding_check, blockers_all)
+                 for rule in legal()["markets"][mid]["rules"]
+                 if not (rule.get("applies_if") and _get(profile, rule["applies_if"]) is False)]
+        state = max(["ship"] + [r["state"] for r in rules], key=_STATES.index)
         if mid == "eu" and radio is None:
-            state = max(state, "fix", key=["ship", "fix", "blocked"].index)
+            state = max(state, "fix", key=_STATES.index)
         markets.append({"id": mid, "label": market_label(mid), "state": state, "state_label": t(f"decision.state.{state}"),
                         "rules": rules, "line": _market_line(mid, state, rules)})
 
-    roots = []
-    for (kind, key), rc in blockers_all.items():
-        sev, title, fix = 9, None, None
-        fids = sorted(rc["findings"])
-        if kind == "check":
-            fs = [findings[f] for f in fids if f in findings and findings[f].check == key]
-            if fs:
-                worst = min(fs, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
-                sev, title, fix = SEVERITY_ORDER.get(worst.severity, 9), worst.title, worst.remediation
-            fids = [f.id for f in fs]
-        if title is None:
-            v = rc["verdict_example"]
-            if kind == "profile":
-                title = t("decision.root.profile", field=key)
-            elif kind == "question":
-                title = t("decision.root.question", field=key)
-            else:
-                title = as_text(v.get("title"))
-            fix = as_text(v.get("next_step"))
-        refs = sorted(set(rc["refs"]))
-        roots.append({"kind": kind, "key": key, "title": as_text(title), "fix": as_text(fix),
-                      "severity": [s for s, o in SEVERITY_ORDER.items() if o == sev][0] if sev != 9 else "",
-                      "refs": refs, "n": len(refs), "markets": sorted(rc["markets"], key=["eu", "uk", "us", "cn"].index),
-                      "in_force": rc["in_force"], "not_met": rc["not_met"], "findings": fids})
+    roots = [_root_cause(kind, key, rc, findings) for (kind, key), rc in blockers_all.items()]
     roots.sort(key=lambda r: (0 if r["in_force"] else 1, 0 if r["not_met"] else 1,
                               SEVERITY_ORDER.get(r["severity"], 9), -r["n"], r["key"]))
     for i, r in enumerate(roots, 1):
         r["priority"] = i
     return {"today": today.isoformat(), "markets": markets, "root_causes": roots, "fix_first": roots[:5],
             "cra": cra_route(assessment, profile), "art14": art14_readiness(assessment, profile, today)}
+
+
+_STATES = ["ship", "fix", "blocked"]  # a market's state is the worst of its rules'
+
+
+def _rule_row(rule: dict, mid: str, verdicts: list[dict], today: dt.date, finding_check: dict[str, str],
+              blockers_all: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """One legal rule of market MID: its dates and state from the open mandatory verdicts of its
+    frameworks; a rule that binds the product records those verdicts' root causes in BLOCKERS_ALL."""
+    dates = rule_dates(rule, today)
+    fws = rule.get("binding_frameworks") or rule["frameworks"]
+    vs = [v for v in verdicts if v.get("framework") in fws and mid in (v.get("markets") or [mid])]
+    mandatory_open = [v for v in vs if v.get("status") in BLOCKING_STATUS and v.get("verdict") in OPEN]
+    not_met = [v for v in mandatory_open if v.get("verdict") == "not_met"]
+    evidence = [v for v in mandatory_open if v.get("verdict") != "not_met"]
+    in_force = any(d["in_force"] and d["scope"] == "main" for d in dates)
+    binds = rule["binds"]
+    rstate = "ship"
+    if binds == "product":
+        if not_met and in_force:
+            rstate = "blocked"
+        elif not_met or evidence:
+            rstate = "fix"
+        _add_blockers(blockers_all, mandatory_open, mid, in_force, finding_check)
+    return {"id": rule["id"], "name": as_text(rule["name"]), "short": as_text(rule.get("short") or rule["name"]),
+            "binds": binds, "binds_label": t(f"decision.binds.{binds}"), "dates": dates, "in_force": in_force,
+            "state": rstate, "not_met": len(not_met), "evidence": len(evidence),
+            "blockers": sorted({str(v.get("ref")) for v in not_met})}
+
+
+def _add_blockers(blockers_all: dict[tuple[str, str], dict[str, Any]], mandatory_open: list[dict], mid: str,
+                  in_force: bool, finding_check: dict[str, str]) -> None:
+    """Group the open mandatory verdicts of market MID by root cause (a check, a profile field, a question ...)."""
+    for v in mandatory_open:
+        key = _root_key(v, finding_check)
+        rc = blockers_all.setdefault(key, {"kind": key[0], "key": key[1], "refs": [], "markets": set(),
+                                           "in_force": False, "not_met": False, "findings": set()})
+        rc["refs"].append(str(v.get("ref")))
+        rc["markets"].add(mid)
+        rc["in_force"] = rc["in_force"] or (in_force and v.get("verdict") == "not_met")
+        rc["not_met"] = rc["not_met"] or v.get("verdict") == "not_met"
+        rc["findings"].update(str(f) for f in v.get("findings") or [])
+        rc.setdefault("verdict_example", v)
+
+
+def _root_cause(kind: str, key: str, rc: dict[str, Any], findings: dict[str, Any]) -> dict[str, Any]:
+    """One root cause as the report shows it: the worst finding of a check (its title and fix), else
+    what the verdict or the missing profile field / answer says."""
+    sev, title, fix = 9, None, None
+    fids = sorted(rc["findings"])
+    if kind == "check":
+        fs = [findings[f] for f in fids if f in findings and findings[f].check == key]
+        if fs:
+            worst = min(fs, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))
+            sev, title, fix = SEVERITY_ORDER.get(worst.severity, 9), worst.title, worst.remediation
+        fids = [f.id for f in fs]
+    if title is None:
+        v = rc["verdict_example"]
+        if kind == "profile":
+            title = t("decision.root.profile", field=key)
+        elif kind == "question":
+            title = t("decision.root.question", field=key)
+        else:
+            title = as_text(v.get("title"))
+        fix = as_text(v.get("next_step"))
+    refs = sorted(set(rc["refs"]))
+    return {"kind": kind, "key": key, "title": as_text(title), "fix": as_text(fix),
+            "severity": [s for s, o in SEVERITY_ORDER.items() if o == sev][0] if sev != 9 else "",
+            "refs": refs, "n": len(refs), "markets": sorted(rc["markets"], key=["eu", "uk", "us", "cn"].index),
+            "in_force": rc["in_force"], "not_met": rc["not_met"], "findings": fids}
 
 
 def _market_line(mid: str, state: str, rules: list[dict]) -> Text:

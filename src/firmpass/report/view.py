@@ -93,72 +93,81 @@ def _assessment_view(assessment: dict | None, caps: Caps) -> dict[str, Any]:
     """The assessment part of the view: markets (registry order), frameworks, provisions (capped, or in
     compact form the most pressing open ones with the rest listed by id), questions and divergences.
     assessment.json read back from disk may be anything: every value is read defensively."""
-    markets, frameworks, provisions, questions, divergences = [], [], [], [], []
-    closed: dict[str, dict[str, list[str]]] = {}
-    questions_more = 0
     verdict_counts = {k: 0 for k in VERDICTS}
-    if assessment:
-        summ = assessment.get("summary") if isinstance(assessment.get("summary"), dict) else {}
-        known = market_ids()  # the registry's order, then markets it does not know (an older file)
-        order = [m for m in known if m in summ] + sorted(m for m in summ if m not in known)
-        for m in order:
-            s = summ.get(m) if isinstance(summ.get(m), dict) else {}
-            try:
-                score = float(s.get("score") or 0.0)
-            except (TypeError, ValueError):
-                score = 0.0
-            raw = s.get("counts") if isinstance(s.get("counts"), dict) else {}
-            counts = {k: _int(raw.get(k)) for k in VERDICTS}
-            label = market_label(m)
-            status = as_text(s.get("label")) if s.get("label") else None
-            markets.append({"id": m, "label": label, "status": status, "scored": s.get("score") is not None,
-                            "score": max(0.0, min(1.0, score)), "counts": counts,
-                            "frameworks": [str(x) for x in s.get("frameworks") or []]})
-        for fw in _dicts(assessment.get("frameworks")):
-            frameworks.append({"id": str(fw.get("id", "")), "version": str(fw.get("version", "")),
-                               "title": as_text(fw.get("title")), "markets": [str(x) for x in fw.get("markets") or []]})
-        fw_order = {f["id"]: i for i, f in enumerate(frameworks)}
-        vs = sorted(_dicts(assessment.get("verdicts")),
-                    key=lambda v: (fw_order.get(str(v.get("framework")), 99), VERDICT_ORDER.get(str(v.get("verdict")), 9), str(v.get("ref"))))
-        for v in vs:
-            verdict_counts[str(v.get("verdict"))] = verdict_counts.get(str(v.get("verdict")), 0) + 1
-        if caps.compact_verdicts:
-            # details for the most pressing open verdicts (not met first, mandatory first), the rest by id
-            open_vs = [v for v in vs if v.get("verdict") not in ("met", "not_applicable")]
-            open_vs.sort(key=lambda v: (VERDICT_ORDER.get(v.get("verdict"), 9), 0 if v.get("status") == "mandatory" else 1))
-            detailed = {id(v) for v in open_vs[: caps.verdicts]}
-            for v in vs:
-                if id(v) not in detailed:
-                    closed.setdefault(str(v.get("framework", "")), {}).setdefault(str(v.get("verdict")), []).append(
-                        str(v.get("id", "")) + ("?" if v.get("uncertain") else ""))
-            vs = [v for v in vs if id(v) in detailed]
-        for v in vs[: caps.verdicts]:
-            provisions.append({
-                "ref": str(v.get("ref", "")), "framework": str(v.get("framework", "")), "id": str(v.get("id", "")),
-                "title": as_text(v.get("title")), "status": str(v.get("status", "")), "verdict": str(v.get("verdict", "")),
-                "reason": as_text(v.get("reason")), "next_step": as_text(v.get("next_step")),
-                "findings": [str(x) for x in (v.get("findings") or [])[: caps.findings_per_verdict]],
-                "findings_more": max(0, len(v.get("findings") or []) - caps.findings_per_verdict),
-                "answers": [{"field": str(a.get("field", "")), "value": value(a.get("value"))}
-                            for a in v.get("profile_answers") or [] if isinstance(a, dict)],
-                "uncertain": bool(v.get("uncertain")), "uncertainty": as_text(v.get("uncertainty")),
-                "markets": [str(x) for x in v.get("markets") or []],
-            })
-        provisions_more = max(0, len(vs) - caps.verdicts)
-        qs = _dicts(assessment.get("questions"))
-        questions_more = max(0, len(qs) - caps.questions)
-        for q in qs[: caps.questions]:
-            questions.append({"field": str(q.get("field", "")), "question": as_question(as_text(q.get("question"))),
-                              "refs": [str(x) for x in q.get("refs") or []][:6]})
-        divergences_more = max(0, len(_dicts(assessment.get("divergences"))) - caps.divergences)
-        for d in _dicts(assessment.get("divergences"))[: caps.divergences]:
-            divergences.append({"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
-                                "detail": as_text(d.get("detail"))})
-    else:
-        provisions_more = divergences_more = 0
-    return {"markets": markets, "frameworks": frameworks, "provisions": provisions, "provisions_more": provisions_more,
-            "closed": closed, "verdict_counts": verdict_counts, "questions": questions, "questions_more": questions_more,
-            "divergences": divergences, "divergences_more": divergences_more}
+    if not assessment:
+        return {"markets": [], "frameworks": [], "provisions": [], "provisions_more": 0, "closed": {},
+                "verdict_counts": verdict_counts, "questions": [], "questions_more": 0, "divergences": [],
+                "divergences_more": 0}
+    summ = assessment.get("summary") if isinstance(assessment.get("summary"), dict) else {}
+    frameworks = [{"id": str(fw.get("id", "")), "version": str(fw.get("version", "")), "title": as_text(fw.get("title")),
+                   "markets": [str(x) for x in fw.get("markets") or []]} for fw in _dicts(assessment.get("frameworks"))]
+    fw_order = {f["id"]: i for i, f in enumerate(frameworks)}
+    vs = sorted(_dicts(assessment.get("verdicts")),
+                key=lambda v: (fw_order.get(str(v.get("framework")), 99), VERDICT_ORDER.get(str(v.get("verdict")), 9), str(v.get("ref"))))
+    for v in vs:
+        verdict_counts[str(v.get("verdict"))] = verdict_counts.get(str(v.get("verdict")), 0) + 1
+    closed: dict[str, dict[str, list[str]]] = {}
+    if caps.compact_verdicts:
+        vs, closed = _most_pressing(vs, caps.verdicts)
+    qs = _dicts(assessment.get("questions"))
+    ds = _dicts(assessment.get("divergences"))
+    return {"markets": _market_rows(summ), "frameworks": frameworks,
+            "provisions": [_provision(v, caps) for v in vs[: caps.verdicts]],
+            "provisions_more": max(0, len(vs) - caps.verdicts), "closed": closed, "verdict_counts": verdict_counts,
+            "questions": [{"field": str(q.get("field", "")), "question": as_question(as_text(q.get("question"))),
+                           "refs": [str(x) for x in q.get("refs") or []][:6]} for q in qs[: caps.questions]],
+            "questions_more": max(0, len(qs) - caps.questions),
+            "divergences": [{"topic": as_text(d.get("topic")), "refs": [str(x) for x in d.get("refs") or []],
+                             "detail": as_text(d.get("detail"))} for d in ds[: caps.divergences]],
+            "divergences_more": max(0, len(ds) - caps.divergences)}
+
+
+def _market_rows(summ: dict) -> list[dict[str, Any]]:
+    """One row per market of the summary: the registry's order, then markets it does not know (an older file)."""
+    known = market_ids()
+    order = [m for m in known if m in summ] + sorted(m for m in summ if m not in known)
+    rows = []
+    for m in order:
+        s = summ.get(m) if isinstance(summ.get(m), dict) else {}
+        try:
+            score = float(s.get("score") or 0.0)
+        except (TypeError, ValueError):
+            score = 0.0
+        raw = s.get("counts") if isinstance(s.get("counts"), dict) else {}
+        rows.append({"id": m, "label": market_label(m), "status": as_text(s.get("label")) if s.get("label") else None,
+                     "scored": s.get("score") is not None, "score": max(0.0, min(1.0, score)),
+                     "counts": {k: _int(raw.get(k)) for k in VERDICTS},
+                     "frameworks": [str(x) for x in s.get("frameworks") or []]})
+    return rows
+
+
+def _most_pressing(vs: list[dict], n: int) -> tuple[list[dict], dict[str, dict[str, list[str]]]]:
+    """The N most pressing open verdicts (not met first, mandatory first) in VS's order, and the
+    others' ids by framework and verdict ("?" after an uncertain one)."""
+    open_vs = [v for v in vs if v.get("verdict") not in ("met", "not_applicable")]
+    open_vs.sort(key=lambda v: (VERDICT_ORDER.get(v.get("verdict"), 9), 0 if v.get("status") == "mandatory" else 1))
+    detailed = {id(v) for v in open_vs[:n]}
+    closed: dict[str, dict[str, list[str]]] = {}
+    for v in vs:
+        if id(v) not in detailed:
+            closed.setdefault(str(v.get("framework", "")), {}).setdefault(str(v.get("verdict")), []).append(
+                str(v.get("id", "")) + ("?" if v.get("uncertain") else ""))
+    return [v for v in vs if id(v) in detailed], closed
+
+
+def _provision(v: dict, caps: Caps) -> dict[str, Any]:
+    """One verdict as the report shows it (its findings capped)."""
+    return {
+        "ref": str(v.get("ref", "")), "framework": str(v.get("framework", "")), "id": str(v.get("id", "")),
+        "title": as_text(v.get("title")), "status": str(v.get("status", "")), "verdict": str(v.get("verdict", "")),
+        "reason": as_text(v.get("reason")), "next_step": as_text(v.get("next_step")),
+        "findings": [str(x) for x in (v.get("findings") or [])[: caps.findings_per_verdict]],
+        "findings_more": max(0, len(v.get("findings") or []) - caps.findings_per_verdict),
+        "answers": [{"field": str(a.get("field", "")), "value": value(a.get("value"))}
+                    for a in v.get("profile_answers") or [] if isinstance(a, dict)],
+        "uncertain": bool(v.get("uncertain")), "uncertainty": as_text(v.get("uncertainty")),
+        "markets": [str(x) for x in v.get("markets") or []],
+    }
 
 
 def build_view(result: ScanResult, assessment: dict | None, profile: dict | None, caps: Caps) -> dict[str, Any]:

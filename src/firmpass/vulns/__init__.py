@@ -103,9 +103,7 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
         ids = {v["vuln_id"] for v in verdicts}
         vrows = store.vulns(s, ids)  # with KEV and EPSS
         missing = ids - vrows.keys()  # an applicability row without its record: KEV/EPSS still looked up
-        kev = {k: r._asdict() for k, r in store.kev(s, missing).items()} if missing else {}
-        epss = {k: r._asdict() for k, r in store.epss(s, missing).items()} if missing else {}
-        expl = store.exploited(s, missing) if missing else {}
+        kev, epss, expl = _facts_without_record(store, s, missing)
         comp_keys = {c.bom_ref: product_keys(c) for c in components}
         triage = store.triage(s, [k for ks in comp_keys.values() for k in ks])
         fixes_cache: dict[tuple[str, str], dict] = {}
@@ -128,28 +126,47 @@ def _match_components(store: Store, components: list[Component], extra: dict[str
             vul = Vulnerability(component=c.bom_ref, component_name=c.name, component_version=c.version,
                                 match=v["match"], **st)
             if not v["affected"]:
-                vr = "; ".join(v["match"].get("vendor_ranges", []))
-                vul.vex = VexStatement(state="not_affected", justification="code_not_present", detail=Text(
-                    en=f"the vendor's advisory is the authority and does not list version {v['match']['version']} "
-                       f"({vr}); NVD criteria {v['match']['criteria']} would include it",
-                    zh=f"以厂商公告为准：其受影响范围（{vr}）不含版本 {v['match']['version']}；"
-                       f"NVD 条件 {v['match']['criteria']} 会将其包括在内"))
+                vul.vex = _vendor_not_affected(v["match"])
             else:
                 _auto_rule_out(vul, c, ck, extra, store, s, fixes_cache, ruleout)
             # a user's recorded triage wins over automatic decisions (files given at scan time first)
-            for t in (triage_files or []):
-                if t["vuln_id"] in (vul.id, *vul.aliases) and t["product"] in comp_keys[c.bom_ref]:
-                    _apply_triage(vul, t["state"], t.get("justification"), t.get("detail"), t.get("origin"))
-                    break
-            else:
-                for key in comp_keys[c.bom_ref]:
-                    t = triage.get((vul.id, key))
-                    if t:
-                        _apply_triage(vul, t.state, t.justification, t.detail, t.origin)
-                        break
+            _apply_user_triage(vul, comp_keys[c.bom_ref], triage_files or [], triage)
             out.append(vul)
     out.sort(key=sort_key)
     return out
+
+
+def _facts_without_record(store: Store, s: Any, missing: set[str]) -> tuple[dict, dict, dict]:
+    """KEV, EPSS and exploitation of the matched ids whose vulnerability record is not in the store."""
+    if not missing:
+        return {}, {}, {}
+    return ({k: r._asdict() for k, r in store.kev(s, missing).items()},
+            {k: r._asdict() for k, r in store.epss(s, missing).items()},
+            store.exploited(s, missing))
+
+
+def _vendor_not_affected(match: dict[str, Any]) -> VexStatement:
+    """not_affected: the vendor's own advisory (the authority) leaves out the version NVD's criteria include."""
+    vr = "; ".join(match.get("vendor_ranges", []))
+    return VexStatement(state="not_affected", justification="code_not_present", detail=Text(
+        en=f"the vendor's advisory is the authority and does not list version {match['version']} "
+           f"({vr}); NVD criteria {match['criteria']} would include it",
+        zh=f"以厂商公告为准：其受影响范围（{vr}）不含版本 {match['version']}；"
+           f"NVD 条件 {match['criteria']} 会将其包括在内"))
+
+
+def _apply_user_triage(vul: Vulnerability, keys: list[str], triage_files: list[dict], triage: dict) -> None:
+    """The user's decision on VUL for a component with product KEYS: from a --vex file given now
+    first, else recorded in the store."""
+    for t in triage_files:
+        if t["vuln_id"] in (vul.id, *vul.aliases) and t["product"] in keys:
+            _apply_triage(vul, t["state"], t.get("justification"), t.get("detail"), t.get("origin"))
+            return
+    for key in keys:
+        t = triage.get((vul.id, key))
+        if t:
+            _apply_triage(vul, t.state, t.justification, t.detail, t.origin)
+            return
 
 
 def _vuln_fields(vid: str, row, k, e, x=None) -> dict[str, Any]:

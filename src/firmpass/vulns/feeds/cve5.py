@@ -58,43 +58,58 @@ def _cve5_product(vendor: str, product: str) -> tuple[str, str]:
 
 
 def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> VulnRecord | None:
+    """One published CVE 5 record as a store record (None for a reserved or rejected id)."""
     meta = rec.get("cveMetadata") or {}
     vid = meta.get("cveId")
     if not vid or meta.get("state", "PUBLISHED") != "PUBLISHED":
         return None
     cna = (rec.get("containers") or {}).get("cna") or {}
     cna_name = ((cna.get("providerMetadata") or {}).get("shortName") or "").lower()
-    rows = []
-    for aff in cna.get("affected") or []:
-        vendor, product = _cve5_product(aff.get("vendor") or "", aff.get("product") or "")
-        # the CNA is the vendor itself (OpenSSL for OpenSSL, curl for curl): its ranges are the authority
-        authority = bool(cna_name) and (cna_name == vendor or cna_name == (aff.get("vendor") or "").lower()
-                                        or (authority_orgs is not None and cna_name in authority_orgs))
-        base = {"kind": "cpe", "vendor": vendor, "product": product, "authority": authority,
-                "criteria": f"CVE5 {aff.get('vendor')}/{aff.get('product')}"}
-        versions = aff.get("versions") or []
-        affected_any = False
-        for v in versions:
-            if v.get("status") != "affected":
-                continue
-            affected_any = True
-            r = dict(base, scheme=scheme_for(v.get("versionType")) if v.get("versionType") not in ("custom", "git") else None)
-            ver = v.get("version")
-            if v.get("lessThan") or v.get("lessThanOrEqual"):
-                if ver not in (None, "0", "*", "n/a", "unspecified"):
-                    r["start_incl"] = ver
-                lt, le = v.get("lessThan"), v.get("lessThanOrEqual")
-                if lt and lt != "*":
-                    r["end_excl"] = lt
-                if le and le != "*":
-                    r["end_incl"] = le
-            elif ver in (None, "*", "n/a", "unspecified"):
-                r["exact"] = None
-            else:
-                r["exact"] = ver
-            rows.append(r)
-        if not affected_any and aff.get("defaultStatus") == "affected":
-            rows.append(dict(base, exact=None, note="defaultStatus affected"))
+    rows = [r for aff in cna.get("affected") or [] for r in _affected(aff, cna_name, authority_orgs)]
+    metrics, vsev = _scores(cna, cna_name)
+    return {"vuln": {"id": vid, "description": english(cna.get("descriptions")), "published": cna.get("datePublic")
+                     or meta.get("datePublished"), "modified": meta.get("dateUpdated"), "cvss": metrics,
+                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")],
+                     "cwes": _cwes(cna), **({"vendor_severity": vsev} if vsev else {})},
+            "affected": rows}
+
+
+def _affected(aff: dict, cna_name: str, authority_orgs: set[str] | None) -> list[dict[str, Any]]:
+    """The applicability rows of one `affected` entry: one per affected version or range, or one for
+    every version when only defaultStatus says affected."""
+    vendor, product = _cve5_product(aff.get("vendor") or "", aff.get("product") or "")
+    # the CNA is the vendor itself (OpenSSL for OpenSSL, curl for curl): its ranges are the authority
+    authority = bool(cna_name) and (cna_name == vendor or cna_name == (aff.get("vendor") or "").lower()
+                                    or (authority_orgs is not None and cna_name in authority_orgs))
+    base = {"kind": "cpe", "vendor": vendor, "product": product, "authority": authority,
+            "criteria": f"CVE5 {aff.get('vendor')}/{aff.get('product')}"}
+    rows = [_version_row(base, v) for v in aff.get("versions") or [] if v.get("status") == "affected"]
+    if not rows and aff.get("defaultStatus") == "affected":
+        rows.append(dict(base, exact=None, note="defaultStatus affected"))
+    return rows
+
+
+def _version_row(base: dict[str, Any], v: dict) -> dict[str, Any]:
+    """BASE with the version or range of one affected `versions` entry (an open start when "0" / "*")."""
+    r = dict(base, scheme=scheme_for(v.get("versionType")) if v.get("versionType") not in ("custom", "git") else None)
+    ver = v.get("version")
+    if v.get("lessThan") or v.get("lessThanOrEqual"):
+        if ver not in (None, "0", "*", "n/a", "unspecified"):
+            r["start_incl"] = ver
+        lt, le = v.get("lessThan"), v.get("lessThanOrEqual")
+        if lt and lt != "*":
+            r["end_excl"] = lt
+        if le and le != "*":
+            r["end_incl"] = le
+    elif ver in (None, "*", "n/a", "unspecified"):
+        r["exact"] = None
+    else:
+        r["exact"] = ver
+    return r
+
+
+def _scores(cna: dict, cna_name: str) -> tuple[list, list[dict]]:
+    """The CNA's CVSS scores (v4.0 to v2.0) and its own qualitative rating when it gives one."""
     metrics = []
     vsev: list[dict] = []
     for m in cna.get("metrics") or []:
@@ -110,14 +125,15 @@ def cve5_record(rec: dict, authority_orgs: set[str] | None = None) -> VulnRecord
                 sc = make_score(m[k]["vectorString"], m[k].get("baseScore"), cna_name or "cna")
                 if sc:
                     metrics.append(sc)
+    return metrics, vsev
+
+
+def _cwes(cna: dict) -> list[dict]:
+    """The CWEs of the CNA's problem types, each once, with their names."""
     cwes: list[dict] = []
     for pt in cna.get("problemTypes") or []:
         for d in pt.get("descriptions") or []:
             e = cwe_entry(d.get("cweId"), cwe_name(d.get("description"), d.get("cweId"))) if d.get("cweId") else None
             if e and e["id"] not in {c["id"] for c in cwes}:
                 cwes.append(e)
-    return {"vuln": {"id": vid, "description": english(cna.get("descriptions")), "published": cna.get("datePublic")
-                     or meta.get("datePublished"), "modified": meta.get("dateUpdated"), "cvss": metrics,
-                     "references": [r.get("url") for r in cna.get("references") or [] if r.get("url")], "cwes": cwes,
-                     **({"vendor_severity": vsev} if vsev else {})},
-            "affected": rows}
+    return cwes

@@ -1,4 +1,4 @@
-"""Triage files (CycloneDX VEX, OpenVEX, CSAF VEX) imported into the store (vulns/vex.py parses them)."""
+"""Triage files (CycloneDX VEX, OpenVEX, CSAF VEX) imported into the store (firmpass.vulns.vex parses them)."""
 from __future__ import annotations
 
 from typing import Any
