@@ -9,7 +9,10 @@ the corpus source tree the image was built from ("source", with the corpus spec 
 owners), or for an image no installed tool can extract, `unsquashfs -lln`'s listing ("listing":
 names, modes, owners and sizes; bytes are then not comparable and say so).  Speed: image MB per
 second of firmpass's unpack stage (a fresh process, imports excluded) and of the reference command,
-and their ratio (goal: firmpass <= 2x the native extractor where one exists).
+and their ratio (goal: firmpass <= 2x the native extractor where one exists).  An image under
+STARTUP_MB is a start-up measurement (both sides' time is process and library start-up and per-entry
+cost, not throughput): its ratio is shown as such; the archive formats also have a row of the whole
+corpus rootfs (tests/unpack/rootfs_archives.py) where throughput decides.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from bench.bench_unpack import JEFF, NATIVE, UBI, best, firmpass_run, native_run
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "formats"
 SHARED = ROOT / ".." / "shared" / "data" / "formats"
+STARTUP_MB = 1.0  # an image smaller than this measures start-up, not throughput
 FSCK = "/usr/sbin/fsck.cramfs --extract={d}/x {img}"
 UNSQ = "unsquashfs -q -n -no-xattrs -d {d}/x {img}"
 
@@ -64,6 +68,18 @@ def yaffs2_image(page: int = 2048, spare: int = 64) -> Callable[[Path], Path]:
             OUT.mkdir(parents=True, exist_ok=True)
             write(corpus / "rootfs", p, page=page, spare=spare)
         return p
+    return make
+
+
+def rootfs_archive(kind: str) -> Callable[[Path], Path]:
+    """The whole corpus rootfs as a tar.xz / tar.gz / zip / 7z by Debian's writers at their default level
+    (tests/unpack/rootfs_archives.py; cached in bench/out): the archive formats at a size where
+    throughput, not start-up, decides the ratio."""
+    def make(corpus: Path) -> Path:
+        from tests.unpack.rootfs_archives import write
+
+        p = OUT / f"rootfs.{kind}"
+        return p if p.exists() else write(corpus / "rootfs", kind, p)
     return make
 
 
@@ -122,6 +138,11 @@ ROWS = [
     Row("cpio newc (gzip)", corpus_image("initramfs.cpio.gz"), NATIVE["initramfs.cpio.gz"], "source", {"owners": False}),
     Row("tar (xz)", corpus_image("etc.tar.xz"), NATIVE["etc.tar.xz"], "source", "etc.tar.xz"),
     Row("zip", corpus_image("www.zip"), NATIVE["www.zip"], "source", "www.zip"),
+    Row("tar (xz), whole rootfs", rootfs_archive("tar.xz"), "tar -xf {img} -C {d}", "source", {}),
+    Row("tar (gzip), whole rootfs", rootfs_archive("tar.gz"), "tar -xf {img} -C {d}", "source", {}),
+    Row("zip, whole rootfs", rootfs_archive("zip"), "bsdtar -xf {img} -C {d}", "source",
+        {"chain": ["zip"], "owners": False}),
+    Row("7z (7zz), whole rootfs", rootfs_archive("7z"), "7zz x -snl -snld -y -o{d}/x {img} >/dev/null", "ref"),
     Row("cramfs LE (mkfs.cramfs)", corpus_image("rootfs.cramfs"), FSCK, "ref"),
     Row("cramfs BE (mkfs.cramfs -N big)", corpus_image("rootfs-be.cramfs"), FSCK, "ref"),
     Row("cramfs (real sample)", shared_image("cramfs.bin"), FSCK, "ref"),
@@ -222,6 +243,8 @@ def markdown(rows: list[dict]) -> str:
             "" if r["bytes"] else f" ({r['content_diffs']} files)")
         ref = f"{r['ref_MBps']:.3g} ({r['ref']})" if "ref_MBps" in r else "none"
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else "-"
+        if "ratio" in r and r["MB"] < STARTUP_MB:
+            ratio = f"start-up only ({r['image']}, {r['MB'] * 1e3:.3g} KB: {ratio})"
         lines.append(f"| {r['format']} | {yn[r['opens']]} | {modes} vs {r['truth']} | {byt} | {r['fp_MBps']:.3g} | "
                      f"{ref} | {ratio} |")
     return "\n".join(lines)
@@ -251,8 +274,11 @@ def main(argv: list[str]) -> int:
             print(json.dumps(r), flush=True)
     print()
     print(markdown(rows))
-    slow = [r["format"] for r in rows if r.get("ratio", 0) > 2]
+    slow = [r["format"] for r in rows if r.get("ratio", 0) > 2 and r["MB"] >= STARTUP_MB]
     print(f"\nwithin 2x the native extractor: {'all' if not slow else 'NOT ' + ', '.join(slow)}")
+    tiny = [f"{r['format']} ({r['ratio']:.2f})" for r in rows if r.get("ratio", 0) > 2 and r["MB"] < STARTUP_MB]
+    if tiny:
+        print(f"over 2x on start-up only (images under {STARTUP_MB:g} MB): {', '.join(tiny)}")
     return 0
 
 

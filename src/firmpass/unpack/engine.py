@@ -1,21 +1,20 @@
-"""The unpacking engine: budget, safe tree writer, identification, carving and recursion.
+"""The unpacking engine: budget, identification, recursion, and the helpers handlers call.
 
 Handlers (firmpass.unpack.handlers, one module per format family) know one format each; this module decides which handler runs on
-which bytes, where its output goes, and enforces the limits.
+which bytes, where its output goes, and enforces the limits.  Its pieces: firmpass.unpack.source (the
+bytes a handler reads), .tree (the safe writer), .handler (the handler API and magic tables) and
+.carving (parts found by signature); the names handlers import from here are kept here.
 """
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
-import posixpath
 import re
 import stat
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from firmpass.outdir import UNPACKED_MARKER as MARKER  # OUT/unpacked/ belongs to the output directory
 from firmpass.outdir import firmpass_findings as _firmpass_findings
@@ -23,347 +22,27 @@ from firmpass.outdir import remove_tree
 from firmpass.errors import LimitExceeded
 from firmpass.i18n import msg
 from firmpass.model import ContainerNode, FileEntry, Text
+from firmpass.unpack.carving import CARVE_WINDOW, _pad_len, carve  # noqa: F401 - re-exported
+from firmpass.unpack.handler import (  # noqa: F401 - re-exported: handlers import these from here
+    REGISTRY,
+    Handler,
+    PartError,
+    StreamLimit,
+    candidates,
+    kind_of,
+    register,
+    signatures,
+    sniff_table,
+)
+from firmpass.unpack.source import Src, Window, _mapped  # noqa: F401 - re-exported
+from firmpass.unpack.tree import ZEROS, SafeTree, clean_path  # noqa: F401 - re-exported
 
 STAGE = "unpack"
 BLOBS = "unpacked/blobs"
-ZEROS = bytes(1 << 20)  # a content chunk equal to this is written as a hole (sparse output file)
 # a file of an archive named like a firmware image, at most one folder deep (a vendor download, not a rootfs
 # tarball's /lib/firmware): warned about when no handler opens it (Unpacker.nested)
 IMAGE_NAME = re.compile(r"\.(?:img|bin|trx|chk|fw|rom|ubi|ubifs|sqfs|squashfs|itb|uimage|pkg|upg)$", re.I)
 UNOPENED_MIN = 64 << 10
-
-
-class PartError(Exception):
-    """A corrupt / truncated / unsupported part: warn, keep going with the rest."""
-
-
-class StreamLimit(Exception):
-    """A per-stream limit (expansion ratio, size of one file) was hit: that part stops."""
-
-    def __init__(self, detail: str, option: str, zh: str | None = None):
-        super().__init__(detail)
-        self.detail, self.option = detail, option
-        self.text = Text(en=detail, zh=zh or detail)
-
-
-# ---------------------------------------------------------------------------------- byte sources
-@contextlib.contextmanager
-def _mapped(fh):
-    """A read-only mmap of `fh`, closed on the way out.  When a limit or an error propagates while
-    a handler's frames (held by the traceback) still export views of the map, close() raises
-    BufferError and would replace the real error: the map is then left to be freed with those
-    frames, and the real error goes on."""
-    mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        yield mm
-    finally:
-        try:
-            mm.close()
-        except BufferError:
-            pass
-
-
-class Window:
-    """A read-only file object over [off, end) of a buffer (mmap or bytes): lets libraries that want a
-    file handle read a carved part in place, without copying it."""
-
-    def __init__(self, buf, off: int, end: int):
-        self.buf, self.off, self.end, self.pos = buf, off, end, 0
-
-    def read(self, n: int = -1) -> bytes:
-        size = self.end - self.off
-        if self.pos >= size:
-            return b""
-        stop = size if n is None or n < 0 else min(size, self.pos + n)
-        data = self.buf[self.off + self.pos: self.off + stop]
-        self.pos = stop
-        return bytes(data)
-
-    def readinto(self, b) -> int:
-        d = self.read(len(b))
-        b[: len(d)] = d
-        return len(d)
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 1:
-            pos += self.pos
-        elif whence == 2:
-            pos += self.end - self.off
-        self.pos = max(0, pos)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
-
-
-@dataclass
-class Src:
-    """The bytes a handler works on: [off, end) of `buf`, which is the file `path` mapped."""
-
-    path: Path
-    buf: object
-    off: int
-    end: int
-
-    @property
-    def size(self) -> int:
-        return self.end - self.off
-
-    def view(self, start: int = 0, stop: int | None = None):
-        stop = self.size if stop is None else min(stop, self.size)
-        return memoryview(self.buf)[self.off + start: self.off + stop]
-
-    def window(self) -> Window:
-        return Window(self.buf, self.off, self.end)
-
-
-# ---------------------------------------------------------------------------------- safe writer
-def clean_path(name: str | bytes) -> str:
-    """The path inside a filesystem, normalised: '..' cannot climb above the root, no empty or '.'
-    parts, no NUL, each part at most 255 bytes.  Returns '' for the root itself.  A name given as
-    bytes (libarchive hands over names it could not decode) is decoded with surrogateescape, so no
-    name is lost; readable_name() makes it text later.  Linear in the length of the name."""
-    if isinstance(name, (bytes, bytearray)):
-        name = bytes(name).decode("utf-8", "surrogateescape")
-    parts: list[str] = []
-    for c in name.replace("\\", "/").split("/"):
-        if c in ("", "."):
-            continue
-        if c == "..":
-            if parts:
-                parts.pop()
-            continue
-        c = c.replace("\0", "")
-        if len(c) > 255:
-            c = c[:255]  # a UTF-8 char is at least one byte: never more than 255 chars
-        while len(c.encode("utf-8", "surrogateescape")) > 255:  # at most ~190 rounds on <= 1020 bytes
-            c = c[:-1]
-        parts.append(c)
-    return "/".join(parts)
-
-
-class SafeTree:
-    """Writes a filesystem's content under one directory and nowhere else.
-
-    Every parent directory is one this object created (tracked in `dirs`), files are opened with
-    O_NOFOLLOW|O_CREAT, and symlinks are only made by `finish()` after all content is written, with
-    their target verbatim and never followed; so neither '../' names, absolute names nor symlinks
-    or hard links in the image can direct a write outside the root.  Nothing is made executable.
-    """
-
-    def __init__(self, u: "Unpacker", root: Path, node: ContainerNode | None = None):
-        self.u, self.root, self.node = u, root, node
-        root.mkdir(parents=True, exist_ok=True)
-        self.dirs: set[str] = {""}
-        self.files: set[str] = set()
-        self.links: list[tuple[str, str]] = []
-        self.unwritten: list[str] = []  # regular files whose content could not be written (warned in finish)
-        self.lock = threading.Lock()
-
-    def rel(self, path: str) -> str:
-        """disk path relative to the output dir"""
-        return os.path.relpath(self.root / path, self.u.out) if path else os.path.relpath(self.root, self.u.out)
-
-    def mkdir(self, path: str) -> bool:
-        """Make `path` and its missing parents, top down.  A loop, not recursion: a name with
-        thousands of components (B6) must not raise RecursionError and drop the archive."""
-        todo: list[str] = []
-        while path not in self.dirs:
-            todo.append(path)
-            path = posixpath.dirname(path)
-        for path in reversed(todo):
-            if path in self.files:
-                return False
-            p = self.root / path
-            try:
-                os.mkdir(p, 0o755)
-            except FileExistsError:
-                if not stat.S_ISDIR(os.lstat(p).st_mode):
-                    return False
-            except OSError:  # name too long, too deep ...: that entry is skipped, not the filesystem
-                return False
-            with self.lock:
-                self.dirs.add(path)
-        return True
-
-    def write(self, path: str, chunks: Iterable[bytes] | bytes) -> str | None:
-        """Write a regular file from one buffer or an iterable of chunks (streamed: each chunk is
-        accounted against the total budget, then written, so a large file never sits whole in memory).
-        Returns its disk path relative to the output dir, or None when it cannot be written (a name
-        conflict, e.g. a file whose parent is a file, or something not a regular file in the way);
-        those are counted and warned about once per tree by finish().  If the chunks raise (a limit, a
-        read error), the partial file is removed and the exception propagates."""
-        p = self.root / path
-        fd = None
-        if path and path not in self.dirs and self.mkdir(posixpath.dirname(path)):
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-            try:
-                fd = os.open(p, flags, 0o644)
-            except FileExistsError:
-                # a regular file of the same name earlier in this image (never a link or a dir): its
-                # name is replaced, not its inode, so a hard link to it cannot be written through
-                try:
-                    if stat.S_ISREG(os.lstat(p).st_mode):
-                        os.unlink(p)
-                        fd = os.open(p, flags, 0o644)
-                except OSError:
-                    fd = None
-            except OSError:
-                fd = None
-        if fd is None:
-            with self.lock:
-                self.unwritten.append(path or "/")
-            return None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                if isinstance(chunks, (bytes, bytearray, memoryview)):
-                    chunks = (chunks,)
-                hole = False
-                for c in chunks:
-                    self.u.account(len(c))
-                    if len(c) == len(ZEROS) and c == ZEROS:  # a whole chunk of zeros: leave a hole
-                        fh.seek(len(c), os.SEEK_CUR)
-                        hole = True
-                    else:
-                        fh.write(c)
-                        hole = False
-                if hole:
-                    fh.truncate()
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(p)
-            raise
-        with self.lock:
-            self.files.add(path)
-        return self.rel(path)
-
-    def hardlink(self, path: str, target: str) -> str | None:
-        """A hard link inside this tree (target already written here), else None."""
-        if target not in self.files or not path or path in self.dirs or not self.mkdir(posixpath.dirname(path)):
-            return None
-        try:
-            if os.path.lexists(self.root / path):
-                os.unlink(self.root / path)
-            os.link(self.root / target, self.root / path, follow_symlinks=False)
-        except OSError:
-            return None
-        self.files.add(path)
-        return self.rel(path)
-
-    def symlink(self, path: str, target: str) -> None:
-        self.links.append((path, target))
-
-    def finish(self) -> None:
-        for path, target in self.links:
-            if not path or path in self.dirs or path in self.files:
-                continue
-            parent = posixpath.dirname(path)
-            if parent not in self.dirs:
-                continue
-            try:
-                os.symlink(target.replace("\0", ""), self.root / path)
-            except OSError:
-                pass
-        self.links.clear()
-        if self.unwritten:
-            names = sorted(self.unwritten)
-            self.u.warn("files_unwritten", self.node, part=self.u.part_name(self.node) if self.node else str(self.root),
-                        count=len(names), first=", ".join("/" + n.lstrip("/") for n in names[:5])
-                        + (", ..." if len(names) > 5 else ""))
-            if self.node is not None and self.node.status == "ok":
-                self.node.status = "partial"
-            self.unwritten.clear()
-
-
-# ---------------------------------------------------------------------------------- handler API
-class Handler:
-    """One format.  `magics`: (bytes, offset of the magic from the start of the format).
-    carve: found by the signature scan inside a blob; sniff: recognised at offset 0 of a file inside
-    a filesystem.  probe() returns the part's size, -1 when only unpacking tells (streams), or None
-    when the bytes are not this format."""
-
-    name = "?"
-    kind = "container"  # see firmpass.unpack.handlers: boot, kernel, container, filesystem, archive, stream, leaf
-    aliases: tuple[str, ...] = ()  # other format names the handler may give its node (ext -> ext2/ext3/ext4)
-    magics: list[tuple[bytes, int]] = []
-    carve = True
-    sniff = True
-    leaf = False  # recognised and recorded, nothing inside (kernel, DTB, ELF)
-
-    def probe(self, buf, off: int, end: int) -> int | None:
-        raise NotImplementedError
-
-    def unpack(self, u: "Unpacker", node: ContainerNode, src: Src, depth: int) -> int:
-        """Unpack the part; returns the bytes consumed (<= src.size)."""
-        return src.size
-
-
-REGISTRY: list[Handler] = []
-
-
-def register(cls):
-    REGISTRY.append(cls())
-    return cls
-
-
-def kind_of(fmt: str | None) -> str | None:
-    """The kind of a container node's format (its handler's `kind`), or None for the engine's own
-    formats (vendor-header, concat, data, empty) and unknown names."""
-    for h in REGISTRY:
-        if fmt == h.name or fmt in h.aliases:
-            return h.kind
-    return None
-
-
-_sig_cache: dict[str, tuple[re.Pattern, dict[int, list[tuple[bytes, list[tuple[Handler, int]]]]]]] = {}
-
-
-def signatures(kind: str):
-    """A compiled alternation of all magics (C speed over an mmap), and per first byte the magics and
-    their handlers.  The alternation has no groups: with one named group per magic Python's regex
-    engine tries every branch at every offset (about 1 MB/s); a plain alternation of literals is
-    prefiltered by its first bytes (15-20x faster).  The handlers of a hit are found with
-    candidates()."""
-    if kind not in _sig_cache:
-        groups: dict[bytes, list[tuple[Handler, int]]] = {}
-        for h in REGISTRY:
-            if kind == "carve" and not h.carve:
-                continue
-            for magic, moff in h.magics:
-                groups.setdefault(magic, []).append((h, moff))
-        mags = sorted(groups, key=len, reverse=True)
-        pat = re.compile(b"|".join(re.escape(m) for m in mags), re.S)
-        by_first: dict[int, list[tuple[bytes, list[tuple[Handler, int]]]]] = {}
-        for m in mags:
-            by_first.setdefault(m[0], []).append((m, groups[m]))
-        _sig_cache[kind] = (pat, by_first)
-        _sig_magics[kind] = {f"g{i}": m for i, m in enumerate(mags)}
-    return _sig_cache[kind]
-
-
-def candidates(by_first, buf, at: int) -> list[tuple[Handler, int]]:
-    """Every (handler, magic offset) whose magic is at `at`, in registry order (a shorter magic that is
-    a prefix of the one the regex matched is tried too)."""
-    out: list[tuple[Handler, int]] = []
-    for magic, hs in by_first.get(buf[at], ()):
-        if buf[at: at + len(magic)] == magic:
-            out.extend(hs)
-    if len(out) > 1:
-        out.sort(key=lambda hm: REGISTRY.index(hm[0]))
-    return out
-
-
-_sig_magics: dict[str, dict[str, bytes]] = {}
-CARVE_WINDOW = 1 << 20
 
 
 def _free_name(d: Path, stem: str) -> Path:
@@ -376,56 +55,6 @@ def _free_name(d: Path, stem: str) -> Path:
         p = d / f"{stem}.{n}.bin"
         n += 1
     return p
-
-
-class _MagicHits:
-    """The next (offset, group) at or after a position where any magic occurs, found window by
-    window with the buffer's own find() (memchr speed; Python's regex alternation of the same
-    literals costs about 1 us a byte: 128 MiB of zeros took a minute, uninterruptible).  Between
-    windows `check_time` enforces --timeout (B8)."""
-
-    def __init__(self, buf, end: int, magics: dict[str, bytes], check_time):
-        self.buf, self.end, self.magics, self.check_time = buf, end, magics, check_time
-        self.longest = max((len(m) for m in magics.values()), default=1)
-        self.w0 = self.w1 = -1
-        self.found: list[tuple[int, str]] = []
-        self.i = 0
-
-    def _fill(self, w0: int) -> None:
-        self.check_time()
-        w1 = min(self.end, w0 + CARVE_WINDOW)
-        stop = min(self.end, w1 + self.longest - 1)  # a magic that starts in the window may end past it
-        out = []
-        for k, (g, mg) in enumerate(self.magics.items()):  # at one offset the first magic wins, as in the regex
-            p = self.buf.find(mg, w0, stop)
-            while p != -1 and p < w1:
-                out.append((p, k, g))
-                p = self.buf.find(mg, p + 1, stop)
-        out.sort()
-        self.w0, self.w1, self.found, self.i = w0, w1, [(p, g) for p, _k, g in out], 0
-
-    def next(self, pos: int) -> tuple[int, str] | None:
-        while pos < self.end:
-            if not (self.w0 <= pos < self.w1):
-                self._fill(pos)
-            while self.i < len(self.found) and self.found[self.i][0] < pos:
-                self.i += 1
-            if self.i < len(self.found):
-                return self.found[self.i]
-            pos = self.w1
-        return None
-
-
-# ---------------------------------------------------------------------------------- engine
-_PAD = re.compile(rb"\x00+|\xff+")  # one-or-more: a starred first branch would match empty before 0xFF
-
-
-def _pad_len(buf, start: int, end: int) -> int:
-    """Length of the 0x00 or 0xFF padding run at [start, end) (erased flash reads 0xFF)."""
-    if start >= end:
-        return 0
-    m = _PAD.match(buf, start, end)
-    return m.end() - start if m else 0
 
 
 class Unpacker:
@@ -555,17 +184,21 @@ class Unpacker:
     # ------------------------------------------------------------------ identification
     def identify(self, buf, end: int, kind: str = "carve") -> tuple[Handler | None, int | None]:
         """The handler whose format starts at offset 0 of buf[:end] (strongest first)."""
-        for h in REGISTRY:
-            if kind == "sniff" and not h.sniff:
-                continue
-            for magic, moff in h.magics:
-                if moff + len(magic) <= end and buf[moff: moff + len(magic)] == magic:
-                    try:
-                        size = h.probe(buf, 0, end)
-                    except Exception:  # noqa: BLE001 - a probe failing means "not this format"
-                        size = None
-                    if size is not None:
-                        return h, size
+        head_len, rows = sniff_table(kind)
+        return self._identify(buf, bytes(buf[:min(end, head_len)]), end, rows)
+
+    @staticmethod
+    def _identify(buf, head: bytes, end: int, rows) -> tuple[Handler | None, int | None]:
+        """identify() with buf's leading bytes already read: the magics are compared on them (one
+        copy, not one slice of the mapping per magic), a handler probes only when its magic is there."""
+        for h, magic, moff in rows:
+            if moff + len(magic) <= end and head.startswith(magic, moff):
+                try:
+                    size = h.probe(buf, 0, end)
+                except Exception:  # noqa: BLE001 - a probe failing means "not this format"
+                    size = None
+                if size is not None:
+                    return h, size
         return None, None
 
     # ------------------------------------------------------------------ recursion
@@ -641,77 +274,9 @@ class Unpacker:
             return src.size
 
     def carve(self, parent: ContainerNode, src: Src, start: int, depth: int) -> int:
-        """Find parts by signature in src[start:], unpack each as a child of parent; returns their count.
-        A signature scan of our own (each magic found window by window with the mapping's own find(),
-        the deadline checked between windows) is used instead of unblob: unblob would
-        bring ~40 dependencies and sasquatch for squashfs, while the formats here need only their
-        magic and a header check to be sized."""
-        pat, groups = signatures("carve")
-        buf, end = src.buf, src.end
-        pos, found = start, 0
-        hits = _MagicHits(buf, end, {g: m for g, m in _sig_magics["carve"].items()}, self.check_time)
-        # handlers whose magic is too common to scan for name their own candidate offsets (YAFFS2 in a
-        # NAND dump: erase-block boundaries); probed in offset order together with the signature hits
-        extra = sorted((o, i, h) for i, h in enumerate(REGISTRY) if hasattr(h, "carve_offsets")
-                       for o in h.carve_offsets(buf, src.off, start, end))
-        probes = 0
-        while pos < end:
-            m = hits.next(pos)
-            while extra and extra[0][0] < pos:
-                extra.pop(0)
-            probes += 1
-            if probes % 4096 == 0:
-                self.check_time()  # a blob full of magics: the deadline holds between probes too
-            hit = None
-            if extra and (m is None or extra[0][0] <= m[0]):
-                off, _, h = extra.pop(0)
-                try:
-                    size = h.probe(buf, off, end)
-                except Exception:  # noqa: BLE001
-                    size = None
-                if size is None:
-                    continue
-                hit = (h, off, size)
-            elif m is None:
-                break
-            else:
-                for h, moff in candidates(groups, buf, m[0]):
-                    off = m[0] - moff
-                    if off < pos:
-                        continue
-                    try:
-                        size = h.probe(buf, off, end)
-                    except Exception:  # noqa: BLE001
-                        size = None
-                    if size is not None:
-                        hit = (h, off, size)
-                        break
-                if hit is None:
-                    pos = m[0] + 1
-                    continue
-            h, off, size = hit
-            stop = end if size < 0 else min(end, off + size)
-            child = self.new_node(parent, h.name, offset=off, size=(stop - off) if size >= 0 else 0)
-            found += 1
-            if depth + 1 > self.lim.max_depth:
-                child.status = "skipped"
-                self.warn("depth", child, part=self.part_name(child), depth=self.lim.max_depth)
-                pos = stop
-                continue
-            if size >= 0 and off + size > end:
-                self.warn("truncated", child, part=self.part_name(child), size=size, have=end - off)
-                child.status = "partial"
-            consumed = self.run(h, child, Src(src.path, buf, off, stop), depth + 1)
-            consumed = max(1, min(consumed, stop - off))
-            child.size = consumed
-            if child.blob is None:
-                bp = self.blob_file(child)
-                self.account(consumed)
-                with open(bp, "wb") as fh:
-                    fh.write(memoryview(buf)[off: off + consumed])
-                child.blob = os.path.relpath(bp, self.out)
-            pos = off + consumed
-        return found
+        """Find parts by signature in src[start:], unpack each as a child of parent; returns their count
+        (firmpass.unpack.carving)."""
+        return carve(self, parent, src, start, depth)
 
     # ------------------------------------------------------------------ helpers for handlers
     def child_blob(self, parent: ContainerNode, depth: int, data_writer: Callable[[object], None] | bytes,
@@ -754,17 +319,13 @@ class Unpacker:
 
     def nested(self, node: ContainerNode, entries: list[FileEntry], depth: int) -> None:
         unopened: list[FileEntry] = []
+        head_len, rows = sniff_table("sniff")
         for e in entries:
             if e.type != "file" or e.disk_path is None or e.size < 32:
                 continue
             p = self.out / e.disk_path
             try:
-                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-            except OSError:
-                continue
-            try:
-                with os.fdopen(fd, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                    h, size = self.identify(mm, len(mm), "sniff")
+                h = self._sniff(p, head_len, rows)
             except (OSError, ValueError):
                 continue
             if (h is None and kind_of(node.format) == "archive" and e.size >= UNOPENED_MIN and IMAGE_NAME.search(e.path)
@@ -776,6 +337,20 @@ class Unpacker:
             self.open_file(child, p, depth + 1, carve=False, kind="sniff")
         if unopened:
             self.unopened_parts(node, unopened)
+
+    def _sniff(self, p: Path, head_len: int, rows) -> Handler | None:
+        """The handler of an extracted file, by its leading bytes (read with one pread); the file is
+        mapped for the probe only when some magic is there (most files of a rootfs hold none)."""
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            head = os.pread(fd, head_len, 0)
+            size = os.fstat(fd).st_size
+            if not any(head.startswith(magic, moff) for _h, magic, moff in rows):
+                return None
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mm:
+                return self._identify(mm, head, size, rows)[0]
+        finally:
+            os.close(fd)
 
     def unopened_parts(self, node: ContainerNode, items: list[FileEntry]) -> None:
         """Files of an archive named like firmware images (a vendor download holding .img / .bin files) that

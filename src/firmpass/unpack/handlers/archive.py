@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+import sys
 
 from firmpass.errors import LimitExceeded
 from firmpass.i18n import clean_detail
@@ -54,89 +55,140 @@ def _text(name) -> str:
     return name or ""
 
 
-def _archive(u, node, src, depth, fmt: str) -> None:
-    """cpio / tar / zip through libarchive: one pass, entries' stored metadata, content through SafeTree."""
+SONAME = "libarchive.so.13"  # libarchive's soname since 3.0 (2011)
+
+
+def _libarchive():
+    """libarchive-c, imported on the first archive.  Left to itself it finds the C library with
+    ctypes.util.find_library, which runs `ldconfig -p` in a child process: 2-15 ms on the 2-core
+    machine, more than a small archive's whole unpack.  It takes the library's name from $LIBARCHIVE
+    when that is set, so when the dynamic loader resolves the soname itself that name is given there
+    for the import (and the environment restored: nothing else sees it); when it does not, libarchive-c
+    searches as before."""
+    if "libarchive" not in sys.modules and not os.environ.get("LIBARCHIVE"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(SONAME)
+        except OSError:
+            pass
+        else:
+            os.environ["LIBARCHIVE"] = SONAME
+            try:
+                import libarchive  # noqa: F401
+            finally:
+                del os.environ["LIBARCHIVE"]
     import libarchive
 
-    tree = u.tree(node)
-    entries: list[FileEntry] = []
-    produced = 0
-    links: list[tuple[FileEntry, str, str]] = []
-    too_big: list[tuple[str, int]] = []
+    return libarchive
+
+
+class _Archive:
+    """One archive being unpacked: its entries, hard links, members left out for their size, and the
+    bytes produced so far (the archive's expansion ratio)."""
+
+    def __init__(self, u, node, src):
+        self.u, self.node, self.src = u, node, src
+        self.tree = u.tree(node)
+        self.entries: list[FileEntry] = []
+        self.links: list[tuple[FileEntry, str, str]] = []
+        self.too_big: list[tuple[str, int]] = []
+        self.produced = 0
+
+    def add(self, ae) -> None:
+        """One libarchive entry: its stored metadata, and its content through SafeTree."""
+        rel = clean_path(ae.pathname or "")
+        if not rel:
+            return
+        self.u.count_file()
+        mode, tree = ae.mode, self.tree
+        if ae.islnk:
+            target = clean_path(ae.linkpath or "")
+            e = entry(rel, mode | stat.S_IFREG, ae.uid, ae.gid, ae.size or 0, typ="hardlink")
+            e.link_target = "/" + target
+            self.links.append((e, rel, target))
+            self.entries.append(e)
+            return
+        t = ftype(mode) if stat.S_IFMT(mode) else ("dir" if ae.isdir else "file")
+        link = dev = None
+        if ae.issym:
+            link = _text(ae.linkpath)
+            tree.symlink(rel, link)
+            t = "symlink"
+        elif ae.isblk or ae.ischr:
+            dev = (ae.rdevmajor, ae.rdevminor)
+        e = entry(rel, mode, ae.uid, ae.gid, ae.size or 0, link, dev, typ=t)
+        self.entries.append(e)
+        if t == "dir":
+            tree.mkdir(rel)
+        elif t == "file":
+            self.content(ae, e, rel)
+
+    def content(self, ae, e: FileEntry, rel: str) -> None:
+        u = self.u
+        size = ae.size or 0
+        if size > u.lim.max_file_bytes:  # declared too large: metadata only
+            self.too_big.append((e.path, size))
+            return
+        what = u.part_name(self.node)
+
+        def blocks():
+            mine = 0
+            # libarchive-c allocates and copies a whole buffer of this size per call and per block:
+            # sized to the member (most are small), not always OUT_CHUNK
+            for b in ae.get_blocks(min(OUT_CHUNK, max(1 << 14, -(-size // 4096) * 4096 + 4096))):
+                self.produced += len(b)
+                mine += len(b)
+                if mine > u.lim.max_file_bytes:  # more than declared: stop this member only
+                    raise MemberTooLarge(mine)
+                # the archive as a whole: expansion ratio only (one member is bounded above)
+                u.stream_guard(self.src.size, self.produced, what, one_output=False)
+                yield b
+        try:
+            e.disk_path = self.tree.write(rel, blocks())
+        except MemberTooLarge as big:
+            self.too_big.append((e.path, big.size))
+            return
+        if e.size == 0 and e.disk_path:
+            e.size = os.path.getsize(u.out / e.disk_path)
+
+    def finish(self, depth: int) -> None:
+        # hard links: the entry points at a file earlier in the archive (never outside the tree)
+        for e, rel, target in self.links:
+            e.disk_path = self.tree.hardlink(rel, target)
+            if e.disk_path:
+                e.size = os.path.getsize(self.u.out / e.disk_path)
+        not_extracted(self.u, self.node, self.too_big, part_cap(self.u, self.src), more="+")
+        # newc cpio hard links come as several regular entries; libarchive gives the data to one of them
+        self.u.add_fs(self.node, self.tree, self.entries, depth)
+
+
+def _archive(u, node, src, depth, fmt: str) -> None:
+    """cpio / tar / zip / 7z / RAR through libarchive: one pass, entries' stored metadata, content
+    through SafeTree.  One reader for every archive format, Python's tarfile and zipfile included
+    (they would read tar and zip with less start-up): the same names, hard links, limits and
+    corrupt-archive handling whatever the format, and the archive is read only once."""
+    libarchive = _libarchive()
+    arc = _Archive(u, node, src)
     # streamed from the mapped part in 1 MiB reads (B12: bytes(src.view()) copied the whole archive
     # into memory, 3.2 GB RSS for a 1.5 GiB tar); zip's central directory is reached by seeking
     fd = os.open(src.path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with libarchive.stream_reader(_PreadWindow(fd, src.off, src.end), format_name=fmt, filter_name="none",
-                                      block_size=1 << 20) as arc:
-            for ae in arc:
-                rel = clean_path(ae.pathname or "")
-                if not rel:
-                    continue
-                u.count_file()
-                mode = ae.mode
-                if ae.islnk:
-                    target = clean_path(ae.linkpath or "")
-                    e = entry(rel, mode | stat.S_IFREG, ae.uid, ae.gid, ae.size or 0, typ="hardlink")
-                    e.link_target = "/" + target
-                    links.append((e, rel, target))
-                    entries.append(e)
-                    continue
-                t = ftype(mode) if stat.S_IFMT(mode) else ("dir" if ae.isdir else "file")
-                link = dev = None
-                if ae.issym:
-                    link = _text(ae.linkpath)
-                    tree.symlink(rel, link)
-                    t = "symlink"
-                elif ae.isblk or ae.ischr:
-                    dev = (ae.rdevmajor, ae.rdevminor)
-                e = entry(rel, mode, ae.uid, ae.gid, ae.size or 0, link, dev, typ=t)
-                entries.append(e)
-                if t == "dir":
-                    tree.mkdir(rel)
-                elif t == "file":
-                    if (ae.size or 0) > u.lim.max_file_bytes:  # declared too large: metadata only
-                        too_big.append((e.path, ae.size))
-                        continue
-
-                    def blocks():
-                        nonlocal produced
-                        mine = 0
-                        # libarchive-c allocates and copies a whole buffer of this size per call and
-                        # per block: sized to the member (most are small), not always OUT_CHUNK
-                        for b in ae.get_blocks(min(OUT_CHUNK, max(1 << 14, -(-(ae.size or 0) // 4096) * 4096 + 4096))):
-                            produced += len(b)
-                            mine += len(b)
-                            if mine > u.lim.max_file_bytes:  # more than declared: stop this member only
-                                raise MemberTooLarge(mine)
-                            # the archive as a whole: expansion ratio only (one member is bounded above)
-                            u.stream_guard(src.size, produced, u.part_name(node), one_output=False)
-                            yield b
-                    try:
-                        e.disk_path = tree.write(rel, blocks())
-                    except MemberTooLarge as big:
-                        too_big.append((e.path, big.size))
-                        continue
-                    if e.size == 0 and e.disk_path:
-                        e.size = os.path.getsize(u.out / e.disk_path)
+                                      block_size=1 << 20) as reader:
+            for ae in reader:
+                arc.add(ae)
     except LimitExceeded:  # keep what was unpacked so far (a ratio bomb fails the archive, as before)
-        u.add_fs(node, tree, entries, depth, nested=False)
+        u.add_fs(node, arc.tree, arc.entries, depth, nested=False)
         raise
     except libarchive.ArchiveError as ex:
-        if not entries:
+        if not arc.entries:
             raise PartError(f"libarchive: {clean_detail(str(ex))}") from None
         node.status = "partial"
         u.warn("corrupt_part", node, part=u.part_name(node), detail=f"libarchive: {clean_detail(str(ex))}"[:300])
     finally:
         os.close(fd)
-    # hard links: the entry points at a file earlier in the archive (never outside the tree)
-    for e, rel, target in links:
-        e.disk_path = tree.hardlink(rel, target)
-        if e.disk_path:
-            e.size = os.path.getsize(u.out / e.disk_path)
-    not_extracted(u, node, too_big, part_cap(u, src), more="+")
-    # newc cpio hard links come as several regular entries; libarchive gives the data to one of them
-    u.add_fs(node, tree, entries, depth)
+    arc.finish(depth)
 
 
 class CpioHandler(Handler):
