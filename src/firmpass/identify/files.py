@@ -17,6 +17,7 @@ from firmpass.formats import elf as elfr
 from firmpass.formats import kernel as kern
 from firmpass.i18n import msg
 from firmpass.identify import busybox as bb
+from firmpass.identify import espidf
 from firmpass.identify import pkgdb, releases
 from firmpass.identify import rtos as rtos_rules
 from firmpass.identify.common import STAGE, _Builder, _norm, _stem, rule_for_package
@@ -29,7 +30,8 @@ _PKG_NOTE = re.compile(r'^\{"type":"(deb|rpm|apk|alpm|ebuild)".*\}$', re.M)
 
 class FileSources:
     def _want(self, f: FileEntry, head: bytes) -> bool:
-        return head[:4] == b"\x7fELF" or kern.looks_like_kernel(posixpath.basename(f.path), head)
+        return (head[:4] == b"\x7fELF" or kern.looks_like_kernel(posixpath.basename(f.path), head)
+                or espidf.looks_like_app(head))
 
     def scan_files(self) -> None:
         name_rx = any_files_rx()
@@ -75,6 +77,8 @@ class FileSources:
         primary = self._add_matches(f, matches)
         primary = self._package_notes(f, text, primary)
         primary = self._kernel_evidence(f, base, data, primary)
+        if espidf.looks_like_app(data[:0x24]):
+            primary = self._esp_idf(f.path, f.container, f, data) or primary
         # busybox applets
         if any(m.rule.id == "busybox" for m in matches) and self.busybox is None:
             apps = bb.applets(data)
@@ -96,7 +100,7 @@ class FileSources:
             self.text_cache[f.sha256] = cached
         text, dyn = cached
         if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
-                     or kern.is_module(f.path) or f.path.startswith("/boot/config-")):
+                     or kern.is_module(f.path) or f.path.startswith("/boot/config-") or espidf.looks_like_app(data[:0x24])):
             self.needs_data.add(f.sha256)  # kernel evidence reads the content again for each copy
         if dyn is not None:
             self.dyn[(f.container, f.path)] = dyn
@@ -175,6 +179,48 @@ class FileSources:
                                  f.container, None, conf=0.6, match=f"{tag[0]}={tag[1]}")
         return primary
 
+    def _esp_idf(self, path: str, cont: str, fe: FileEntry, data: bytes) -> _Builder | None:
+        """ESP-IDF from the app description of an ESP32 app image (identify/espidf.py): the release the app
+        was built with (NVD: espressif:esp-idf, an operating system), the app's name and version as properties."""
+        b = None
+        for d in espidf.app_descs(data):
+            b = self.comp("ESP-IDF", d.idf_release, None, type_="operating-system")
+            b.supplier = "Espressif Systems"
+            b.purl = PackageURL(type="generic", namespace="espressif", name="esp-idf", version=d.idf_release).to_string()
+            if d.idf_release:
+                b.cpe = f"cpe:2.3:o:espressif:esp-idf:{d.idf_release}:*:*:*:*:*:*:*"
+            else:
+                b.properties["cpe_product"] = "espressif:esp-idf"
+            b.properties.setdefault("idf_ver", d.idf_ver)
+            b.properties.setdefault("esp_app_project", d.project)
+            b.properties.setdefault("esp_app_version", d.app_version)
+            b.properties.setdefault("esp_app_date", d.date)
+            b.add(ComponentEvidence(path=path, method="esp-app-desc", container=cont,
+                                    match=f"idf_ver={d.idf_ver} project_name={d.project} version={d.app_version} "
+                                          f"at 0x{d.offset + 0x20:x}"),
+                  0.95 if d.idf_release else 0.5, fe, rank=2)
+        return b
+
+    def _esp_idf_image(self) -> None:
+        """An ESP-IDF app image that an unpack handler opened (a gzip-compressed web page inside it makes it a
+        vendor header with a carved stream): its app description is read from the image itself."""
+        img = self.ctx.result.image
+        root = next((n for n in img.container_chain if n.id == "0"), None)
+        if root is None or root.format == "data" or not root.blob:
+            return  # a "data" image is read with the other blobs
+        p = Path(root.blob) if root.blob.startswith("/") else self.ctx.out / root.blob
+        try:
+            with open(p, "rb") as fh:
+                if not espidf.looks_like_app(fh.read(0x24)):
+                    return
+                fh.seek(0)
+                data = fh.read(MAX_SCAN_BYTES)
+        except OSError:
+            return
+        fe = FileEntry(path="/" + img.name, container="0", type="file", size=len(data),
+                       sha256=hashlib.sha256(data).hexdigest(), sha512=hashlib.sha512(data).hexdigest())
+        self._esp_idf(fe.path, "0", fe, data)
+
     def _attach_rule(self, rule: Rule, version: str, f: FileEntry | None) -> _Builder:
         """The component for a rule match: a package-db component of that product and version when there is one."""
         pk = self.pkg_by_rule.get((rule.id, version))
@@ -199,6 +245,7 @@ class FileSources:
         RTOS rules name the operating system (rules/rtos.yaml).  Read up to MAX_SCAN_BYTES each."""
         seen: set[str] = set()
         found: list[dict[str, Any]] = []
+        self._esp_idf_image()
         for node in self.ctx.result.image.container_chain:
             self.ctx.checkpoint()
             if node.format != "data" or not node.blob:
@@ -230,6 +277,7 @@ class FileSources:
             kv = kern.kernel_version(data, decompress=False)
             if kv:
                 self._kernel(kv, path, node.id, None, blob=data)
+            self._esp_idf(path, node.id, fe, data)
             for r in rtos_rules.detect(rtos_rules.strings(data)):
                 b = self.comp(r.name, r.version, None, type_="operating-system")
                 b.supplier = r.supplier
