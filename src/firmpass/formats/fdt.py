@@ -116,6 +116,18 @@ def _cstr(buf: bytes, off: int, limit: int) -> tuple[str, int]:
 
 
 def parse(data: bytes) -> Fdt:
+    """The device tree in `data`, with the offset of every node and property in the structure block.
+    Raises FdtError on anything malformed."""
+    totalsize, version, off_struct, size_struct, off_strings, size_strings = _checked_header(data)
+    blob = data[:totalsize]
+    root = _read_tree(blob[off_struct: off_struct + size_struct], blob[off_strings: off_strings + size_strings])
+    return Fdt(totalsize=totalsize, version=version, off_struct=off_struct, size_struct=size_struct,
+               off_strings=off_strings, size_strings=size_strings, root=root, blob=blob)
+
+
+def _checked_header(data: bytes) -> tuple[int, int, int, int, int, int]:
+    """(totalsize, version, off_struct, size_struct, off_strings, size_strings) from the header, the blocks
+    checked to lie inside the blob."""
     if not is_fdt(data):
         raise FdtError("no FDT magic")
     (_, totalsize, off_struct, off_strings, _off_rsv, version, _last, _cpu, size_strings,
@@ -127,9 +139,12 @@ def parse(data: bytes) -> Fdt:
     if not (0 < off_struct < totalsize and off_struct + size_struct <= totalsize
             and 0 < off_strings <= totalsize and off_strings + size_strings <= totalsize):
         raise FdtError("block offsets outside the blob")
-    blob = data[:totalsize]
-    s = blob[off_struct: off_struct + size_struct]
-    strings = blob[off_strings: off_strings + size_strings]
+    return totalsize, version, off_struct, size_struct, off_strings, size_strings
+
+
+def _read_tree(s: bytes, strings: bytes) -> FdtNode:
+    """The root node of structure block `s` (property names in `strings`), every node and property
+    with its offset in `s`."""
     pos, stack, root, count = 0, [], None, 0
     while pos + 4 <= len(s):
         tok_off = pos
@@ -174,8 +189,7 @@ def parse(data: bytes) -> Fdt:
             raise FdtError(f"bad token {tok:#x} at {tok_off}")
     if root is None or stack:
         raise FdtError("incomplete tree")
-    return Fdt(totalsize=totalsize, version=version, off_struct=off_struct, size_struct=size_struct,
-               off_strings=off_strings, size_strings=size_strings, root=root, blob=blob)
+    return root
 
 
 def find_regions(fdt: Fdt, include: set[str] | list[str], exclude_props: set[str] | list[str]) -> list[tuple[int, int]]:
@@ -194,31 +208,12 @@ def find_regions(fdt: Fdt, include: set[str] | list[str], exclude_props: set[str
     path: list[str] = []
     while True:
         offset = pos
-        if pos + 4 > len(s):
-            raise FdtError("structure block ends without FDT_END")
-        (tok,) = struct.unpack_from(">I", s, pos)
-        pos += 4
-        include_it = 0
-        if tok == FDT_BEGIN_NODE:
-            name, pos = _cstr(s, pos, len(s))
-            pos = (pos + 3) & ~3
-        elif tok == FDT_PROP:
-            if pos + 8 > len(s):
-                raise FdtError("property outside the structure block")
-            ln, nameoff = struct.unpack_from(">II", s, pos)
-            pos = (pos + 8 + ln + 3) & ~3
-        elif tok not in (FDT_END_NODE, FDT_NOP, FDT_END):
-            raise FdtError(f"bad token {tok:#x} at {offset}")
-        stop_at = pos
+        tok, pos, name, pname = _region_token(s, strings, pos)
+        include_it, stop_at = 0, pos
         if tok == FDT_PROP:
-            include_it = want >= 2
-            stop_at = offset
-            pname, _ = _cstr(strings, nameoff, len(strings)) if nameoff < len(strings) else ("", 0)
-            if pname in exc:
-                include_it = 0
+            include_it, stop_at = want >= 2 and pname not in exc, offset
         elif tok == FDT_NOP:
-            include_it = want >= 2
-            stop_at = offset
+            include_it, stop_at = want >= 2, offset
         elif tok == FDT_BEGIN_NODE:
             if len(stack) >= MAX_DEPTH:
                 raise FdtError("nodes nested too deeply")
@@ -242,7 +237,7 @@ def find_regions(fdt: Fdt, include: set[str] | list[str], exclude_props: set[str
             path.pop()
         elif tok == FDT_END:
             include_it = 1
-        if include_it and start == -1:
+        if include_it and start == -1:  # a region starts (or the previous one, when adjacent, goes on)
             if regions and offset == regions[-1][0] + regions[-1][1] - base:
                 start = regions.pop()[0] - base
             else:
@@ -256,3 +251,26 @@ def find_regions(fdt: Fdt, include: set[str] | list[str], exclude_props: set[str
         raise FdtError("structure block has data after FDT_END")
     regions.append((base + start, pos - start))
     return regions
+
+
+def _region_token(s: bytes, strings: bytes, pos: int) -> tuple[int, int, str, str]:
+    """The token at `pos` of structure block `s` as find_regions reads it: (token, offset just past it,
+    the node name of an FDT_BEGIN_NODE, the property name of an FDT_PROP)."""
+    if pos + 4 > len(s):
+        raise FdtError("structure block ends without FDT_END")
+    offset = pos
+    (tok,) = struct.unpack_from(">I", s, pos)
+    pos += 4
+    name = pname = ""
+    if tok == FDT_BEGIN_NODE:
+        name, pos = _cstr(s, pos, len(s))
+        pos = (pos + 3) & ~3
+    elif tok == FDT_PROP:
+        if pos + 8 > len(s):
+            raise FdtError("property outside the structure block")
+        ln, nameoff = struct.unpack_from(">II", s, pos)
+        pos = (pos + 8 + ln + 3) & ~3
+        pname = _cstr(strings, nameoff, len(strings))[0] if nameoff < len(strings) else ""
+    elif tok not in (FDT_END_NODE, FDT_NOP, FDT_END):
+        raise FdtError(f"bad token {tok:#x} at {offset}")
+    return tok, pos, name, pname

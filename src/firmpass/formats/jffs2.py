@@ -167,13 +167,11 @@ def parse(buf, off: int = 0, end: int | None = None, max_nodes: int = 5_000_000)
     pos, last_end, bad, count = off, off, 0, 0
     while pos + 12 <= end:
         if buf[pos] == 0xFF:
-            m = _NOT_FF.search(buf, pos, end)
-            if m is None:
+            after = _after_erased(buf, pos, end)
+            if after is None:
                 last_end = end  # erased to the end: part of the filesystem
                 break
-            pos = m.start() & ~3
-            if buf[pos] == 0xFF:
-                pos += 4
+            pos = after
             continue
         magic, ntype, totlen, hcrc = hdr.unpack_from(buf, pos)
         if magic not in (MAGIC, OLD_MAGIC) or crc(buf[pos: pos + 8]) != hcrc or totlen < 12:
@@ -190,28 +188,50 @@ def parse(buf, off: int = 0, end: int | None = None, max_nodes: int = 5_000_000)
             bad += 1
             break
         if ntype == INODE and totlen >= 12 + ino_s.size:
-            (ino, ver, mode, uid, gid, isize, _at, mtime, _ct, doff, csize, dsize, compr, _uc, _fl, _dcrc,
-             ncrc) = ino_s.unpack_from(buf, pos + 12)
-            if crc(buf[pos: pos + 12 + ino_s.size - 8]) != ncrc or 12 + ino_s.size + csize > totlen:
-                bad += 1
-            else:
-                node = inodes.setdefault(ino, Inode(ino))
-                if ver > node.version:
-                    node.version, node.mode, node.uid, node.gid, node.isize, node.mtime = ver, mode, uid, gid, isize, mtime
-                # a data node covers at most one page (PAGE_SIZE; 64 KiB on the largest-page kernels):
-                # a larger declared size is hostile and would be allocated on decompression
-                node.frags.append((ver, doff, min(dsize, MAX_NODE_DATA), compr, pos + 12 + ino_s.size, csize))
+            bad += not _add_inode(inodes, ino_s, buf, pos, totlen)
         elif ntype == DIRENT and totlen >= 12 + dir_s.size:
-            pino, ver, ino, _mct, nsize, dtype, ncrc, _namecrc = dir_s.unpack_from(buf, pos + 12)
-            npos = pos + 12 + dir_s.size
-            if crc(buf[pos: pos + 12 + dir_s.size - 8]) != ncrc or npos + nsize > nend:
-                bad += 1
-            else:
-                name = bytes(buf[npos: npos + nsize])
-                key = (pino, name)
-                old = dirents.get(key)
-                if old is None or ver > old.version:
-                    dirents[key] = Dirent(pino, ino, ver, dtype, name)
+            bad += not _add_dirent(dirents, dir_s, buf, pos, nend)
         pos = (nend + 3) & ~3
         last_end = min(pos, end)
     return Jffs2(e, last_end - off, inodes, dirents, bad, buf)
+
+
+def _after_erased(buf, pos: int, end: int) -> int | None:
+    """Where the node log goes on after the erased (0xFF) flash at `pos`: the first 4-byte-aligned word
+    that is not all 0xFF, or None when the flash is erased up to `end`."""
+    m = _NOT_FF.search(buf, pos, end)
+    if m is None:
+        return None
+    pos = m.start() & ~3
+    return pos + 4 if buf[pos] == 0xFF else pos
+
+
+def _add_inode(inodes: dict[int, Inode], ino_s: struct.Struct, buf, pos: int, totlen: int) -> bool:
+    """Record the inode node at `pos`: its metadata when it is the newest version, and its data fragment.
+    False (nothing recorded) when its CRC or its sizes are wrong."""
+    (ino, ver, mode, uid, gid, isize, _at, mtime, _ct, doff, csize, dsize, compr, _uc, _fl, _dcrc,
+     ncrc) = ino_s.unpack_from(buf, pos + 12)
+    if crc(buf[pos: pos + 12 + ino_s.size - 8]) != ncrc or 12 + ino_s.size + csize > totlen:
+        return False
+    node = inodes.setdefault(ino, Inode(ino))
+    if ver > node.version:
+        node.version, node.mode, node.uid, node.gid, node.isize, node.mtime = ver, mode, uid, gid, isize, mtime
+    # a data node covers at most one page (PAGE_SIZE; 64 KiB on the largest-page kernels):
+    # a larger declared size is hostile and would be allocated on decompression
+    node.frags.append((ver, doff, min(dsize, MAX_NODE_DATA), compr, pos + 12 + ino_s.size, csize))
+    return True
+
+
+def _add_dirent(dirents: dict[tuple[int, bytes], Dirent], dir_s: struct.Struct, buf, pos: int, nend: int) -> bool:
+    """Record the directory entry node at `pos` when it is the newest for its (parent, name).
+    False (nothing recorded) when its CRC is wrong or its name runs past the node."""
+    pino, ver, ino, _mct, nsize, dtype, ncrc, _namecrc = dir_s.unpack_from(buf, pos + 12)
+    npos = pos + 12 + dir_s.size
+    if crc(buf[pos: pos + 12 + dir_s.size - 8]) != ncrc or npos + nsize > nend:
+        return False
+    name = bytes(buf[npos: npos + nsize])
+    key = (pino, name)
+    old = dirents.get(key)
+    if old is None or ver > old.version:
+        dirents[key] = Dirent(pino, ino, ver, dtype, name)
+    return True
