@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -57,7 +58,7 @@ class FileSources:
                 self._scan_one(f, base, b"")
                 continue
             try:
-                data = self.ctx.read(f, MAX_SCAN_BYTES)
+                data, view = self._read_for_scan(f, base)
             except OSError as e:
                 self.ctx.warn(STAGE, "unreadable", msg("identify.unreadable", path=f.path, detail=str(e)), f.container)
                 continue
@@ -65,12 +66,31 @@ class FileSources:
                 f.sha256 = hashlib.sha256(data).hexdigest()
             if f.sha512 is None:
                 f.sha512 = hashlib.sha512(data).hexdigest()
-            self._scan_one(f, base, data)
+            self._scan_one(f, base, data, view)
 
-    def _scan_one(self, f: FileEntry, base: str, data: bytes) -> None:
+    def _read_for_scan(self, f: FileEntry, base: str) -> tuple[bytes, bytes | None]:
+        """What is read of a file: (its content, None); for an ELF file whose data sections the inventory
+        stage recorded (its facts cached by SHA-256, its hashes known), (its first 0x210 bytes, those
+        sections as elfr.data_view joins them): the version strings are searched there only, and reading
+        the code as well was most of identify's reading.  A kernel or a module is read whole."""
+        facts = self.ctx.scratch.get("elf", {}).get(f.sha256) if f.elf is not None and f.sha256 and f.sha512 else None
+        if (facts is None or not facts.data_ranges or kern.is_module(f.path) or f.path.startswith("/boot/config-")
+                or base == "kernel-config"):
+            return self.ctx.read(f, MAX_SCAN_BYTES), None
+        self.ctx.checkpoint()
+        fd = os.open(self.ctx.disk(f), os.O_RDONLY | os.O_NOFOLLOW)  # as ctx.read: never follow a link
+        try:
+            head = os.pread(fd, 0x210, 0)
+            if head[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, head):
+                return os.pread(fd, MAX_SCAN_BYTES, 0), None
+            return head, b"\0".join(os.pread(fd, max(0, z - a), a) for a, z in sorted(facts.data_ranges))
+        finally:
+            os.close(fd)
+
+    def _scan_one(self, f: FileEntry, base: str, data: bytes, view: bytes | None = None) -> None:
         """One file's evidence (data is b"" for a copy of content already scanned: its text and ELF facts
-        are cached by SHA-256)."""
-        text, dyn = self._text_and_facts(f, base, data)
+        are cached by SHA-256; with `view`, data is the file's first bytes and view its data sections)."""
+        text, dyn = self._text_and_facts(f, base, data, view)
         matches = self._matches(f, base, text, dyn)
         # a name-only signal counts for executables and libraries, not for /etc/passwd
         owned_weak = [m for m in matches if m.version is None] if dyn is not None else []
@@ -81,7 +101,7 @@ class FileSources:
             primary = self._esp_idf(f.path, f.container, f, data) or primary
         # busybox applets
         if any(m.rule.id == "busybox" for m in matches) and self.busybox is None:
-            apps = bb.applets(data)
+            apps = bb.applets(data if view is None else self.ctx.read(f, MAX_SCAN_BYTES))
             bm = next(m for m in matches if m.rule.id == "busybox")
             self.busybox = {"version": bm.version, "applets": apps, "path": f.path}
         if primary is None and owned_weak:
@@ -91,12 +111,13 @@ class FileSources:
         if primary is not None:
             self.file_comp[(f.container, f.path)] = primary.key
 
-    def _text_and_facts(self, f: FileEntry, base: str, data: bytes) -> tuple[str, elfr.ElfFacts | None]:
+    def _text_and_facts(self, f: FileEntry, base: str, data: bytes,
+                        view: bytes | None = None) -> tuple[str, elfr.ElfFacts | None]:
         """The version strings and ELF facts of a file's content (cached by SHA-256)."""
         cached = self.text_cache.get(f.sha256)
         if cached is None:
             dyn = elfr.facts_for(self.ctx, f.sha256, data)
-            cached = (version_strings(elfr.data_view(data, dyn)), dyn)
+            cached = (version_strings(view if view is not None else elfr.data_view(data, dyn)), dyn)
             self.text_cache[f.sha256] = cached
         text, dyn = cached
         if data and (data[0x202:0x206] == b"HdrS" or kern.looks_like_kernel(base, data[:0x210])
