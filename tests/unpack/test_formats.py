@@ -34,7 +34,7 @@ def _subset(src: dict, spec: dict) -> dict:
     if keep:
         keep = [keep] if isinstance(keep, str) else keep
         src = {p: v for p, v in src.items() if any(p == k or p.startswith(k + "/") for k in keep)}
-    if spec.get("chain") == ["zip"]:  # zip has no device nodes or fifos
+    if spec.get("chain") == ["zip"] or spec.get("no_devices"):  # zip and 7z hold no device nodes or fifos
         src = {p: v for p, v in src.items() if v["type"] in ("file", "dir", "symlink")}
     return src
 

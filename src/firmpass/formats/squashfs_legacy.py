@@ -20,7 +20,8 @@ Block compression: gzip (zlib) or LZMA in the variants vendor SDKs used - an LZM
 (props, dictionary, 64-bit size: sqlzma / OpenWrt / DD-WRT), props and dictionary only (Broadcom
 CFE-era SDKs), or a headerless raw stream whose properties are fixed by the SDK (tried in a short
 list of the ones seen: lc=3/lp=0/pb=2, lc=0/lp=2/pb=2, lc=1/lp=3/pb=0); xz blocks are recognised by
-their magic.  The codec is chosen per block from its first bytes, the raw properties once per image.
+their magic.  The codec is chosen per block from its first bytes, the raw properties once per image
+(firmpass.formats.squashfs_codec).
 
 Hostile input: every offset and length is checked against the part, every decompression has a
 maximum output (the block size, 8 KiB for metadata), metadata reads are bounded by the table's end
@@ -34,7 +35,13 @@ import struct
 from dataclasses import dataclass, field
 
 from firmpass.formats.inflate import ERRORS as INFLATE_ERRORS
-from firmpass.formats.inflate import inflate
+from firmpass.formats.squashfs_codec import (  # noqa: F401 - re-exported (the handler and tests use them from here)
+    RAW_PROPS,
+    Codec,
+    LegacyError,
+    _props,
+    _raw_lzma,
+)
 
 MAGICS = (b"hsqs", b"sqsh", b"shsq", b"qshs", b"hsqt", b"tqsh", b"sqlz", b"zlqs")
 META_SIZE = 8192
@@ -90,10 +97,6 @@ DIR_ENTRY = {1: [("offset", 13), ("type", 3), ("size", 8)], 2: [("offset", 13), 
              3: [("offset", 13), ("type", 3), ("size", 8), ("inode_number", 16)],
              4: [("offset", 16), ("inode_number", 16), ("type", 16), ("size", 16)]}
 SQ4_COMP = {1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd"}
-
-
-class LegacyError(ValueError):
-    pass
 
 
 def _nbytes(spec) -> int:
@@ -204,88 +207,6 @@ def standard_v4(buf, off: int, end: int, sb: Super | None = None) -> bool:
     if sb.compression == 6:
         return b[:4] == b"\x28\xb5\x2f\xfd"
     return True
-
-
-# ---------------------------------------------------------------------------- block codecs
-RAW_PROPS = ((3, 0, 2), (0, 2, 2), (1, 3, 0))
-
-
-def _props(b: int) -> tuple[int, int, int] | None:
-    if b >= 9 * 5 * 5:
-        return None
-    return b % 9, (b // 9) % 5, b // 45
-
-
-def _raw_lzma(data, lc, lp, pb, dict_size, max_out) -> bytes:
-    d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA1, "dict_size": max(dict_size, 4096),
-                                                          "lc": lc, "lp": lp, "pb": pb}])
-    return d.decompress(data, max_out)
-
-
-class Codec:
-    """Decompresses one block (data or metadata), never more than max_out bytes."""
-
-    def __init__(self, block_size: int):
-        self.block_size = block_size
-        self.raw: tuple[int, int, int] | None = None
-        self.seen: set[str] = set()
-        self.hint = 0  # 4.x: the superblock's compressor id; LZO and LZ4 blocks have no header to tell
-
-    def __call__(self, data: bytes, max_out: int, exact: int | None = None) -> bytes:
-        if self.hint == 3:
-            from firmpass.formats.lzo import decompress as lzo_decompress
-
-            self.seen.add("lzo")
-            return lzo_decompress(data, max_out)
-        if self.hint == 5:
-            import lz4.block
-
-            self.seen.add("lz4")
-            return lz4.block.decompress(bytes(data), uncompressed_size=max_out)
-        if data[:4] == b"\x28\xb5\x2f\xfd":
-            import zstandard
-
-            self.seen.add("zstd")
-            return zstandard.ZstdDecompressor().decompress(bytes(data), max_output_size=max_out)
-        if len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0:
-            try:
-                out = inflate(data, max_out)
-                self.seen.add("gzip")
-                return out
-            except INFLATE_ERRORS:
-                if len(data) < 6 or data[0] != 0x78:
-                    raise
-        if data[:6] == b"\xfd7zXZ\x00":
-            self.seen.add("xz")
-            return lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(data, max_out)
-        p = _props(data[0]) if data else None
-        if p is not None and len(data) > 13:
-            dsize = struct.unpack_from("<I", data, 1)[0]
-            usize = struct.unpack_from("<Q", data, 5)[0]
-            if 1 << 12 <= dsize <= 1 << 28:
-                if data[13] == 0 and (usize == (1 << 64) - 1 or usize <= 1 << 24):
-                    out = _raw_lzma(data[13:], *p, dsize, max_out)
-                    self.seen.add("lzma")
-                    return out
-                if data[5] == 0:
-                    out = _raw_lzma(data[5:], *p, dsize, max_out)
-                    self.seen.add("lzma")
-                    return out
-        if data and data[0] == 0:  # headerless: the SDK fixed the properties
-            tries = [self.raw] if self.raw else list(RAW_PROPS)
-            last: Exception | None = None
-            for lc, lp, pb in tries:
-                try:
-                    out = _raw_lzma(data, lc, lp, pb, max(self.block_size, 1 << 16), max_out)
-                except lzma.LZMAError as ex:
-                    last = ex
-                    continue
-                if exact is None or len(out) == exact or self.raw:
-                    self.raw = (lc, lp, pb)
-                    self.seen.add(f"lzma-raw(lc={lc},lp={lp},pb={pb})")
-                    return out
-            raise LegacyError(f"raw LZMA block does not decode: {last}")
-        raise LegacyError(f"unknown block compression (first bytes {bytes(data[:4]).hex()})")
 
 
 # ---------------------------------------------------------------------------- the filesystem

@@ -184,7 +184,7 @@ class Unpacker:
     # ------------------------------------------------------------------ identification
     def identify(self, buf, end: int, kind: str = "carve") -> tuple[Handler | None, int | None]:
         """The handler whose format starts at offset 0 of buf[:end] (strongest first)."""
-        head_len, rows = sniff_table(kind)
+        head_len, rows, _pre = sniff_table(kind)
         return self._identify(buf, bytes(buf[:min(end, head_len)]), end, rows)
 
     @staticmethod
@@ -319,13 +319,13 @@ class Unpacker:
 
     def nested(self, node: ContainerNode, entries: list[FileEntry], depth: int) -> None:
         unopened: list[FileEntry] = []
-        head_len, rows = sniff_table("sniff")
+        table = sniff_table("sniff")
         for e in entries:
             if e.type != "file" or e.disk_path is None or e.size < 32:
                 continue
             p = self.out / e.disk_path
             try:
-                h = self._sniff(p, head_len, rows)
+                h = self._sniff(p, table)
             except (OSError, ValueError):
                 continue
             if (h is None and kind_of(node.format) == "archive" and e.size >= UNOPENED_MIN and IMAGE_NAME.search(e.path)
@@ -338,14 +338,15 @@ class Unpacker:
         if unopened:
             self.unopened_parts(node, unopened)
 
-    def _sniff(self, p: Path, head_len: int, rows) -> Handler | None:
+    def _sniff(self, p: Path, table) -> Handler | None:
         """The handler of an extracted file, by its leading bytes (read with one pread); the file is
         mapped for the probe only when some magic is there (most files of a rootfs hold none)."""
+        head_len, rows, by_offset = table
         fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             head = os.pread(fd, head_len, 0)
             size = os.fstat(fd).st_size
-            if not any(head.startswith(magic, moff) for _h, magic, moff in rows):
+            if not any(head.startswith(magics, moff) for moff, magics in by_offset):
                 return None
             with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mm:
                 return self._identify(mm, head, size, rows)[0]

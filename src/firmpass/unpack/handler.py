@@ -107,14 +107,19 @@ def candidates(by_first, buf, at: int) -> list[tuple[Handler, int]]:
 _sig_magics: dict[str, dict[str, bytes]] = {}
 
 
-_sniff_cache: dict[str, tuple[int, list[tuple[Handler, bytes, int]]]] = {}
+_sniff_cache: dict[str, tuple[int, list[tuple[Handler, bytes, int]], list[tuple[int, tuple[bytes, ...]]]]] = {}
 
 
-def sniff_table(kind: str) -> tuple[int, list[tuple[Handler, bytes, int]]]:
-    """For identification at offset 0: how many leading bytes hold every magic, and (handler, magic,
-    offset) in registry order (kind "sniff" leaves out the handlers that are carved only).  Built once:
-    Unpacker.identify runs for every file of every filesystem."""
+def sniff_table(kind: str) -> tuple[int, list[tuple[Handler, bytes, int]], list[tuple[int, tuple[bytes, ...]]]]:
+    """For identification at offset 0: how many leading bytes hold every magic; (handler, magic,
+    offset) in registry order (kind "sniff" leaves out the handlers that are carved only); and the
+    magics grouped by offset, for bytes.startswith(tuple, offset): whether any magic is there at all
+    in about ten calls.  Built once: Unpacker.identify runs for every file of every filesystem."""
     if kind not in _sniff_cache:
         rows = [(h, magic, moff) for h in REGISTRY if kind != "sniff" or h.sniff for magic, moff in h.magics]
-        _sniff_cache[kind] = (max((moff + len(m) for _h, m, moff in rows), default=0), rows)
+        by_off: dict[int, set[bytes]] = {}
+        for _h, magic, moff in rows:
+            by_off.setdefault(moff, set()).add(magic)
+        _sniff_cache[kind] = (max((moff + len(m) for _h, m, moff in rows), default=0), rows,
+                              sorted((o, tuple(sorted(ms))) for o, ms in by_off.items()))
     return _sniff_cache[kind]

@@ -6,6 +6,7 @@ import os
 import stat
 import struct
 import threading
+from collections import OrderedDict
 
 from firmpass.unpack.engine import Handler, PartError
 from firmpass.unpack.handlers.common import (
@@ -61,15 +62,42 @@ def _native_squashfs_codecs() -> None:
     _codecs_set = True
 
 
+class _FilePlan:
+    """Where a regular file's content is: its data blocks (start and dissect's block list) and its tail
+    in a fragment block.  Made while listing, on the one thread that reads metadata; the threads that
+    write content then read only data blocks (a corrupt inode's error is kept for that file)."""
+
+    __slots__ = ("size", "start", "blocks", "frag", "error")
+
+    def __init__(self, fs, inode):
+        self.size, self.start, self.blocks, self.frag, self.error = inode.size or 0, 0, [], None, None
+        try:
+            self.start = inode.header.start_block
+            self.blocks = inode.block_list
+            if any(run is None for run, _ in self.blocks):
+                entry = fs._lookup_fragment(inode.header.fragment)
+                self.frag = (entry.start_block, entry.size, inode.header.offset)
+        except Exception as ex:  # noqa: BLE001 - spoils this file only (raised when it is read)
+            self.error = ex
+
+
 class _SquashfsReader(FsReader):
-    """Listing through one dissect.squashfs reader; content on several threads (xz/zlib/zstd release
-    the GIL), each with its own reader over the same mapped bytes."""
+    """Listing through dissect.squashfs; content on several threads (xz/zlib/zstd/lz4 release the GIL)
+    from the data blocks in the mapped image, decompressed by dissect's codec object (the C bindings
+    set by _native_squashfs_codecs).  Not through dissect's block reader: it seeks and reads a
+    shared file object (one reader per thread had to parse every inode a second time) and keeps every
+    data block it decompressed in its cache; here only fragment blocks, which many files share, are
+    cached (FRAG_CACHE_BYTES)."""
 
     hardlinks = False  # squashfs stores a hard link as a second entry of the same inode: written twice
+    FRAG_CACHE_BYTES = 32 << 20
 
     def __init__(self, fs, src):
         self.fs, self.src = fs, src
-        self.local = threading.local()
+        self.codec, self.bsize = fs._compression, fs.block_size
+        self.frags: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self.frag_max = max(4, self.FRAG_CACHE_BYTES // self.bsize)
+        self.lock = threading.Lock()
 
     def root(self):
         return self.fs.get("/")
@@ -78,40 +106,64 @@ class _SquashfsReader(FsReader):
         for c in d.iterdir():
             mode = c.mode
             link = dev = None
+            ref = c
             if stat.S_ISLNK(mode):
                 link = c.link
             elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
                 dev = linux_dev(c.header.rdev)
+            elif stat.S_ISREG(mode):
+                ref = _FilePlan(self.fs, c)
             yield Item(c.name, mode, c.uid, c.gid, c.size or 0, key=(c.block, c.offset), link=link, dev=dev,
-                       ref=c)
+                       ref=ref)
+
+    def block(self, pos: int, stored: int) -> bytes:
+        """The data block stored at pos (its length word from the block list: bit 24 set = stored raw)."""
+        n = stored & ~SQ_UNCOMPRESSED
+        if pos < 0 or pos + n > self.src.size:
+            raise ValueError(f"data block at {pos} (+{n}) past the end of the image ({self.src.size})")
+        raw = bytes(self.src.view(pos, pos + n))
+        return raw if stored & SQ_UNCOMPRESSED else self.codec.decompress(raw, self.bsize)
+
+    def fragment(self, pos: int, stored: int) -> bytes:
+        key = (pos, stored)
+        with self.lock:
+            data = self.frags.get(key)
+            if data is not None:
+                self.frags.move_to_end(key)
+                return data
+        data = self.block(pos, stored)  # outside the lock: two threads may decode one block, both right
+        with self.lock:
+            self.frags[key] = data
+            if len(self.frags) > self.frag_max:
+                self.frags.popitem(last=False)
+        return data
 
     def content(self, item):
-        from dissect.squashfs import SquashFS
-
-        if not hasattr(self.local, "fs"):
-            self.local.fs = SquashFS(self.src.window())
-        return _blocks(self.local.fs, self.local.fs.inode(*item.key))
+        return _blocks(self, item.ref)
 
 
-def _blocks(fs, inode):
-    """A regular file's content, one data block (or the tail fragment) at a time, from dissect's block
-    list and block reader.  Not through dissect's FileStream: its _read does not step past a fragment
-    run, so a read rounded up to the block size appends the same fragment again until the length is
-    used up (dissect.squashfs 1.x: 81,000 fragment copies for the corpus image's 199 files, half of
-    the unpack time); the surplus was cut off, so only speed suffered."""
-    bsize = fs.block_size
-    left = inode.size
-    block = inode.header.start_block
-    for run, count in inode.block_list:
+SQ_UNCOMPRESSED = 1 << 24  # SQUASHFS_COMPRESSED_BIT_BLOCK: a data block's length word with it set is stored raw
+
+
+def _blocks(reader: _SquashfsReader, plan: _FilePlan):
+    """A regular file's content, one data block (or the tail fragment) at a time.  Not through
+    dissect's FileStream: its _read does not step past a fragment run, so a read rounded up to the
+    block size appends the same fragment again until the length is used up (dissect.squashfs 1.x:
+    81,000 fragment copies for the corpus image's 199 files, half of the unpack time)."""
+    if plan.error is not None:
+        raise plan.error
+    bsize, left, pos = reader.bsize, plan.size, plan.start
+    for run, count in plan.blocks:
         if left <= 0:
             break
         if run is None:  # the tail in a fragment block: `count` bytes
-            data = fs._read_fragment(inode.header.fragment, inode.header.offset, count)
+            fpos, fstored, foff = plan.frag
+            data = reader.fragment(fpos, fstored)[foff: foff + count]
         elif run == 0:  # a sparse block
             data = bytes(min(bsize, left))
         else:
-            block, data = fs._read_block(block, run)
-            data = data[:min(bsize, left)]
+            data = reader.block(pos, run)[:min(bsize, left)]
+            pos += run & ~SQ_UNCOMPRESSED
         if not data:
             break
         left -= len(data)
