@@ -26,7 +26,7 @@ import json, re, sys
 from pathlib import Path
 def hwm():  # peak RSS (kB) of this process's memory map; ru_maxrss would include the parent's peak
     return int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
-import dissect.squashfs  # imported before the baseline, as the handler imports it lazily
+import firmpass.formats.squashfs_legacy  # imported before the baseline, as the handler imports it lazily
 from firmpass.context import ScanOptions
 from firmpass.pipeline import new_context, run_stages
 opts = ScanOptions()
