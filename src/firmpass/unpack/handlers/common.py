@@ -174,75 +174,111 @@ def walk_fs(u, node: ContainerNode, src: Src, depth: int, reader: FsReader, thre
     walked once per inode (a hostile image may loop), hard links, content streamed through the
     part's budget (PartContent), a corrupt file or directory spoiling only itself, and a global limit
     keeping what was already listed and read.  Publishes the entries with u.add_fs."""
-    tree = u.tree(node)
-    entries: list[FileEntry] = []
-    files: dict[str, tuple[FileEntry, Item]] = {}  # one writer per path: the last listing of a name wins
-    links: list[tuple[FileEntry, str, Hashable]] = []
-    first: dict[Hashable, str] = {}
-    bad: list[str] = []
-    budget = PartContent(u, node, src)
-    stopped: LimitExceeded | None = None
-    stack, seen = [(reader.root(), "")], set()
-    try:
-        while stack and stopped is None:
-            ref, drel = stack.pop()
-            try:
-                listing = []
-                for it in reader.children(ref):  # a directory of millions of entries stops at --timeout
-                    listing.append(it)
-                    if len(listing) & 1023 == 0:
-                        u.check_time()
-            except (LimitExceeded, StreamLimit):
-                raise
-            except Exception as ex:  # noqa: BLE001 - a corrupt directory spoils itself, not the image
-                bad.append(f"/{drel}: {type(ex).__name__}: {ex}")
-                continue
-            for it in listing:
-                rel = clean_path(f"{drel}/{it.name}")
-                if not rel:
-                    continue
-                try:
-                    u.count_file()
-                except LimitExceeded as ex:  # what was listed is still read
-                    stopped = ex
-                    break
-                t = ftype(it.mode)
-                e = entry(rel, it.mode, it.uid, it.gid, it.size, it.link if t == "symlink" else None,
-                          it.dev if t in ("chardev", "blockdev") else None)
-                entries.append(e)
-                if t == "symlink":
-                    tree.symlink(rel, it.link or "")
-                elif t == "dir":
-                    k = it.key if it.key is not None else ("dir", rel)
-                    if k not in seen:
-                        seen.add(k)
-                        tree.mkdir(rel)
-                        stack.append((it.ref, rel))
-                elif t == "file":
-                    if reader.hardlinks and it.key is not None:
-                        if it.key in first:
-                            links.append((e, rel, it.key))
-                            continue
-                        first[it.key] = rel
-                    files[rel] = (e, it)
-        _write_files(u, tree, reader, list(files.items()), budget, bad, threads)
-    except LimitExceeded:  # keep what was read: metadata of every entry, content so far
-        budget.report()
-        u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
-        raise
-    for e, rel, key in links:
-        e.disk_path = tree.hardlink(rel, first[key]) if first[key] in files and files[first[key]][0].disk_path else None
-    budget.report()
-    if bad:
-        node.status = "partial"
-        bad.sort()  # threads finish in any order: name the same file on every run
-        node.meta["unreadable"] = bad[:50]
-        u.warn("files_unreadable", node, part=u.part_name(node), count=len(bad), first=bad[0][:200])
-    if stopped is not None:
-        node.status = "partial"
-        u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth, nested=False)
-        raise stopped
-    u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
+    _FsWalk(u, node, src, depth, reader).run(threads)
+
+
+class _FsWalk:
+    """The state of one walk_fs: what was listed, which files to write, hard links, what failed."""
+
+    def __init__(self, u, node: ContainerNode, src: Src, depth: int, reader: FsReader):
+        self.u, self.node, self.depth, self.reader = u, node, depth, reader
+        self.tree = u.tree(node)
+        self.entries: list[FileEntry] = []
+        self.files: dict[str, tuple[FileEntry, Item]] = {}  # one writer per path: the last listing of a name wins
+        self.links: list[tuple[FileEntry, str, Hashable]] = []
+        self.first: dict[Hashable, str] = {}
+        self.bad: list[str] = []
+        self.budget = PartContent(u, node, src)
+        self.stopped: LimitExceeded | None = None
+        self.stack: list[tuple[object, str]] = [(reader.root(), "")]
+        self.seen: set = set()
+
+    def run(self, threads: int) -> None:
+        u = self.u
+        try:
+            while self.stack and self.stopped is None:
+                ref, drel = self.stack.pop()
+                listing = self._listing(ref, drel)
+                for it in listing or ():
+                    if not self._take(it, drel):
+                        break
+            _write_files(u, self.tree, self.reader, list(self.files.items()), self.budget, self.bad, threads)
+        except LimitExceeded:  # keep what was read: metadata of every entry, content so far
+            self.budget.report()
+            self._publish(nested=False)
+            raise
+        self._finish()
+
+    def _listing(self, ref, drel: str) -> list[Item] | None:
+        """One directory's entries, or None when it cannot be read (noted in `bad`)."""
+        try:
+            listing = []
+            for it in self.reader.children(ref):  # a directory of millions of entries stops at --timeout
+                listing.append(it)
+                if len(listing) & 1023 == 0:
+                    self.u.check_time()
+            return listing
+        except (LimitExceeded, StreamLimit):
+            raise
+        except Exception as ex:  # noqa: BLE001 - a corrupt directory spoils itself, not the image
+            self.bad.append(f"/{drel}: {type(ex).__name__}: {ex}")
+            return None
+
+    def _take(self, it: Item, drel: str) -> bool:
+        """Record one listed entry; False once the file-count limit stops the walk."""
+        rel = clean_path(f"{drel}/{it.name}")
+        if not rel:
+            return True
+        try:
+            self.u.count_file()
+        except LimitExceeded as ex:  # what was listed is still read
+            self.stopped = ex
+            return False
+        t = ftype(it.mode)
+        e = entry(rel, it.mode, it.uid, it.gid, it.size, it.link if t == "symlink" else None,
+                  it.dev if t in ("chardev", "blockdev") else None)
+        self.entries.append(e)
+        if t == "symlink":
+            self.tree.symlink(rel, it.link or "")
+        elif t == "dir":
+            k = it.key if it.key is not None else ("dir", rel)
+            if k not in self.seen:
+                self.seen.add(k)
+                self.tree.mkdir(rel)
+                self.stack.append((it.ref, rel))
+        elif t == "file":
+            if self.reader.hardlinks and it.key is not None:
+                if it.key in self.first:
+                    self.links.append((e, rel, it.key))
+                    return True
+                self.first[it.key] = rel
+            self.files[rel] = (e, it)
+        return True
+
+    def _finish(self) -> None:
+        """Hard links, the part's budget and unreadable-file reports, then publish (or re-raise the limit)."""
+        u, node, files = self.u, self.node, self.files
+        for e, rel, key in self.links:
+            first = self.first[key]
+            e.disk_path = self.tree.hardlink(rel, first) if first in files and files[first][0].disk_path else None
+        self.budget.report()
+        if self.bad:
+            node.status = "partial"
+            self.bad.sort()  # threads finish in any order: name the same file on every run
+            node.meta["unreadable"] = self.bad[:50]
+            u.warn("files_unreadable", node, part=u.part_name(node), count=len(self.bad), first=self.bad[0][:200])
+        if self.stopped is not None:
+            node.status = "partial"
+            self._publish(nested=False)
+            raise self.stopped
+        self._publish()
+
+    def _publish(self, nested: bool = True) -> None:
+        entries = sorted(self.entries, key=lambda e: e.path)
+        if nested:
+            self.u.add_fs(self.node, self.tree, entries, self.depth)
+        else:
+            self.u.add_fs(self.node, self.tree, entries, self.depth, nested=False)
 
 
 def _write_files(u, tree, reader: FsReader, files: list, budget: PartContent, bad: list[str], threads: int) -> None:

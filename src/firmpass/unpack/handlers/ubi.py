@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import stat
 import struct
 import zlib
 
-from firmpass.model import FileEntry
-from firmpass.unpack.engine import Handler, PartError, clean_path
+from firmpass.unpack.engine import Handler, PartError
 from firmpass.unpack.handlers.common import (
     OUT_CHUNK,
-    PartContent,
-    ReadFailed,
-    entry,
+    FsReader,
+    Item,
     fs_guard,
-    ftype,
+    linux_dev,
+    walk_fs,
 )
 
 
@@ -111,55 +111,35 @@ class UbifsHandler(Handler):
         if bad:
             node.status = "partial"
             node.meta["bad_blocks"] = bad
-        tree = u.tree(node)
-        entries: list[FileEntry] = []
-        budget = PartContent(u, node, src)
-        unreadable: list[str] = []
-        first: dict[int, str] = {}
-        stack, seen = [(1, "")], {1}
-        while stack:
-            ino, drel = stack.pop()
-            for dent in inodes.get(ino, {}).get("dent", []):
-                rel = clean_path(f"{drel}/{dent.name}")
-                inode = inodes.get(dent.inum)
-                if not rel or inode is None or "ino" not in inode:
-                    continue
-                u.count_file()
-                ino_n = inode["ino"]
-                mode = ino_n.mode
-                t = ftype(mode)
-                link = dev = None
-                if t == "symlink":
-                    link = bytes(ino_n.data).decode("utf-8", "surrogateescape")
-                    tree.symlink(rel, link)
-                elif t in ("chardev", "blockdev"):
-                    raw = bytes(ino_n.data)
-                    v = struct.unpack("<I", raw[:4])[0] if len(raw) >= 4 else 0
-                    dev = ((v & 0xFFF00) >> 8, (v & 0xFF) | ((v >> 12) & 0xFFF00))
-                e = entry(rel, mode, ino_n.uid, ino_n.gid, ino_n.size, link, dev)
-                entries.append(e)
-                if t == "dir" and dent.inum not in seen:
-                    seen.add(dent.inum)
-                    tree.mkdir(rel)
-                    stack.append((dent.inum, rel))
-                elif t == "file":
-                    if dent.inum in first:
-                        e.disk_path = tree.hardlink(rel, first[dent.inum])
-                        continue
-                    if not budget.admit(e):
-                        continue
-                    try:
-                        e.disk_path = tree.write(rel, budget.chunks(_ubifs_content(fs, inode, inodes, e.size), e.size))
-                    except ReadFailed as ex:
-                        unreadable.append(f"{e.path}: {ex}")
-                        continue
-                    first[dent.inum] = rel
-        budget.report()
-        if unreadable:
-            node.status = "partial"
-            u.warn("files_unreadable", node, part=u.part_name(node), count=len(unreadable), first=unreadable[0][:200])
-        u.add_fs(node, tree, sorted(entries, key=lambda e: e.path), depth)
+        walk_fs(u, node, src, depth, _UbifsReader(fs, inodes))  # one thread: ubireader seeks one file object
         return src.size
+
+
+class _UbifsReader(FsReader):
+    """UBIFS through ubireader's index (inode number -> its inode node and directory entries) for walk_fs."""
+
+    def __init__(self, fs, inodes: dict):
+        self.fs, self.inodes = fs, inodes
+
+    def root(self) -> int:
+        return 1
+
+    def children(self, ino: int):
+        for dent in self.inodes.get(ino, {}).get("dent", []):
+            inode = self.inodes.get(dent.inum)
+            if inode is None or "ino" not in inode:
+                continue
+            n = inode["ino"]
+            link = dev = None
+            if stat.S_ISLNK(n.mode):
+                link = bytes(n.data).decode("utf-8", "surrogateescape")
+            elif stat.S_ISCHR(n.mode) or stat.S_ISBLK(n.mode):
+                raw = bytes(n.data)
+                dev = linux_dev(struct.unpack("<I", raw[:4])[0] if len(raw) >= 4 else 0)
+            yield Item(dent.name, n.mode, n.uid, n.gid, n.size, key=dent.inum, link=link, dev=dev, ref=dent.inum)
+
+    def content(self, item: Item):
+        return _ubifs_content(self.fs, self.inodes[item.ref], self.inodes, item.size)
 
 
 def _ubifs_content(fs, inode, inodes, size: int):
