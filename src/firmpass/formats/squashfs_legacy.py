@@ -1,9 +1,9 @@
-"""Legacy and vendor squashfs: 1.x, 2.x, 3.x in either byte order, and the 4.x variants vendor SDKs
-shipped that the standard 4.0 reader refuses (big-endian 4.0, non-standard magics, LZMA blocks
-whatever the compressor id says).
+"""Every squashfs: 1.x, 2.x, 3.x in either byte order, the 4.x variants vendor SDKs shipped that
+standard readers refuse (big-endian 4.0, non-standard magics, LZMA blocks whatever the compressor id
+says), and standard 4.0 (handler `squashfs`; see unpack/handlers/squashfs.py for why it is read here
+too rather than by dissect.squashfs, which the tests keep as an independent cross-check).
 
-Why our own reader: no maintained Python library reads these versions.  PySquashfsImage (a
-dependency) refuses anything but 4.0 (its superblock check wants s_major == 4 and the "hsqs" magic),
+Why our own reader: no maintained Python library reads the old and vendor versions.  PySquashfsImage refuses anything but 4.0 (its superblock check wants s_major == 4 and the "hsqs" magic),
 dissect.squashfs reads standard 4.0 little-endian only and trusts the compressor id, and the C tools either dropped LZMA for these versions (Debian's
 unsquashfs reads 1.x-3.x with gzip only) or are unpackaged forks (sasquatch).  The layouts here are
 taken from the published format (the Linux 2.6 squashfs 1/2/3 sources and squashfs-tools 3.x
@@ -184,7 +184,7 @@ def detect(buf, off: int, end: int) -> Super | None:
 
 
 def standard_v4(buf, off: int, end: int, sb: Super | None = None) -> bool:
-    """True when a 4.x image is the standard one (dissect.squashfs reads it): the "hsqs" magic,
+    """True when a 4.x image is the standard one (any standard reader reads it): the "hsqs" magic,
     little-endian, and a compressor id its first compressed metadata block agrees with.  A vendor
     image that says gzip (or LZMA) and holds something else goes to this module's reader instead."""
     sb = sb or detect(buf, off, end)
