@@ -120,3 +120,29 @@ def test_ph0wn_uclibc_is_one_component(ph0wn):
               "/lib/libdl-0.9.33.2.so", "/lib/libcrypt-0.9.33.2.so", "/lib/libutil-0.9.33.2.so"):
         assert f in c.files, f
     assert not {"libc", "libm", "libdl", "libcrypt", "libutil", "ld-uClibc"} & set(ph0wn)
+
+
+def test_ph0wn_package_database_in_a_subfolder_root(tmp_path):
+    """The real tarball keeps its root filesystem in rootfs-mipsel/, with OpenWrt's opkg status and
+    info/*.list files under it: identify reads them there (they were looked for at the top only, and
+    its 41 packages were not read), each package a component at its opkg version, with its listed files."""
+    if not PH0WN.is_file():
+        pytest.skip(f"real router rootfs not available ({PH0WN} absent)")
+    from firmpass.context import ScanOptions
+    from firmpass.pipeline import new_context, run_stages
+
+    ctx = new_context(PH0WN, tmp_path / "out", ScanOptions(pdf=False, progress=False))
+    run_stages(ctx, ["unpack", "inventory", "identify"])
+    comps = {c.name: c for c in ctx.result.components}
+    status = "/rootfs-mipsel/usr/lib/opkg/status"
+    for name, version, f in (("libubox", "2015-11-08", "/rootfs-mipsel/lib/libubox.so"),
+                             ("libblobmsg-json", "2015-11-08", "/rootfs-mipsel/lib/libblobmsg_json.so"),
+                             ("procd", "2015-10-29.1", "/rootfs-mipsel/sbin/procd"),
+                             ("ubox", "2015-11-22", "/rootfs-mipsel/lib/libvalidate.so")):
+        c = comps[name]
+        assert c.version == version and c.properties["package_db"] == "opkg", name
+        assert any(e.path == status and e.method == "opkg-status" for e in c.evidence), name
+        assert f in c.files, (name, c.files)
+    # the SONAME-only components of the same libraries are gone: the package owns their files
+    assert not {"libblobmsg_json", "libjson_script", "libsetlbf", "libvalidate"} & set(comps)
+    assert len([c for c in ctx.result.components if c.properties.get("package_db") == "opkg"]) == 41

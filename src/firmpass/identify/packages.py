@@ -11,6 +11,7 @@ from firmpass.i18n import msg
 from firmpass.identify import pkgdb
 from firmpass.identify.common import STAGE, _Builder, _stem, rule_for_package
 from firmpass.model import ComponentEvidence, FileEntry
+from firmpass.roots import find_roots
 
 
 def _distro(db: str, p: pkgdb.Package) -> str | None:
@@ -24,17 +25,21 @@ def _distro(db: str, p: pkgdb.Package) -> str | None:
 
 class PackageSources:
     def package_dbs(self) -> None:
+        roots = find_roots(self.ctx.result.files)
         for cont in self.ctx.filesystems():
-            for path, (db, parser) in pkgdb.DB_PATHS.items():
-                ent = self.ctx.lookup(path, cont)
-                if ent is None or ent.type != "file":
-                    continue
-                try:
-                    pkgs = parser(self.ctx.read_text(ent, 64 << 20))
-                except Exception as e:  # noqa: BLE001
-                    self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=path, detail=str(e)), cont)
-                    continue
-                self._add_packages(pkgs, ent, cont, db)
+            # each root filesystem of the container (a rootfs tarball keeps its root in a subfolder)
+            for pre in roots.get(cont, ("",)):
+                for path, (db, parser) in pkgdb.DB_PATHS.items():
+                    ent = self.ctx.lookup(pre + path, cont)
+                    if ent is None or ent.type != "file":
+                        continue
+                    try:
+                        pkgs = parser(self.ctx.read_text(ent, 64 << 20))
+                    except Exception as e:  # noqa: BLE001
+                        self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=ent.path,
+                                                                     detail=str(e)), cont)
+                        continue
+                    self._add_packages(pkgs, ent, cont, db, pre)
             for ent in self.ctx.result.files:
                 if ent.container != cont or ent.type != "file":
                     continue
@@ -54,7 +59,9 @@ class PackageSources:
                 except Exception as e:  # noqa: BLE001
                     self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=ent.path, detail=str(e)), cont)
 
-    def _add_packages(self, pkgs: list[pkgdb.Package], ent: FileEntry, cont: str, db: str) -> None:
+    def _add_packages(self, pkgs: list[pkgdb.Package], ent: FileEntry, cont: str, db: str, pre: str = "") -> None:
+        """One component per package; `pre` is the root filesystem the database belongs to ("" = the top),
+        so the paths it lists (as the device sees them) are looked up under it."""
         names = {}
         for p in pkgs:
             rule = rule_for_package(p.name, p.source)
@@ -87,11 +94,12 @@ class PackageSources:
             b.add(ComponentEvidence(path=ent.path, method=f"{db}-status" if db in ("dpkg", "opkg") else f"{db}-db",
                                     match=f"{p.name} {p.version}", container=cont), 1.0)
             for f in p.files:
+                f = pre + f
                 if f not in b.files:
                     b.files.append(f)
                 self.file_comp.setdefault((cont, f), b.key)
             if db in ("dpkg", "opkg"):
-                self._package_file_list(b, p, ent, cont, db)
+                self._package_file_list(b, p, ent, cont, db, pre)
             b.properties["_depends"] = p.depends
             names[p.name] = b
             if rule is not None:
@@ -102,7 +110,8 @@ class PackageSources:
                 if d in names and names[d] is not b:
                     b.deps.add(names[d].key)
 
-    def _package_file_list(self, b: _Builder, p: pkgdb.Package, status: FileEntry, cont: str, db: str) -> None:
+    def _package_file_list(self, b: _Builder, p: pkgdb.Package, status: FileEntry, cont: str, db: str,
+                           pre: str = "") -> None:
         """The files a dpkg / opkg package installed (<db dir>/info/<package>[:<arch>].list): each one present
         in this filesystem is a file of the package's component."""
         info = posixpath.join(posixpath.dirname(status.path), "info")
@@ -117,7 +126,7 @@ class PackageSources:
                 self.ctx.warn(STAGE, "pkgdb_unreadable", msg("identify.pkgdb_unreadable", path=lst.path, detail=str(e)), cont)
                 continue
             for lp in listed:
-                fe = self.ctx.lookup(lp, cont, follow=False)  # parent directories resolved (/lib -> usr/lib)
+                fe = self.ctx.lookup(pre + lp, cont, follow=False)  # parent directories resolved (/lib -> usr/lib)
                 if fe is None or fe.type not in ("file", "symlink"):
                     continue
                 if fe.path not in b.files:
