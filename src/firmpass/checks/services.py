@@ -12,7 +12,7 @@ import re
 
 from firmpass.checks.base import CheckRun, Hit, in_dir
 from firmpass.checks.registry import check
-from firmpass.checks.startup import chain_evidence, startups
+from firmpass.checks.startup import chain_evidence, inittab_entries, startups
 from firmpass.model import Text
 
 SERIAL_TTY = re.compile(r"^(tty(S|AMA|USB|O|mxc|HS|MSM|PS|MFD|SAC|LP)\d+|console|ttyGS\d+|hvc\d+)$")
@@ -104,30 +104,26 @@ def ssh_empty_passwords(run: CheckRun):
 
 @check("SVC-003")
 def serial_console(run: CheckRun):
-    for e in run.find("/etc/inittab"):
-        for n, line in enumerate(run.lines(e), 1):
-            s = line.strip()
-            if not s or s.startswith("#"):
-                continue
-            f = s.split(":", 3)
-            if len(f) != 4 or f[2] not in ("respawn", "askfirst", "once", "wait", "off") or f[2] == "off":
-                continue
-            proc = f[3].split()
-            if not proc:
-                continue
-            prog = posixpath.basename(proc[0].lstrip("-"))
-            tty = next((a for a in proc[1:] if SERIAL_TTY.match(a.replace("/dev/", ""))), None)
-            tty = (tty or f[0] or "console").replace("/dev/", "")
-            is_getty = prog in ("getty", "agetty", "mingetty", "login", "serial-getty", "mgetty")
-            is_shell = bool(SHELLS.search(proc[0]))
-            if not (is_getty or is_shell) or not SERIAL_TTY.match(tty):
-                continue
-            shell_note = Text(en=" - and it is a shell without login" if is_shell else "",
-                              zh="，而且是无需登录的 Shell" if is_shell else "")
-            yield Hit(key=("tty", tty), evidence=[run.ev(e, n, s, Text(en=f"{prog} on {tty}",
-                                                                  zh=f"串口 {tty} 上运行 {prog}"))],
-                      params={"tty": tty, "path": e.path, "line": n, "command": f[3], "shell_note": shell_note},
-                      severity="high" if is_shell else None, data={"tty": tty, "program": prog, "no_login": is_shell})
+    for e, n, f in inittab_entries(run):
+        s = ":".join(f)  # the entry as written (stripped)
+        if f[2] not in ("respawn", "askfirst", "once", "wait"):
+            continue
+        proc = f[3].split()
+        if not proc:
+            continue
+        prog = posixpath.basename(proc[0].lstrip("-"))
+        tty = next((a for a in proc[1:] if SERIAL_TTY.match(a.replace("/dev/", ""))), None)
+        tty = (tty or f[0] or "console").replace("/dev/", "")
+        is_getty = prog in ("getty", "agetty", "mingetty", "login", "serial-getty", "mgetty")
+        is_shell = bool(SHELLS.search(proc[0]))
+        if not (is_getty or is_shell) or not SERIAL_TTY.match(tty):
+            continue
+        shell_note = Text(en=" - and it is a shell without login" if is_shell else "",
+                          zh="，而且是无需登录的 Shell" if is_shell else "")
+        yield Hit(key=("tty", tty), evidence=[run.ev(e, n, s, Text(en=f"{prog} on {tty}",
+                                                              zh=f"串口 {tty} 上运行 {prog}"))],
+                  params={"tty": tty, "path": e.path, "line": n, "command": f[3], "shell_note": shell_note},
+                  severity="high" if is_shell else None, data={"tty": tty, "program": prog, "no_login": is_shell})
     for f in run.ctx.result.files:
         m = re.match(r"^/etc/systemd/system/.*\.wants/(serial-getty|getty)@(tty\w+)\.service$", run.rel(f))
         if m and SERIAL_TTY.match(m.group(2)):

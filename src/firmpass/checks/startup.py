@@ -235,16 +235,23 @@ def startups(run: CheckRun) -> list[dict]:
     return out
 
 
-def _from_inittab(run: CheckRun, g: _Graph) -> None:
-    """The processes /etc/inittab starts (not the ones it runs at shutdown or on ctrl-alt-del)."""
+def inittab_entries(run: CheckRun):
+    """(file, line number, [id, runlevels, action, process]) of every entry of each /etc/inittab."""
     for e in run.find("/etc/inittab"):
         for n, line in enumerate(run.lines(e), 1):
             s = line.strip()
             if not s or s.startswith("#"):
                 continue
             f = s.split(":", 3)
-            if len(f) == 4 and f[2] not in ("off", "ctrlaltdel", "shutdown", "restart"):
-                g.command(e, n, f[3].lstrip("-"), "inittab", [], {}, 0)
+            if len(f) == 4:
+                yield e, n, f
+
+
+def _from_inittab(run: CheckRun, g: _Graph) -> None:
+    """The processes /etc/inittab starts (not the ones it runs at shutdown or on ctrl-alt-del)."""
+    for e, n, f in inittab_entries(run):
+        if f[2] not in ("off", "ctrlaltdel", "shutdown", "restart"):
+            g.command(e, n, f[3].lstrip("-"), "inittab", [], {}, 0)
 
 
 def _from_init_scripts(run: CheckRun, g: _Graph) -> None:
