@@ -160,9 +160,7 @@ def version_router(w: Web) -> APIRouter:
     @r.post("/versions/{vid}/rescan")
     async def rescan(vid: int, ctx=Depends(w.page_ctx)):
         s = ctx["s"]
-        v, p = w.get_version(s, ctx["roles"], vid)
-        await w.form_checked(ctx)
-        w.need_write(ctx, p.org_id, ctx["lang"])
+        v, _ = await w.version_to_change(ctx, vid)
         sc = Scan(version_id=v.id, status="queued", attempts=0)
         s.add(sc)
         s.flush()
@@ -174,9 +172,7 @@ def version_router(w: Web) -> APIRouter:
         from starlette.concurrency import run_in_threadpool
 
         s = ctx["s"]
-        v, p = w.get_version(s, ctx["roles"], vid)
-        await w.form_checked(ctx)
-        w.need_write(ctx, p.org_id, ctx["lang"])
+        v, p = await w.version_to_change(ctx, vid)
         sc = w.latest_scan(s, v.id, True)
         if sc is None:
             raise HTTPException(409, t("compare.need_scans", ctx["lang"]))

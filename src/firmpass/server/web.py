@@ -90,6 +90,14 @@ class Web:
             raise HTTPException(404, "not found / 未找到")
         return v, self.get_product(s, roles, v.product_id)
 
+    async def version_to_change(self, ctx: dict[str, Any], vid: int) -> tuple[Version, Product]:
+        """A version a form posts to: it exists and is visible, the form's CSRF token holds and the
+        user may write in its organisation."""
+        v, p = self.get_version(ctx["s"], ctx["roles"], vid)
+        await self.form_checked(ctx)
+        self.need_write(ctx, p.org_id, ctx["lang"])
+        return v, p
+
     def get_scan(self, s, roles, sid: int) -> tuple[Scan, Version, Product]:
         sc = s.get(Scan, sid)
         if sc is None:
